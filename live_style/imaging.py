@@ -1,0 +1,99 @@
+"""Pre- and post-processing in one place: any image in, BGR uint8 frames, sizes the network takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from live_style.errors import UserError
+
+STYLE_SIZE = 256
+SIZE_MULTIPLE = 4  # two stride-2 convs down, two x2 upsamplings back
+MIN_SIDE = 16
+
+
+def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
+    """Grayscale, BGRA, 16-bit or float images as HxWx3 uint8 BGR (alpha dropped)."""
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    elif image.dtype.kind == "f":
+        image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise UserError(f"images of type {image.dtype} are not supported; use 8- or 16-bit images")
+    if image.ndim == 2 or image.shape[-1] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.shape[-1] == 4:
+        return np.ascontiguousarray(image[..., :3])
+    return image
+
+
+def read_image(path: str | Path, what: str = "image") -> np.ndarray:
+    """Read any still OpenCV reads (keeping 16 bits and alpha); a clear error if it can't."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {path} does not exist; check the path")
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise UserError(f"{what} {path} is not a readable image; give a JPEG, PNG, BMP, TIFF or WebP file")
+    if min(image.shape[:2]) < 1:
+        raise UserError(f"{what} {path} is empty; give an image with pixels in it")
+    return image
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write an image, its folder made if needed; the format follows the extension."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        written = cv2.imwrite(str(path), image)
+    except cv2.error:
+        written = False
+    if not written:
+        raise UserError(f"cannot write {path}; use a .png, .jpg, .bmp, .tiff or .webp name in a writable folder")
+
+
+def style_input(style_bgr: np.ndarray) -> np.ndarray:
+    """The style image as the style network takes it: central square crop, 256x256, RGB in [0,1].
+
+    Cropping (not squeezing) keeps the painting's brush strokes at their own aspect ratio.
+    """
+    bgr = to_bgr_uint8(style_bgr)
+    height, width = bgr.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = bgr[top : top + side, left : left + side]
+    interpolation = cv2.INTER_AREA if side > STYLE_SIZE else cv2.INTER_CUBIC
+    square = cv2.resize(square, (STYLE_SIZE, STYLE_SIZE), interpolation=interpolation)
+    return (square[None, ..., ::-1] / 255.0).astype(np.float32)
+
+
+def round_to_multiple(value: float, multiple: int = SIZE_MULTIPLE) -> int:
+    """Nearest multiple of `multiple`, at least MIN_SIDE."""
+    return max(MIN_SIDE, int(round(value / multiple)) * multiple)
+
+
+def processing_shape(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """(height, width) with the short side at `short_side` (never upscaling), as the network needs."""
+    scale = min(1.0, short_side / min(height, width))
+    return round_to_multiple(height * scale), round_to_multiple(width * scale)
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize NxHxWx3 frames; area averaging down, bilinear up."""
+    if frames.shape[1:3] == (height, width):
+        return frames
+    shrinking = height * width < frames.shape[1] * frames.shape[2]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (width, height), interpolation=interpolation) for f in frames])
+
+
+def as_batch(frames: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(NxHxWx3 BGR uint8 frames, whether the input was a single frame)."""
+    frames = np.asarray(frames)
+    if frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == np.uint8:
+        return frames, False
+    if frames.ndim == 4:
+        return np.stack([to_bgr_uint8(f) for f in frames]), False
+    return to_bgr_uint8(frames)[None], True

@@ -1,0 +1,58 @@
+"""Model sources (TF Hub SavedModel split at the bottleneck; TF Lite pair as TF ops) behind one API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from live_style.errors import UserError
+from live_style.model.spec import ModelFiles, locate_model
+from live_style.model.style_cache import StyleCache
+from live_style.model.stylizer import Network, Stylizer
+
+DEVICES = ("auto", "cpu", "gpu")
+PRECISIONS = {"float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
+
+
+def pick_device(device: str = "auto") -> str:
+    """A TF device name: the first GPU when there is one (or asked for), else the CPU."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise UserError("--device gpu: TensorFlow sees no GPU; install a CUDA build of TensorFlow or use --device cpu")
+    if device not in DEVICES:
+        raise UserError(f"--device {device}: choose one of {', '.join(DEVICES)}")
+    return "/GPU:0" if gpus and device != "cpu" else "/CPU:0"
+
+
+def open_network(files: ModelFiles, precision: str, interpreter: bool) -> Network:
+    """Build the network for located files."""
+    if files.kind == "hub":
+        if precision != "float32" or interpreter:
+            raise UserError("--precision and --lite-interpreter apply to TF Lite models only; drop them for the hub model")
+        from live_style.model.hub import HubNetwork
+
+        return HubNetwork(files.paths[0])
+    from live_style.model.lite import LiteNetwork
+
+    return LiteNetwork(*files.paths, dtype=PRECISIONS[precision], interpreter=interpreter)
+
+
+def load_model(
+    spec: str | None = None,
+    *,
+    device: str = "auto",
+    xla: bool = False,
+    precision: str = "float32",
+    lite_interpreter: bool = False,
+    cache_dir: Path | None = None,
+) -> Stylizer:
+    """Open a model (see `live_style.model.spec`) as a Stylizer."""
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
+    if xla and lite_interpreter:
+        raise UserError("--xla cannot compile the TF Lite interpreter; drop --lite-interpreter or --xla")
+    tf_device = pick_device(device)
+    files = locate_model(spec, gpu="GPU" in tf_device)
+    network = open_network(files, precision, lite_interpreter)
+    return Stylizer(network, files.identity(), tf_device, xla=xla, cache=StyleCache(cache_dir))

@@ -1,0 +1,181 @@
+"""Magenta's distilled (TF Lite) model: the transfer network rebuilt as TensorFlow ops.
+
+The .tflite files fix the transfer network to 384x384 and the CPU. Reading their weights
+(dequantized) into ordinary TF ops gives a `tf.function` that runs at any frame size, under XLA and
+on a GPU. The layer layout follows Magenta's `arbitrary_image_stylization` transformer:
+contract (3 convs, folded batch norm, ReLU), 5 residual blocks and 3 upsampling convs, each of the
+latter with a conditional instance norm whose beta/gamma are 1x1 convs of the style vector.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from live_style.errors import UserError
+
+NORM_EPSILON = 1e-5
+CONTRACT = ("conv1", 9, 1), ("conv2", 3, 2), ("conv3", 3, 2)
+RESIDUAL_BLOCKS = 5
+EXPAND = ("conv1", 3, 2), ("conv2", 3, 2), ("conv3", 9, 1)
+
+
+def tflite_interpreter(path: Path) -> tf.lite.Interpreter:
+    """Open a .tflite file (the deprecation notice of tf.lite is silenced: it still works)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            interpreter = tf.lite.Interpreter(model_path=str(path))
+        except ValueError as error:
+            raise UserError(f"{path} is not a TF Lite model ({error}); give a Magenta .tflite file")
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def dequantize(value: np.ndarray, quantization: dict) -> np.ndarray:
+    """Turn a stored tensor (float16, or int8/int32 with per-axis scales) into float32."""
+    scales = quantization["scales"]
+    if len(scales) == 0:
+        return value.astype(np.float32)
+    axis = quantization["quantized_dimension"]
+    shape = [1] * value.ndim
+    if value.ndim:
+        shape[axis] = -1
+    scale = scales.reshape(shape) if value.ndim else scales[0]
+    zero = quantization["zero_points"].reshape(shape) if value.ndim else quantization["zero_points"][0]
+    return ((value.astype(np.float32) - zero) * scale).astype(np.float32)
+
+
+def read_weights(interpreter: tf.lite.Interpreter) -> dict[str, np.ndarray]:
+    """Every constant weight of a transfer file, by layer name, as float32 (OHWI kernels)."""
+    weights = {}
+    for detail in interpreter.get_tensor_details():
+        name = detail["name"].removesuffix("/read")
+        if not name.endswith(("/weights", "/Conv2D_bias")):
+            continue
+        weights[name] = dequantize(interpreter.get_tensor(detail["index"]), detail["quantization_parameters"])
+    return weights
+
+
+@dataclass(frozen=True)
+class ConvWeights:
+    """One conv layer: HWIO kernel and bias, as TF's conv2d wants them."""
+
+    kernel: tf.Tensor
+    bias: tf.Tensor
+
+    @classmethod
+    def from_lite(cls, weights: dict[str, np.ndarray], scope: str, dtype: tf.DType) -> ConvWeights:
+        """Take `scope/weights` (OHWI) and `scope/Conv2D_bias` (zeros when the file shares none)."""
+        kernel = weights[f"{scope}/weights"].transpose(1, 2, 3, 0)
+        bias = weights.get(f"{scope}/Conv2D_bias", np.zeros(kernel.shape[-1], np.float32))
+        return cls(tf.constant(kernel, dtype), tf.constant(bias, dtype))
+
+
+def padded_conv(x: tf.Tensor, conv: ConvWeights, stride: int) -> tf.Tensor:
+    """Reflect-padded 'same' conv, as Magenta's `ops.conv2d`."""
+    pad = int(conv.kernel.shape[0]) // 2
+    x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    return tf.nn.conv2d(x, conv.kernel, stride, "VALID") + conv.bias
+
+
+def conditional_instance_norm(x: tf.Tensor, beta: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
+    """Instance norm whose shift and scale come from the style vector."""
+    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(variance + NORM_EPSILON) * gamma + beta
+
+
+class LiteTransformer:
+    """The distilled transfer network as TF ops, weights from a Magenta transfer .tflite file."""
+
+    def __init__(self, weights: dict[str, np.ndarray], dtype: tf.DType = tf.float32):
+        self.dtype = dtype
+        self.contract = [ConvWeights.from_lite(weights, f"transformer/contract/{n}", dtype) for n, _, _ in CONTRACT]
+        self.residual = [
+            [self._styled_conv(weights, f"transformer/residual/residual{i}/{c}") for c in ("conv1", "conv2")]
+            for i in range(1, RESIDUAL_BLOCKS + 1)
+        ]
+        self.expand = [self._styled_conv(weights, f"transformer/expand/{n}/conv") for n, _, _ in EXPAND]
+
+    def _styled_conv(self, weights: dict[str, np.ndarray], scope: str) -> tuple[ConvWeights, ConvWeights, ConvWeights]:
+        """A conv and the two 1x1 convs mapping the style vector to its norm's beta and gamma."""
+        style_scope = f"style_params/{scope}/StyleNorm"
+        return (
+            ConvWeights.from_lite(weights, scope, self.dtype),
+            ConvWeights.from_lite(weights, f"{style_scope}/Conv", tf.float32),
+            ConvWeights.from_lite(weights, f"{style_scope}/Conv_1", tf.float32),
+        )
+
+    def _norm(self, x: tf.Tensor, style: tf.Tensor, layer: tuple) -> tf.Tensor:
+        """Conditional instance norm in float32, whatever the compute dtype."""
+        _, beta, gamma = layer
+        beta, gamma = (tf.nn.conv2d(style, c.kernel, 1, "VALID") + c.bias for c in (beta, gamma))
+        return tf.cast(conditional_instance_norm(tf.cast(x, tf.float32), beta, gamma), self.dtype)
+
+    def __call__(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor:
+        """RGB content in [0,1] [N,H,W,3] (H, W multiples of 4) + style vector [1,1,1,100] -> [N,H,W,3]."""
+        x = tf.cast(content, self.dtype)
+        for conv, (_, _, stride) in zip(self.contract, CONTRACT):
+            x = tf.nn.relu(padded_conv(x, conv, stride))
+        for first, second in self.residual:
+            h = tf.nn.relu(self._norm(padded_conv(x, first[0], 1), style, first))
+            x = x + self._norm(padded_conv(h, second[0], 1), style, second)
+        for index, (layer, (_, _, stride)) in enumerate(zip(self.expand, EXPAND)):
+            size = tf.shape(x)[1:3] * stride
+            x = tf.image.resize(x, size, method="nearest")
+            x = self._norm(padded_conv(x, layer[0], 1), style, layer)
+            x = tf.nn.relu(x) if index < len(EXPAND) - 1 else tf.sigmoid(tf.cast(x, tf.float32))
+        return x
+
+
+def run_interpreter(interpreter: tf.lite.Interpreter, *inputs: np.ndarray) -> np.ndarray:
+    """Feed the inputs in the file's order, run once, return the single output."""
+    for detail, value in zip(interpreter.get_input_details(), inputs):
+        interpreter.set_tensor(detail["index"], np.asarray(value, np.float32))
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def input_size(interpreter: tf.lite.Interpreter) -> tuple[int, int]:
+    """(height, width) of a transfer file's content input."""
+    _, height, width, _ = interpreter.get_input_details()[0]["shape"]
+    return int(height), int(width)
+
+
+class InterpreterTransfer:
+    """The transfer file run by the TF Lite interpreter (fixed size, CPU): reference and option."""
+
+    def __init__(self, interpreter: tf.lite.Interpreter):
+        self.interpreter = interpreter
+
+    def _run(self, content: np.ndarray, style: np.ndarray) -> np.ndarray:
+        return np.concatenate([run_interpreter(self.interpreter, frame[None], style) for frame in content])
+
+    def __call__(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor:
+        out = tf.numpy_function(self._run, [content, style], tf.float32, stateful=True)
+        return tf.ensure_shape(out, content.shape)
+
+
+class LiteNetwork:
+    """A Magenta TF Lite pair: style network in the interpreter (once per style), transfer as TF ops."""
+
+    vector_size = 100
+
+    def __init__(self, predict: Path, transfer: Path, dtype: tf.DType = tf.float32, interpreter: bool = False):
+        self.predictor = tflite_interpreter(predict)
+        transfer_file = tflite_interpreter(transfer)
+        self.fixed_size = input_size(transfer_file) if interpreter else None
+        self._transfer = InterpreterTransfer(transfer_file) if interpreter else LiteTransformer(read_weights(transfer_file), dtype)
+        self.description = f"TF Lite pair {Path(predict).name} + {Path(transfer).name}" + (" (interpreter)" if interpreter else "")
+
+    def predict_style(self, style_rgb: np.ndarray) -> np.ndarray:
+        """[1,256,256,3] float RGB in [0,1] -> style vector [1,1,1,100]."""
+        return run_interpreter(self.predictor, style_rgb)
+
+    def transfer(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor:
+        """[N,H,W,3] float RGB in [0,1] + style vector -> stylized [N,H,W,3] in [0,1]."""
+        return self._transfer(content, style)

@@ -1,0 +1,86 @@
+"""The engine's public face: style vectors once per style, then a compiled transfer per frame."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import tensorflow as tf
+
+from live_style.imaging import as_batch, processing_shape, resize_frames, style_input
+from live_style.model.style_cache import StyleCache, style_key
+
+GPU_DEFAULT_SIZE = 512
+CPU_DEFAULT_SIZE = 384
+
+
+class Network(Protocol):
+    """What a model source provides: a style network and a transfer network."""
+
+    vector_size: int
+    fixed_size: tuple[int, int] | None
+    description: str
+
+    def predict_style(self, style_rgb: np.ndarray) -> np.ndarray: ...
+
+    def transfer(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor: ...
+
+
+class Stylizer:
+    """`style_vector(style_bgr)` once per style; `stylize(frames_bgr, vector)` per frame or batch."""
+
+    def __init__(self, network: Network, identity: str, device: str, xla: bool = False, cache: StyleCache | None = None):
+        self.network = network
+        self.identity = identity
+        self.device = device
+        self.xla = xla
+        self.cache = cache or StyleCache()
+        self.default_size = GPU_DEFAULT_SIZE if "GPU" in device.upper() else CPU_DEFAULT_SIZE
+        self.trace_count = 0
+        self.style_network_runs = 0
+        signature = [
+            tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames_bgr"),
+            tf.TensorSpec([1, 1, 1, network.vector_size], tf.float32, name="style_vector"),
+        ]
+        self._compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
+
+    @property
+    def description(self) -> str:
+        """What runs, where, and how (for logs and benchmark headers)."""
+        return f"{self.network.description} on {self.device}" + (" with XLA" if self.xla else "")
+
+    def style_vector(self, style_bgr: np.ndarray) -> np.ndarray:
+        """The style vector [1,1,1,D] of a style image, from the cache when seen before."""
+        prepared = style_input(style_bgr)
+        return self.cache.get_or_compute(style_key(self.identity, prepared), lambda: self._run_style_network(prepared))
+
+    def _run_style_network(self, prepared: np.ndarray) -> np.ndarray:
+        self.style_network_runs += 1
+        with tf.device(self.device):
+            return np.asarray(self.network.predict_style(prepared), np.float32).reshape(1, 1, 1, -1)
+
+    def processing_shape(self, height: int, width: int, size: int | None = None) -> tuple[int, int]:
+        """(height, width) the network runs at for a frame of this size."""
+        return self.network.fixed_size or processing_shape(height, width, size or self.default_size)
+
+    def stylize(
+        self, frames: np.ndarray, vector: np.ndarray, size: int | None = None, output_size: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """BGR uint8 HxWx3 or NxHxWx3 -> same layout, processed at short side `size`.
+
+        The result is brought back to `output_size` (width, height), by default the input's.
+        """
+        batch, single = as_batch(frames)
+        small = resize_frames(batch, *self.processing_shape(*batch.shape[1:3], size))
+        out = self._compiled(small, np.asarray(vector, np.float32).reshape(1, 1, 1, -1)).numpy()
+        width, height = output_size or (batch.shape[2], batch.shape[1])
+        out = resize_frames(out, height, width)
+        return out[0] if single else out
+
+    def _transfer_bgr(self, frames: tf.Tensor, vector: tf.Tensor) -> tf.Tensor:
+        """Traced once per input signature: uint8 BGR in, network, uint8 BGR out."""
+        self.trace_count += 1
+        with tf.device(self.device):
+            rgb = tf.cast(tf.reverse(frames, [-1]), tf.float32) / 255.0
+            out = tf.cast(self.network.transfer(rgb, vector), tf.float32)
+            return tf.reverse(tf.cast(tf.round(tf.clip_by_value(out, 0.0, 1.0) * 255.0), tf.uint8), [-1])
