@@ -43,14 +43,18 @@ def read_image(path: str | Path, what: str = "image") -> np.ndarray:
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an image, its folder made if needed; the format follows the extension."""
+    """Write an image through a temporary name, so a half-written file never looks complete."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
     try:
-        written = cv2.imwrite(str(path), image)
-    except cv2.error:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = cv2.imwrite(str(partial), image)
+        if written:
+            partial.replace(path)
+    except (cv2.error, OSError):
         written = False
     if not written:
+        partial.unlink(missing_ok=True)
         raise UserError(f"cannot write {path}; use a .png, .jpg, .bmp, .tiff or .webp name in a writable folder")
 
 
@@ -71,7 +75,7 @@ def style_input(style_bgr: np.ndarray) -> np.ndarray:
 
 def round_to_multiple(value: float, multiple: int = SIZE_MULTIPLE) -> int:
     """Nearest multiple of `multiple`, at least MIN_SIDE."""
-    return max(MIN_SIDE, int(round(value / multiple)) * multiple)
+    return max(MIN_SIDE, round(value / multiple) * multiple)
 
 
 def processing_shape(height: int, width: int, short_side: int) -> tuple[int, int]:

@@ -36,14 +36,10 @@ def write_synthetic_hub_model(graph_dir: Path, out_dir: Path, seed: int = 0) -> 
     rng = np.random.default_rng(seed)
     names = sorted(shapes)
     tensors = [
-        reader.get_tensor(name)
-        if name == OBJECT_GRAPH_KEY
-        else synthetic_value(shapes[name], dtypes[name], rng)
+        reader.get_tensor(name) if name == OBJECT_GRAPH_KEY else synthetic_value(shapes[name], dtypes[name], rng)
         for name in names
     ]
     prefix = out_dir / "variables" / "variables"
     prefix.parent.mkdir(exist_ok=True)
-    tf.raw_ops.SaveV2(
-        prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names), tensors=tensors
-    )
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names), tensors=tensors)
     return out_dir

@@ -29,7 +29,9 @@ def open_network(files: ModelFiles, precision: str, interpreter: bool) -> Networ
     """Build the network for located files."""
     if files.kind == "hub":
         if precision != "float32" or interpreter:
-            raise UserError("--precision and --lite-interpreter apply to TF Lite models only; drop them for the hub model")
+            raise UserError(
+                "--precision and --lite-interpreter apply to TF Lite models only; drop them for the hub model"
+            )
         from live_style.model.hub import HubNetwork
 
         return HubNetwork(files.paths[0])

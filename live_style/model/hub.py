@@ -1,7 +1,7 @@
 """Magenta's TF Hub SavedModel, split at the style bottleneck into a style part and a transfer part.
 
 The hub signature computes style and transfer in one call. We take the function behind its
-`StatefulPartitionedCall`, drop CheckNumerics, find the bottleneck by structure
+`StatefulPartitionedCall`, drop CheckNumerics and control edges, find the bottleneck by structure
 (`graph_cut.find_style_bottleneck`) and prune the graph twice: style image -> bottleneck, and
 (content, bottleneck) -> stylized image. The variables stay variables (captured, not frozen).
 """
@@ -55,10 +55,10 @@ def inline_signature(signature) -> InlinedSignature:
     graph_def, flat_names = function_def_to_graph_def(fdef)
     graph_def.library.CopyFrom(outer.library)
     args = [a.name for a in fdef.signature.input_arg]
-    outer_inputs = dict(zip(args, (tensor_name(i) for i in calls[0].input)))
+    outer_inputs = dict(zip(args, (tensor_name(i) for i in calls[0].input), strict=True))
     captures = {
         internal.name: external
-        for internal, external in zip(signature.graph.internal_captures, signature.graph.external_captures)
+        for internal, external in zip(signature.graph.internal_captures, signature.graph.external_captures, strict=True)
     }
     content, style = ordered_image_inputs(signature)
     placeholder_of = {signature.graph.get_tensor_by_name(f"{n}:0").name: n for n in (content, style)}
@@ -73,9 +73,16 @@ def inline_signature(signature) -> InlinedSignature:
     )
 
 
-def drop_inference_only_ops(graph_def: GraphDef) -> None:
-    """Turn checks that only cost time at inference (CheckNumerics) into Identity."""
+def strip_for_inference(graph_def: GraphDef) -> None:
+    """Turn checks that only cost time (CheckNumerics) into Identity; drop control edges.
+
+    An inference graph has no side effects to order, and the automatic control dependencies of a
+    TF2 export would otherwise tie the transfer output to the style input.
+    """
     for node in graph_def.node:
+        kept = [i for i in node.input if not i.startswith("^")]
+        del node.input[:]
+        node.input.extend(kept)
         if node.op in INFERENCE_ONLY_OPS:
             node.op = "Identity"
             for attr in list(node.attr):
@@ -91,7 +98,7 @@ class HubNetwork:
         self._loaded = tf.saved_model.load(str(path))
         self.signature = self._loaded.signatures["serving_default"]
         inlined = inline_signature(self.signature)
-        drop_inference_only_ops(inlined.graph_def)
+        strip_for_inference(inlined.graph_def)
         self.bottleneck = find_style_bottleneck(inlined.graph_def, inlined.style, inlined.content, inlined.output)
         wrapped = tf.compat.v1.wrap_function(lambda: self._import(inlined), [])
         tensor = wrapped.graph.get_tensor_by_name

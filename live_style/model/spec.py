@@ -38,7 +38,11 @@ class ModelFiles:
 
     def identity(self) -> str:
         """A digest of the files the style vector depends on (for the style cache)."""
-        files = [self.paths[0]] if self.kind == "lite" else [self.paths[0] / "saved_model.pb", self.paths[0] / "variables" / "variables.index"]
+        files = (
+            [self.paths[0]]
+            if self.kind == "lite"
+            else [self.paths[0] / "saved_model.pb", self.paths[0] / "variables" / "variables.index"]
+        )
         digest = hashlib.sha256(self.kind.encode())
         for path in files:
             digest.update(path.read_bytes())
@@ -56,7 +60,10 @@ def lite_pair_in(folder: Path) -> ModelFiles | None:
     transfer = sorted(folder.glob("*transfer*.tflite"))
     if not predict or not transfer:
         return None
-    rank = {p: next((i for i, tag in enumerate(TRANSFER_PREFERENCE) if tag in p.name), len(TRANSFER_PREFERENCE)) for p in transfer}
+    rank = {
+        p: next((i for i, tag in enumerate(TRANSFER_PREFERENCE) if tag in p.name), len(TRANSFER_PREFERENCE))
+        for p in transfer
+    }
     return ModelFiles("lite", (predict[0], min(transfer, key=lambda p: (rank[p], p.name))))
 
 

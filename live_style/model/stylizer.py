@@ -29,7 +29,9 @@ class Network(Protocol):
 class Stylizer:
     """`style_vector(style_bgr)` once per style; `stylize(frames_bgr, vector)` per frame or batch."""
 
-    def __init__(self, network: Network, identity: str, device: str, xla: bool = False, cache: StyleCache | None = None):
+    def __init__(
+        self, network: Network, identity: str, device: str, xla: bool = False, cache: StyleCache | None = None
+    ):
         self.network = network
         self.identity = identity
         self.device = device
@@ -64,7 +66,11 @@ class Stylizer:
         return self.network.fixed_size or processing_shape(height, width, size or self.default_size)
 
     def stylize(
-        self, frames: np.ndarray, vector: np.ndarray, size: int | None = None, output_size: tuple[int, int] | None = None
+        self,
+        frames: np.ndarray,
+        vector: np.ndarray,
+        size: int | None = None,
+        output_size: tuple[int, int] | None = None,
     ) -> np.ndarray:
         """BGR uint8 HxWx3 or NxHxWx3 -> same layout, processed at short side `size`.
 

@@ -1,0 +1,7 @@
+"""`python -m live_style`."""
+
+import sys
+
+from live_style.cli import main
+
+sys.exit(main())

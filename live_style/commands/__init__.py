@@ -1,0 +1,1 @@
+"""One module per command; each wires sources, the model and sinks together."""

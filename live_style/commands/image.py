@@ -1,0 +1,64 @@
+"""`live-style image IN... -o OUT`: stylize stills, keeping each one's size and aspect ratio."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from live_style.commands.common import open_model, styles_vector, with_strength
+from live_style.errors import UserError
+from live_style.imaging import read_image, to_bgr_uint8, write_image
+from live_style.styles import IMAGE_SUFFIXES, style_files
+
+ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
+
+
+def output_paths(inputs: list[Path], output: Path) -> list[Path]:
+    """One output per input: OUT itself for one input, OUT/<input name> for several."""
+    if len(inputs) == 1 and not output.is_dir():
+        if output.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UserError(f"-o {output}: give an image name ending in one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+        return [output]
+    if output.exists() and not output.is_dir():
+        raise UserError(f"-o {output} is a file, but there are {len(inputs)} inputs; give a folder")
+    names = [p.name for p in inputs]
+    if len(set(names)) != len(names):
+        raise UserError("two inputs have the same file name; stylize them into separate -o folders")
+    outputs = [output / name for name in names]
+    if any(o.resolve() == i.resolve() for o, i in zip(outputs, inputs, strict=True)):
+        raise UserError(f"-o {output} is the inputs' own folder; give another folder so the originals are kept")
+    return outputs
+
+
+def with_alpha(stylized: np.ndarray, original: np.ndarray, out_path: Path) -> np.ndarray:
+    """Put the input's alpha channel back (resized) when it had one and the format keeps it."""
+    if original.ndim != 3 or original.shape[-1] != 4 or out_path.suffix.lower() not in ALPHA_SUFFIXES:
+        return stylized
+    alpha = to_bgr_uint8(original[..., 3])[..., 0]
+    alpha = cv2.resize(alpha, (stylized.shape[1], stylized.shape[0]), interpolation=cv2.INTER_AREA)
+    return np.dstack([stylized, alpha])
+
+
+def stylize_images(args: argparse.Namespace) -> int:
+    """Check every input and the styles, open the model once, stylize each image."""
+    inputs = [Path(p) for p in args.inputs]
+    outputs = output_paths(inputs, Path(args.output))
+    originals = [read_image(p, "input image") for p in inputs]
+    style_files(args.style)
+    model = open_model(args)
+    vector = styles_vector(model, args)
+    for original, out_path in zip(originals, outputs, strict=True):
+        started = time.perf_counter()
+        content = to_bgr_uint8(original)
+        height, width = content.shape[:2]
+        size = None if args.output_size == "input" else model.processing_shape(height, width, args.size)[::-1]
+        stylized = model.stylize(content, with_strength(model, vector, content, args.strength), args.size, size)
+        write_image(out_path, with_alpha(stylized, original, out_path))
+        elapsed = time.perf_counter() - started
+        print(f"wrote {out_path} ({stylized.shape[1]}x{stylized.shape[0]}, {elapsed:.2f} s)", file=sys.stderr)
+    return 0

@@ -1,0 +1,61 @@
+"""Style images and what is done with their vectors: mixing several, and strength."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from live_style.errors import UserError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def normalized_weights(weights: Sequence[float] | None, count: int) -> np.ndarray:
+    """Mix weights scaled to sum 1 (equal when not given), checked against the number of styles."""
+    weights = np.ones(count) if weights is None else np.asarray(weights, np.float64)
+    if len(weights) != count:
+        raise UserError(f"--mix has {len(weights)} weights for {count} styles; give one weight per --style")
+    if np.any(weights < 0) or weights.sum() <= 0:
+        raise UserError("--mix weights must be zero or more and not all zero, e.g. --mix 0.7,0.3")
+    return weights / weights.sum()
+
+
+def mix_vectors(vectors: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+    """Weighted sum of style vectors (see `normalized_weights`)."""
+    weights = normalized_weights(weights, len(vectors))
+    return sum(w * np.asarray(v, np.float64) for w, v in zip(weights, vectors, strict=True)).astype(np.float32)
+
+
+def apply_strength(style: np.ndarray, content: np.ndarray, strength: float) -> np.ndarray:
+    """Interpolate from the content's own style vector (0) to the style's (1)."""
+    if not 0.0 <= strength <= 1.0:
+        raise UserError(f"--strength {strength}: give a number from 0 (no style) to 1 (full style)")
+    return (content + strength * (style - content)).astype(np.float32)
+
+
+def parse_mix(text: str | None) -> list[float] | None:
+    """'0.7,0.3' -> [0.7, 0.3]."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise UserError(f"--mix {text}: give comma-separated numbers, one per --style, e.g. 0.7,0.3") from None
+
+
+def style_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The style images named (a folder stands for every image in it), checked to exist."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise UserError(f"--style {path} is a folder with no images in it; give an image or a folder of images")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UserError(f"--style {path} does not exist; give a style image (e.g. styles/wave.jpg)")
+    return files

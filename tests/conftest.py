@@ -1,0 +1,60 @@
+"""Shared fixtures: the real models and media in ../shared (read by path, never copied)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LIVE_STYLE_SHARED", ROOT.parent / "shared")).resolve()
+LITE_DIR = SHARED / "models" / "magenta-lite"
+HUB_GRAPH_DIR = SHARED / "models" / "magenta-hub-graph"
+STYLES = sorted((SHARED / "styles").glob("*.jpg"))
+CHICAGO = SHARED / "media" / "chicago.jpg"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not LITE_DIR.is_dir():
+        raise pytest.UsageError(f"the shared models are missing at {SHARED}; set LIVE_STYLE_SHARED to ../shared")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private style-vector cache, so tests never see a user's cache."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def lite_model(cache_dir: Path):
+    """The real Magenta TF Lite weights as the TF-graph Stylizer."""
+    from live_style import load_model
+
+    return load_model(str(LITE_DIR), cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def hub_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real hub graph with synthetic weights (structure and timing real, pictures not)."""
+    from live_style.synthetic_hub import write_synthetic_hub_model
+
+    return write_synthetic_hub_model(HUB_GRAPH_DIR, tmp_path_factory.mktemp("hub"))
+
+
+@pytest.fixture(scope="session")
+def chicago() -> np.ndarray:
+    return cv2.imread(str(CHICAGO))
+
+
+@pytest.fixture(scope="session")
+def wave() -> np.ndarray:
+    return cv2.imread(str(SHARED / "styles" / "wave.jpg"))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images, in dB."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

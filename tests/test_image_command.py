@@ -1,0 +1,106 @@
+"""`live-style image` end to end, as a user runs it: a subprocess, real files read back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import CHICAGO, LITE_DIR, SHARED, psnr
+
+WAVE = SHARED / "styles" / "wave.jpg"
+
+
+def live_style(*args: str | Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "live_style", *map(str, args)], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_stylizes_a_photo_at_its_own_size(tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    result = live_style("image", CHICAGO, "--style", WAVE, "-o", out, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    original, stylized = cv2.imread(str(CHICAGO)), cv2.imread(str(out))
+    assert stylized.shape == original.shape
+    assert psnr(stylized, original) < 20  # repainted, not copied
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_several_inputs_into_a_folder_with_processing_size(tmp_path: Path) -> None:
+    gray = tmp_path / "gray.png"
+    cv2.imwrite(str(gray), cv2.imread(str(CHICAGO), cv2.IMREAD_GRAYSCALE))
+    deep = tmp_path / "deep.tiff"
+    cv2.imwrite(str(deep), cv2.imread(str(CHICAGO)).astype(np.uint16) * 257)
+    result = live_style(
+        "image",
+        gray,
+        deep,
+        "--style",
+        WAVE,
+        "-o",
+        tmp_path / "out",
+        "--size",
+        "128",
+        "--output-size",
+        "processing",
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("gray.png", "deep.tiff"):
+        assert cv2.imread(str(tmp_path / "out" / name)).shape == (128, 192, 3)
+
+
+def test_alpha_channel_is_kept(tmp_path: Path) -> None:
+    rgba = tmp_path / "rgba.png"
+    image = cv2.cvtColor(cv2.imread(str(CHICAGO)), cv2.COLOR_BGR2BGRA)
+    image[:, : image.shape[1] // 2, 3] = 0
+    cv2.imwrite(str(rgba), image)
+    result = live_style("image", rgba, "--style", WAVE, "-o", tmp_path / "o.png", "--size", "128", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = cv2.imread(str(tmp_path / "o.png"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == image.shape and out[:, :10, 3].max() == 0 and out[:, -10:, 3].min() == 255
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    out = tmp_path / "o.png"
+    return {
+        "missing style": (["image", CHICAGO, "--style", tmp_path / "nope.jpg", "-o", out], "nope.jpg"),
+        "unreadable style": (["image", CHICAGO, "--style", text, "-o", out], "notes.png"),
+        "missing content": (["image", tmp_path / "gone.jpg", "--style", WAVE, "-o", out], "gone.jpg"),
+        "empty content": (["image", empty, "--style", WAVE, "-o", out], "empty.jpg"),
+        "model not a model": (["image", CHICAGO, "--style", WAVE, "-o", out, "--model", tmp_path], "--model"),
+        "hub handle offline": (
+            [
+                "image",
+                CHICAGO,
+                "--style",
+                WAVE,
+                "-o",
+                out,
+                "--model",
+                "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2",
+            ],
+            "LIVE_STYLE_MODEL",
+        ),
+        "bad output name": (["image", CHICAGO, "--style", WAVE, "-o", tmp_path / "o.txt"], "o.txt"),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_inputs(Path("/tmp"))))
+def test_bad_input_is_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
+    args, named = bad_inputs(tmp_path)[case]
+    result = live_style(*args, tmp_path=tmp_path)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("live-style: error")]
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(lines) == 1 and named in lines[0], result.stderr
+    assert not (tmp_path / "o.png").exists()
