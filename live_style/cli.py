@@ -8,9 +8,9 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 
-from live_style.errors import UserError
+from live_style.errors import EXIT_INTERRUPTED, UserError
 
-EXIT_INTERRUPTED = 130
+COMMANDS = ("live", "image")
 
 
 def positive_int(text: str) -> int:
@@ -59,12 +59,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_style_options(parser: argparse.ArgumentParser, size_help: str) -> None:
+def add_style_options(parser: argparse.ArgumentParser, size_help: str, required: bool = True) -> None:
     """--style, --mix, --strength, --size."""
     parser.add_argument(
         "--style",
         action="append",
-        required=True,
+        required=required,
         metavar="IMAGE",
         help="style image (repeat to mix several, or give a folder)",
     )
@@ -99,7 +99,56 @@ def build_parser() -> argparse.ArgumentParser:
     add_style_options(image, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
     add_model_options(image)
     image.set_defaults(run=run_image)
+    add_live_command(commands)
     return parser
+
+
+def add_live_command(commands: argparse._SubParsersAction) -> None:
+    """`live` (the default command): camera or stream -> window and recording."""
+    live = commands.add_parser("live", help="stylize a webcam or stream live (the default command)")
+    source = live.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, default=0, metavar="N", help="webcam index (default: 0)")
+    source.add_argument("--input", metavar="PATH_OR_URL", help="a video file or stream, shown as a live source")
+    live.add_argument("--camera-size", metavar="WxH", help="ask the camera for this resolution, e.g. 1280x720")
+    live.add_argument("--camera-fps", type=float, metavar="FPS", help="ask the camera for this frame rate")
+    live.add_argument("--list-cameras", action="store_true", help="probe camera indices 0-9 and exit")
+    live.add_argument(
+        "--as-fast-as-possible",
+        action="store_true",
+        help="read --input as fast as the model goes (every frame) instead of at its frame rate",
+    )
+    add_style_options(
+        live, "processing short side in pixels (default: 256 on CPU, 512 on GPU; [ and ] change it)", required=False
+    )
+    live.add_argument("--record", metavar="OUT", help="record the stylized stream (.mp4, .avi, .mkv)")
+    live.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default: .)")
+    live.add_argument("--no-window", dest="window", action="store_false", help="run headless")
+    live.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N stylized frames")
+    live.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    live.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="give up on a camera or stream that sends nothing for S seconds (default: 5)",
+    )
+    add_model_options(live)
+    live.set_defaults(run=run_live)
+
+
+def with_default_command(argv: Sequence[str]) -> list[str]:
+    """`live-style --camera 0 ...` means `live-style live --camera 0 ...`."""
+    argv = list(argv)
+    if not argv or argv[0] in (*COMMANDS, "-h", "--help"):
+        return argv
+    return ["live", *argv]
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """`live-style live`."""
+    from live_style.commands.live import run_live as live
+
+    return live(args)
 
 
 def run_image(args: argparse.Namespace) -> int:
@@ -135,7 +184,7 @@ def quiet_tensorflow() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run, turn errors into one line and an exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(with_default_command(sys.argv[1:] if argv is None else argv))
     quiet_tensorflow()
     run: Callable[[argparse.Namespace], int] = args.run
     try:

@@ -1,6 +1,9 @@
 """The one error type a user sees: a single line naming the thing and the fix."""
 
 EXIT_BAD_INPUT = 2
+EXIT_SOURCE_LOST = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class UserError(Exception):

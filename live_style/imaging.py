@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from live_style.atomic import partial_path
 from live_style.errors import UserError
 
 STYLE_SIZE = 256
@@ -45,7 +46,7 @@ def read_image(path: str | Path, what: str = "image") -> np.ndarray:
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write an image through a temporary name, so a half-written file never looks complete."""
     path = Path(path)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    partial = partial_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         written = cv2.imwrite(str(partial), image)

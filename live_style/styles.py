@@ -59,3 +59,27 @@ def style_files(paths: Sequence[str | Path]) -> list[Path]:
         else:
             raise UserError(f"--style {path} does not exist; give a style image (e.g. styles/wave.jpg)")
     return files
+
+
+class StyleBank:
+    """The styles a live session switches between, each vector computed once (then cached)."""
+
+    def __init__(self, vector_of, files: Sequence[Path], weights: Sequence[float] | None = None):
+        self.names = [f.stem for f in files]
+        self.vectors = [vector_of(f) for f in files]
+        if weights is not None:
+            self.names.insert(0, "mix " + "+".join(self.names))
+            self.vectors.insert(0, mix_vectors(self.vectors, weights))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def live_style_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Styles to switch between: those given, or for a single image every image beside it (it first)."""
+    files = style_files(paths)
+    if len(paths) != 1 or Path(paths[0]).is_dir():
+        return files
+    siblings = style_files([files[0].parent])
+    start = siblings.index(files[0]) if files[0] in siblings else 0
+    return siblings[start:] + siblings[:start]

@@ -1,0 +1,80 @@
+"""`live-style [live] --camera N | --input PATH_OR_URL --style S`: the live stylizer."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from live_style.commands.common import open_model
+from live_style.controls import LiveControls
+from live_style.errors import UserError
+from live_style.imaging import read_image
+from live_style.pipeline import LiveOptions, LivePipeline
+from live_style.sinks import CODECS
+from live_style.sources import list_cameras, open_camera, open_input
+from live_style.styles import StyleBank, live_style_files, parse_mix
+
+CPU_LIVE_SIZE = 256  # about 25 fps of model time here; 384 halves that
+FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/share/fonts")
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'640x480' -> (640, 480)."""
+    if text is None:
+        return None
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--camera-size {text}: give WIDTHxHEIGHT, e.g. 1280x720") from None
+    return width, height
+
+
+def check_display() -> None:
+    """Refuse a window where there is no screen, before Qt aborts the process."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("there is no display to open a window on; run with --no-window, or set DISPLAY")
+    if "QT_QPA_FONTDIR" not in os.environ:  # OpenCV's Qt ships no fonts; point it at the system's
+        os.environ["QT_QPA_FONTDIR"] = next((d for d in FONT_DIRS if Path(d).is_dir()), "")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Everything that can be refused before the camera and the model are opened."""
+    if args.record and Path(args.record).suffix.lower() not in CODECS:
+        raise UserError(f"--record {args.record}: the extension picks the codec; use one of {', '.join(CODECS)}")
+    if args.window:
+        check_display()
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """Open the source and the model, then run the live pipeline."""
+    if args.list_cameras:
+        print("\n".join(list_cameras()) or "no camera found (probed indices 0-9)")
+        return 0
+    if not args.style:
+        raise UserError("give a style image with --style, e.g. --style styles/wave.jpg")
+    check_options(args)
+    files = live_style_files(args.style)
+    weights = parse_mix(args.mix)
+    if args.input:
+        source = open_input(args.input, paced=not args.as_fast_as_possible, stall_timeout=args.stall_timeout)
+    else:
+        source = open_camera(args.camera, parse_size(args.camera_size), args.camera_fps, args.stall_timeout)
+    try:
+        model = open_model(args)
+        bank = StyleBank(lambda f: model.style_vector(read_image(f, "style image")), files, weights)
+    except BaseException:
+        source.close()
+        raise
+    size = args.size or (CPU_LIVE_SIZE if "CPU" in model.device else model.default_size)
+    controls = LiveControls(style_count=len(bank), size=size, strength=args.strength)
+    options = LiveOptions(
+        record=Path(args.record) if args.record else None,
+        window=args.window,
+        max_frames=args.max_frames,
+        duration=args.duration,
+        snapshot_dir=Path(args.snapshot_dir),
+    )
+    print(f"live: {source.name} at {source.fps:g} fps, styles: {', '.join(bank.names)}", file=sys.stderr, flush=True)
+    return LivePipeline(model, source, bank, controls, options).run()

@@ -1,0 +1,47 @@
+"""What the live window's hotkeys change: style, strength, view, processing size, recording, help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VIEWS = ("stylized", "original", "side")
+STRENGTH_STEP = 0.1
+SIZE_STEP = 64
+SIZE_RANGE = (64, 1024)
+
+
+@dataclass
+class LiveControls:
+    """State the user changes while the stream runs (written by the window, read by the model thread)."""
+
+    style_count: int
+    size: int
+    strength: float = 1.0
+    style_index: int = 0
+    view: str = "stylized"
+    recording: bool = False
+    show_help: bool = False
+
+    def handle_key(self, key: str) -> str | None:
+        """Apply a hotkey; returns 'quit' or 'snapshot' for what the caller must do, else None."""
+        if key in ("q", "esc"):
+            return "quit"
+        if key == "s":
+            return "snapshot"
+        if key in ("n", "p"):
+            self.style_index = (self.style_index + (1 if key == "n" else -1)) % self.style_count
+        elif key.isdigit() and 1 <= int(key) <= min(9, self.style_count):
+            self.style_index = int(key) - 1
+        elif key in ("+", "=", "-"):
+            delta = -STRENGTH_STEP if key == "-" else STRENGTH_STEP
+            self.strength = round(min(1.0, max(0.0, self.strength + delta)), 2)
+        elif key == "o":
+            self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        elif key in ("[", "]"):
+            delta = -SIZE_STEP if key == "[" else SIZE_STEP
+            self.size = min(SIZE_RANGE[1], max(SIZE_RANGE[0], self.size + delta))
+        elif key == "r":
+            self.recording = not self.recording
+        elif key == "h":
+            self.show_help = not self.show_help
+        return None

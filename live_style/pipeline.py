@@ -1,0 +1,289 @@
+"""The live loop: source -> downscale -> stylize -> upscale -> window and recording.
+
+Capture and recording run in their own threads, the model in a worker thread, the window (or the
+headless progress line) in the main thread, so capture, display and encoding overlap inference.
+Every way of stopping (q, a closed window, Ctrl+C, SIGTERM, end of input, a lost camera) goes
+through `request_stop`, and the recording is finalized on each.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from live_style.controls import LiveControls
+from live_style.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
+from live_style.imaging import resize_frames, write_image
+from live_style.model.stylizer import Stylizer
+from live_style.sinks import VideoRecorder
+from live_style.sources import Frame, VideoSource
+from live_style.stats import RateMeter, StageTimes
+from live_style.styles import StyleBank, apply_strength
+from live_style.window import Window, compose_view
+
+PROGRESS_EVERY_S = 2.0
+STOP_SIGNALS = {
+    signal.SIGINT: ("interrupted (Ctrl+C)", EXIT_INTERRUPTED),
+    signal.SIGTERM: ("terminated", EXIT_TERMINATED),
+}
+
+
+@dataclass
+class LiveOptions:
+    """How a live session runs and ends."""
+
+    record: Path | None = None
+    window: bool = True
+    max_frames: int | None = None
+    duration: float | None = None
+    snapshot_dir: Path = Path()
+
+
+@dataclass
+class Stylized:
+    """A stylized frame at the source's size, with what made it."""
+
+    frame: Frame
+    image: np.ndarray
+    style: str
+    processing: tuple[int, int]
+
+
+class LivePipeline:
+    """Runs one live session; `run()` returns the exit code."""
+
+    def __init__(
+        self, model: Stylizer, source: VideoSource, bank: StyleBank, controls: LiveControls, options: LiveOptions
+    ):
+        self.model, self.source, self.bank, self.controls, self.options = model, source, bank, controls, options
+        self.controls.recording = options.record is not None
+        self.times = StageTimes()
+        self.output_rate = RateMeter()
+        self.frames_done = 0
+        self.stop_reason: str | None = None
+        self.exit_code = 0
+        self.error: BaseException | None = None
+        self.recordings: list[Path] = []
+        self._stop = threading.Event()
+        self._latest: Stylized | None = None
+        self._latest_ready = threading.Condition()
+        self._recorder: VideoRecorder | None = None
+        self._content_vector: np.ndarray | None = None
+        self._started = time.monotonic()
+
+    def request_stop(self, reason: str, exit_code: int = 0) -> None:
+        """Stop the session (the first reason given wins)."""
+        if not self._stop.is_set():
+            self.stop_reason, self.exit_code = reason, exit_code
+            self._stop.set()
+            with self._latest_ready:
+                self._latest_ready.notify_all()
+
+    def run(self) -> int:
+        """Run until something stops the session; finalize everything; return the exit code."""
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        worker = threading.Thread(target=self._model_loop, name="stylize", daemon=True)
+        self._warm_up()
+        self.source.start()
+        worker.start()
+        try:
+            self._window_loop() if self.options.window else self._headless_loop()
+        finally:
+            self.request_stop("stopped")
+            self.source.close()
+            worker.join()
+            self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self._report()
+        if isinstance(self.error, UserError):
+            raise self.error
+        if self.error is not None:
+            raise RuntimeError(f"the model thread failed: {self.error!r}") from self.error
+        return self.exit_code
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        self.request_stop(*STOP_SIGNALS[signal.Signals(signum)])
+
+    def _warm_up(self) -> None:
+        """Compile for the source's frame size before the first frame is due, so none is dropped."""
+        width, height = self.source.size
+        if width and height:
+            shape = self.model.processing_shape(height, width, self.controls.size)
+            self.model.stylize(np.zeros((*shape, 3), np.uint8), self.bank.vectors[self.controls.style_index])
+
+    # --- the model thread -------------------------------------------------------------------
+    def _model_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                waited = time.perf_counter()
+                frame = self.source.next_frame()
+                self.times.add("wait for frame", time.perf_counter() - waited)
+                if frame is None:
+                    self.request_stop("end of input")
+                    break
+                self._publish(self._stylize(frame))
+                self._check_limits()
+        except UserError as error:
+            self.error = error
+            self.request_stop(str(error), error.exit_code)
+        except BaseException as error:  # surfaced by run() after the recording is finalized
+            self.error = error
+            self.request_stop("error", 1)
+
+    def _vector(self, frame: Frame) -> np.ndarray:
+        """The chosen style at the chosen strength (the content's own vector from the first frame)."""
+        vector = self.bank.vectors[self.controls.style_index]
+        if self.controls.strength >= 1.0:
+            return vector
+        if self._content_vector is None:
+            self._content_vector = self.model.style_vector(frame.image)
+        return apply_strength(vector, self._content_vector, self.controls.strength)
+
+    def _stylize(self, frame: Frame) -> Stylized:
+        """Downscale, stylize, upscale back to the source's size; each stage timed."""
+        height, width = frame.image.shape[:2]
+        started = time.perf_counter()
+        shape = self.model.processing_shape(height, width, self.controls.size)
+        small = resize_frames(frame.image[None], *shape)
+        prepared = time.perf_counter()
+        out = self.model.stylize(small, self._vector(frame))
+        stylized = time.perf_counter()
+        full = resize_frames(out, height, width)[0]
+        done = time.perf_counter()
+        for stage, seconds in (
+            ("preprocess", prepared - started),
+            ("stylize", stylized - prepared),
+            ("postprocess", done - stylized),
+        ):
+            self.times.add(stage, seconds)
+        return Stylized(frame, full, self.bank.names[self.controls.style_index], shape)
+
+    def _publish(self, result: Stylized) -> None:
+        """Hand the result to the window (newest only) and to the recording."""
+        self._update_recorder(result)
+        if self._recorder is not None:
+            self._recorder.submit(result.frame.pts, result.image)
+        with self._latest_ready:
+            self._latest = result
+            self._latest_ready.notify_all()
+        self.frames_done += 1
+        self.output_rate.tick()
+        if not self.options.window:
+            self.times.add("latency", time.monotonic() - result.frame.captured_at)
+
+    def _check_limits(self) -> None:
+        if self.options.max_frames and self.frames_done >= self.options.max_frames:
+            self.request_stop(f"{self.frames_done} frames done")
+        elif self.options.duration and time.monotonic() - self._started >= self.options.duration:
+            self.request_stop(f"{self.options.duration:g} s elapsed")
+
+    # --- recording (started and stopped in the model thread, which feeds it) -----------------
+    def _update_recorder(self, result: Stylized) -> None:
+        if self.controls.recording and self._recorder is None:
+            path = self.options.record or Path(f"live-style-{datetime.now():%Y%m%d-%H%M%S}.mp4")
+            height, width = result.image.shape[:2]
+            self._recorder = VideoRecorder(path, self.source.fps, (width, height))
+            print(f"recording to {path}", file=sys.stderr, flush=True)
+        elif not self.controls.recording and self._recorder is not None:
+            self._finish_recording(result.frame.pts)
+
+    def _finish_recording(self, end_pts: float) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        path = recorder.close(end_pts)
+        if path is None:
+            print(f"nothing was recorded to {recorder.path}", file=sys.stderr)
+            return
+        self.recordings.append(path)
+        seconds = recorder.written / recorder.fps
+        print(
+            f"saved {path}: {recorder.written} frames, {seconds:.1f} s at {recorder.fps:g} fps"
+            + (f", {recorder.dropped} dropped by a slow disk" if recorder.dropped else ""),
+            file=sys.stderr,
+        )
+
+    # --- the main thread: window or progress line -------------------------------------------
+    def _take_latest(self, timeout: float) -> Stylized | None:
+        with self._latest_ready:
+            self._latest_ready.wait_for(lambda: self._latest is not None or self._stop.is_set(), timeout)
+            result, self._latest = self._latest, None
+            return result
+
+    def _window_loop(self) -> None:
+        window = Window()
+        shown: Stylized | None = None
+        try:
+            while not self._stop.is_set():
+                result = self._take_latest(timeout=0.01)
+                if result is not None:
+                    shown = result
+                    self._render(window, result)
+                key = window.key()
+                if key is not None:
+                    self._on_key(key, shown)
+                if window.closed():
+                    self.request_stop("window closed")
+        finally:
+            window.close()
+
+    def _render(self, window: Window, result: Stylized) -> None:
+        started = time.perf_counter()
+        image = compose_view(result.frame.image, result.image, self.controls.view)
+        window.show(image, self.hud(result), self.controls.show_help)
+        self.times.add("render", time.perf_counter() - started)
+        self.times.add("latency", time.monotonic() - result.frame.captured_at)
+
+    def hud(self, result: Stylized) -> str:
+        """FPS, latency, style, strength, processing size, recording."""
+        height, width = result.processing
+        parts = [
+            f"{self.output_rate.rate:4.1f} fps",
+            f"{self.times.median('latency'):4.0f} ms",
+            result.style,
+            f"strength {self.controls.strength:.1f}",
+            f"{width}x{height}",
+        ]
+        if self._recorder is not None:
+            parts.append("REC")
+        return " | ".join([*parts, "h: help"])
+
+    def _on_key(self, key: str, shown: Stylized | None) -> None:
+        action = self.controls.handle_key(key)
+        if action == "quit":
+            self.request_stop("quit")
+        elif action == "snapshot" and shown is not None:
+            path = self.options.snapshot_dir / f"live-style-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
+            write_image(path, shown.image)
+            print(f"snapshot {path}", file=sys.stderr)
+
+    def _headless_loop(self) -> None:
+        while not self._stop.wait(PROGRESS_EVERY_S):
+            print(self.progress_line(), file=sys.stderr, flush=True)
+
+    def progress_line(self) -> str:
+        """frames, fps, latency, drops, and the ETA when the length is known."""
+        line = (
+            f"frames {self.frames_done} | {self.output_rate.rate:.1f} fps | "
+            f"latency {self.times.median('latency'):.0f} ms | dropped {self.source.dropped}"
+        )
+        remaining = self.source.frame_count - self.frames_done - self.source.dropped
+        if self.source.frame_count and not self.source.paced and self.output_rate.rate > 0:
+            line += f" | ETA {remaining / self.output_rate.rate:.0f} s"
+        return line
+
+    def _report(self) -> None:
+        stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in self.times.summary().items())
+        print(
+            f"stopped: {self.stop_reason}; {self.frames_done} frames, {self.source.dropped} dropped; "
+            f"median ms: {stages}",
+            file=sys.stderr,
+        )
