@@ -69,6 +69,7 @@ class VideoSource:
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else 0
         self.size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.dropped = 0
+        self.frames_read = 0
         self.last_pts = 0.0
         self._keep_latest = live or paced
         self._frames: deque[Frame] = deque(maxlen=1 if self._keep_latest else 4)
@@ -110,6 +111,7 @@ class VideoSource:
             else:
                 self._changed.wait_for(lambda: len(self._frames) < self._frames.maxlen or self._stop.is_set())
             self._frames.append(frame)
+            self.frames_read += 1
             self.last_pts = frame.pts
             self._changed.notify_all()
 
@@ -119,15 +121,13 @@ class VideoSource:
         Raises SourceLost when a live source delivers nothing for `stall_timeout` seconds.
         """
         with self._changed:
-            ready = self._changed.wait_for(
-                lambda: self._frames or self._ended or self._stop.is_set(), timeout=self.stall_timeout
-            )
+            self._changed.wait_for(lambda: self._frames or self._ended or self._stop.is_set(), self.stall_timeout)
             if self._frames and not self._stop.is_set():
                 frame = self._frames.popleft()
                 self._changed.notify_all()
                 return frame
         if self.live and not self._stop.is_set():
-            reason = "stopped delivering frames" if ready else "delivered no frame"
+            reason = "stopped delivering frames" if self.frames_read else "delivered no frame"
             raise SourceLost(
                 f"{self.name} {reason} for {self.stall_timeout:g} s; check the cable and that no other program took it"
             )

@@ -53,7 +53,7 @@ class Window:
 
     def __init__(self, title: str = TITLE):
         self.title = title
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         self._shown = False
 
     def show(self, image: np.ndarray, hud: str, show_help: bool) -> None:

@@ -1,0 +1,106 @@
+"""The live window on a real X server (Xvfb): a frame with the HUD is shown, and q quits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import LITE_DIR, SHARED
+from media import write_clip
+from Xlib import XK, X, display
+from Xlib.ext import xtest
+
+WAVE = SHARED / "styles" / "wave.jpg"
+DEADLINE_S = 120
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    """A private X server; -displayfd reports its display once it accepts clients."""
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed (apt-get install xvfb); .ci/run installs it")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        pass_fds=[write_end],
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        number = reader.readline().strip()
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def find_window(screen: display.Display, title: str):
+    """The top-level window with this title, if it is mapped."""
+    pending = [screen.screen().root]
+    while pending:
+        window = pending.pop()
+        if window.get_wm_name() == title and window.get_attributes().map_state == X.IsViewable:
+            return window
+        pending.extend(window.query_tree().children)
+    return None
+
+
+def grab(screen: display.Display, window) -> np.ndarray:
+    """What the window shows, as a BGR image."""
+    geometry = window.get_geometry()
+    raw = window.get_image(0, 0, geometry.width, geometry.height, X.ZPixmap, 0xFFFFFFFF)
+    return np.frombuffer(raw.data, np.uint8).reshape(geometry.height, geometry.width, 4)[..., :3]
+
+
+def wait_for_picture(screen: display.Display, process: subprocess.Popen) -> tuple[object, np.ndarray]:
+    """Poll until the window shows a non-blank picture (or the program ends, or the deadline)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline and process.poll() is None:
+        window = find_window(screen, "live-style")
+        if window is not None:
+            picture = grab(screen, window)
+            if picture.std() > 10:
+                return window, picture
+        time.sleep(0.2)
+    pytest.fail(f"no picture in a live-style window (exit code {process.poll()})")
+
+
+def press(screen: display.Display, window, key: str) -> None:
+    """Type a key into the window, as a user would."""
+    window.set_input_focus(X.RevertToParent, X.CurrentTime)
+    code = screen.keysym_to_keycode(XK.string_to_keysym(key))
+    xtest.fake_input(screen, X.KeyPress, code)
+    xtest.fake_input(screen, X.KeyRelease, code)
+    screen.sync()
+
+
+def test_window_shows_the_stylized_stream_with_a_hud_and_q_quits(xvfb: str, tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", frames=3000, fps=25, size=(480, 360))
+    env = {**os.environ, "DISPLAY": xvfb, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "live_style", "--input", str(clip), "--style", str(WAVE)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    screen = display.Display(xvfb)
+    try:
+        window, picture = wait_for_picture(screen, process)
+        cv2.imwrite(str(tmp_path / "window.png"), picture)  # kept with pytest's temporary files
+        band = picture[: max(8, picture.shape[0] // 14)]
+        assert band.max() > 200, "no HUD text"
+        assert band.mean() < picture[picture.shape[0] // 2 :].mean(), "no HUD band"
+        press(screen, window, "q")
+        assert process.wait(timeout=60) == 0
+        assert "stopped: quit" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        screen.close()
