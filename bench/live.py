@@ -1,0 +1,92 @@
+"""End-to-end FPS and latency of the live pipeline next to transfer-only FPS, in one run.
+
+    python bench/live.py [--shared ../shared] [--sizes 256,384] [--seconds 20]
+
+Input: a synthetic 640x480 30 fps clip. Transfer-only: `stylize` on frames already at the
+processing size, back to back. End to end: the live pipeline, headless, recording to an mp4,
+(a) reading the file as fast as it goes (throughput, every frame) and (b) paced at 30 fps like a
+camera, newest frame only (the latency a viewer sees).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import cv2
+import numpy as np
+from media import write_clip
+
+from live_style import load_model
+from live_style.controls import LiveControls
+from live_style.imaging import resize_frames
+from live_style.pipeline import LiveOptions, LivePipeline
+from live_style.sources import open_input
+from live_style.styles import StyleBank
+
+WIDTH, HEIGHT, FPS = 640, 480, 30
+
+
+def transfer_only_fps(model, frame: np.ndarray, vector: np.ndarray, size: int, seconds: float) -> float:
+    """Back-to-back `stylize` calls on a frame already at the processing size."""
+    small = resize_frames(frame[None], *model.processing_shape(HEIGHT, WIDTH, size))
+    model.stylize(small, vector)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        model.stylize(small, vector)
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+def pipeline_run(model, bank: StyleBank, clip: Path, size: int, paced: bool, seconds: float, out: Path):
+    """One headless live session; returns (fps, latency median ms, latency p95 ms, stage medians)."""
+    source = open_input(str(clip), paced=paced, stall_timeout=10)
+    controls = LiveControls(style_count=len(bank), size=size)
+    pipeline = LivePipeline(model, source, bank, controls, LiveOptions(record=out, window=False, duration=seconds))
+    started = time.perf_counter()
+    pipeline.run()
+    elapsed = time.perf_counter() - started
+    summary = pipeline.times.summary()
+    return pipeline.frames_done / elapsed, summary["latency"]["median"], summary["latency"]["p95"], summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
+    parser.add_argument("--sizes", default="256,384")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        clip = write_clip(scratch / "clip.mp4", frames=int(FPS * args.seconds * 3), fps=FPS, size=(WIDTH, HEIGHT))
+        model = load_model(str(args.shared / "models" / "magenta-lite"), cache_dir=scratch)
+        bank = StyleBank(lambda f: model.style_vector(cv2.imread(str(f))), [args.shared / "styles" / "wave.jpg"])
+        frame = cv2.VideoCapture(str(clip)).read()[1]
+        rows = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            transfer = transfer_only_fps(model, frame, bank.vectors[0], size, args.seconds / 2)
+            fast = pipeline_run(model, bank, clip, size, False, args.seconds, scratch / "fast.mp4")
+            live = pipeline_run(model, bank, clip, size, True, args.seconds, scratch / "live.mp4")
+            rows.append((size, transfer, fast, live))
+    print(f"\n{model.description}; input {WIDTH}x{HEIGHT} at {FPS} fps, recording to mp4, no window")
+    print(
+        f"{'size':>5} {'transfer fps':>13} {'end-to-end fps':>15} {'share':>6} {'live fps':>9} "
+        f"{'latency ms (median/p95)':>24}  stage medians (ms, end-to-end run)"
+    )
+    for size, transfer, fast, live in rows:
+        stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in fast[3].items() if k != "latency")
+        print(
+            f"{size:>5} {transfer:13.1f} {fast[0]:15.1f} {fast[0] / transfer:6.0%} {live[0]:9.1f} "
+            f"{live[1]:12.0f} / {live[2]:<9.0f}  {stages}"
+        )
+
+
+if __name__ == "__main__":
+    main()
