@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from live_style.errors import EXIT_INTERRUPTED, UserError
 
-COMMANDS = ("live", "image")
+COMMANDS = ("live", "image", "video")
 
 
 def positive_int(text: str) -> int:
@@ -100,7 +100,35 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(image)
     image.set_defaults(run=run_image)
     add_live_command(commands)
+    add_video_command(commands)
     return parser
+
+
+def add_video_command(commands: argparse._SubParsersAction) -> None:
+    """`video`: every frame of a file, audio kept."""
+    video = commands.add_parser("video", help="stylize every frame of a video file, keeping its audio")
+    video.add_argument("input", metavar="IN", help="video file")
+    video.add_argument("-o", "--output", required=True, metavar="OUT", help="output video (.mp4, .mkv, .mov, ...)")
+    video.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call (default 4)")
+    video.add_argument(
+        "--output-size",
+        choices=("input", "processing"),
+        default="input",
+        help="write at the input's size (default) or at the processing size",
+    )
+    video.add_argument("--no-audio", action="store_true", help="leave the audio out")
+    video.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    video.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_style_options(video, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
+    add_model_options(video)
+    video.set_defaults(run=run_video)
+
+
+def run_video(args: argparse.Namespace) -> int:
+    """`live-style video`."""
+    from live_style.commands.video import stylize_video
+
+    return stylize_video(args)
 
 
 def add_live_command(commands: argparse._SubParsersAction) -> None:

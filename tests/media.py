@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -41,3 +42,81 @@ def video_facts(path: Path) -> dict:
     capture.release()
     height, width = frames[0].shape[:2] if frames else (0, 0)
     return {"frames": len(frames), "fps": fps, "size": (width, height), "first": frames[0] if frames else None}
+
+
+def write_av_clip(
+    path: Path,
+    frames: int = 30,
+    fps: int = 25,
+    size: tuple[int, int] = (320, 240),
+    audio: str | None = "aac",
+    pix_fmt: str = "yuv420p",
+    codec: str = "libx264",
+    frame_times: list[float] | None = None,
+) -> Path:
+    """A clip written with PyAV: the moving disc, and (unless audio=None) a 440 Hz tone as long as the video.
+
+    `frame_times` (seconds) gives a variable frame rate; `codec`/`pix_fmt` make other kinds of file.
+    """
+    import av
+
+    container = av.open(str(path), "w")
+    video = container.add_stream(codec, rate=fps)
+    video.width, video.height, video.pix_fmt = *size, pix_fmt
+    time_base = Fraction(1, 1000) if frame_times else Fraction(1, fps)
+    video.codec_context.time_base = time_base
+    tone = container.add_stream(audio, rate=44100) if audio else None
+    if tone is not None:
+        tone.layout = "mono"
+    for index in range(frames):
+        frame = av.VideoFrame.from_ndarray(scene(index, *size), format="bgr24")
+        frame.pts = round(frame_times[index] * 1000) if frame_times else index
+        frame.time_base = time_base
+        container.mux(video.encode(frame))
+    container.mux(video.encode(None))
+    if tone is not None:
+        seconds = frame_times[-1] + 1 / fps if frame_times else frames / fps
+        samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(44100 * seconds)) / 44100)).astype(np.float32)
+        encode_tone(container, tone, samples)
+    container.close()
+    return path
+
+
+def encode_tone(container, stream, samples: np.ndarray) -> None:
+    """Encode mono float samples into an audio stream, in the encoder's own sample format."""
+    import av
+
+    resampler = av.AudioResampler(format=stream.format, layout="mono", rate=44100)
+    for start in range(0, len(samples), 1024):
+        frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="flt", layout="mono")
+        frame.sample_rate, frame.pts = 44100, start
+        for resampled in resampler.resample(frame):
+            container.mux(stream.encode(resampled))
+    container.mux(stream.encode(None))
+
+
+def av_facts(path: Path) -> dict:
+    """What a player sees: frames (decoded), their times, fps, size, audio codec and duration."""
+    import av
+
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        frames = list(container.decode(video=0))
+        audio = container.streams.audio[0] if container.streams.audio else None
+        audio_seconds = 0.0
+        if audio is not None:
+            container.seek(0)
+            packets = [p for p in container.demux(audio) if p.dts is not None]
+            audio_seconds = float((packets[-1].pts + packets[-1].duration) * audio.time_base) - float(
+                packets[0].pts * audio.time_base
+            )
+        return {
+            "frames": len(frames),
+            "times": [float(f.pts * f.time_base) for f in frames],
+            "fps": float(video.average_rate),
+            "size": (frames[0].width, frames[0].height),
+            "rotation": frames[0].rotation,
+            "first": frames[0].to_ndarray(format="bgr24"),
+            "audio": audio.codec_context.name if audio is not None else None,
+            "audio_seconds": audio_seconds,
+        }
