@@ -104,3 +104,13 @@ def test_bad_input_is_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and len(lines) == 1 and named in lines[0], result.stderr
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_very_large_image_comes_back_at_its_size(tmp_path: Path) -> None:
+    large = tmp_path / "large.png"
+    photo = cv2.imread(str(CHICAGO), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(large), cv2.resize(photo, (6000, 4000), interpolation=cv2.INTER_LINEAR))
+    out = tmp_path / "large-out.jpg"
+    result = live_style("image", large, "--style", WAVE, "-o", out, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert cv2.imread(str(out)).shape == (4000, 6000, 3)

@@ -17,6 +17,7 @@ from conftest import LITE_DIR, SHARED
 from media import write_clip
 from Xlib import XK, X, display
 from Xlib.ext import xtest
+from Xlib.protocol import event
 
 WAVE = SHARED / "styles" / "wave.jpg"
 DEADLINE_S = 120
@@ -59,17 +60,20 @@ def grab(screen: display.Display, window) -> np.ndarray:
     return np.frombuffer(raw.data, np.uint8).reshape(geometry.height, geometry.width, 4)[..., :3]
 
 
-def wait_for_picture(screen: display.Display, process: subprocess.Popen) -> tuple[object, np.ndarray]:
-    """Poll until the window shows a non-blank picture (or the program ends, or the deadline)."""
+def wait_for_picture(screen: display.Display, process: subprocess.Popen, size: tuple[int, int]) -> tuple:
+    """Poll until the window, at the frame's size, shows a non-blank picture (or the program ends, or the deadline).
+
+    Qt maps the window before it is resized to the frame and painted, so size and content are both awaited.
+    """
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline and process.poll() is None:
         window = find_window(screen, "live-style")
         if window is not None:
             picture = grab(screen, window)
-            if picture.std() > 10:
+            if picture.shape[1::-1] == size and picture[picture.shape[0] // 2 :].std() > 10:
                 return window, picture
         time.sleep(0.2)
-    pytest.fail(f"no picture in a live-style window (exit code {process.poll()})")
+    pytest.fail(f"no {size[0]}x{size[1]} picture in a live-style window (exit code {process.poll()})")
 
 
 def press(screen: display.Display, window, key: str) -> None:
@@ -81,7 +85,18 @@ def press(screen: display.Display, window, key: str) -> None:
     screen.sync()
 
 
-def test_window_shows_the_stylized_stream_with_a_hud_and_q_quits(xvfb: str, tmp_path: Path) -> None:
+def close(screen: display.Display, window) -> None:
+    """Ask the window to close, as a window manager's close button does."""
+    protocols, delete = screen.intern_atom("WM_PROTOCOLS"), screen.intern_atom("WM_DELETE_WINDOW")
+    message = event.ClientMessage(window=window, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0]))
+    window.send_event(message)
+    screen.sync()
+
+
+@pytest.mark.parametrize(("quit_by", "reason"), [("q", "stopped: quit"), ("close", "stopped: window closed")])
+def test_window_shows_the_stylized_stream_with_a_hud_and_quits(
+    xvfb: str, tmp_path: Path, quit_by: str, reason: str
+) -> None:
     clip = write_clip(tmp_path / "clip.mp4", frames=3000, fps=25, size=(480, 360))
     env = {**os.environ, "DISPLAY": xvfb, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path)}
     process = subprocess.Popen(
@@ -92,14 +107,14 @@ def test_window_shows_the_stylized_stream_with_a_hud_and_q_quits(xvfb: str, tmp_
     )
     screen = display.Display(xvfb)
     try:
-        window, picture = wait_for_picture(screen, process)
+        window, picture = wait_for_picture(screen, process, (480, 360))
         cv2.imwrite(str(tmp_path / "window.png"), picture)  # kept with pytest's temporary files
         band = picture[: max(8, picture.shape[0] // 14)]
         assert band.max() > 200, "no HUD text"
         assert band.mean() < picture[picture.shape[0] // 2 :].mean(), "no HUD band"
-        press(screen, window, "q")
+        press(screen, window, "q") if quit_by == "q" else close(screen, window)
         assert process.wait(timeout=60) == 0
-        assert "stopped: quit" in process.stderr.read()
+        assert reason in process.stderr.read()
     finally:
         if process.poll() is None:
             process.kill()
