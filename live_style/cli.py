@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from live_style.errors import EXIT_INTERRUPTED, UserError
 
-COMMANDS = ("live", "image", "video")
+COMMANDS = ("live", "image", "video", "bench")
 
 
 def positive_int(text: str) -> int:
@@ -101,7 +101,32 @@ def build_parser() -> argparse.ArgumentParser:
     image.set_defaults(run=run_image)
     add_live_command(commands)
     add_video_command(commands)
+    add_bench_command(commands)
     return parser
+
+
+def add_bench_command(commands: argparse._SubParsersAction) -> None:
+    """`bench`: how fast, where the time goes, how close to the machine's limit."""
+    bench = commands.add_parser("bench", help="measure FPS, stage times and GFLOP/s against the naive loop")
+    bench.add_argument(
+        "--source",
+        default="synthetic",
+        metavar="synthetic|PATH",
+        help="a synthetic 640x480 30 fps clip (default) or a video file",
+    )
+    bench.add_argument("--sizes", default="256,384", metavar="N,N", help="processing short sides (default 256,384)")
+    bench.add_argument("--frames", type=positive_int, default=120, metavar="N", help="frames of the synthetic clip")
+    bench.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call")
+    bench.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    add_model_options(bench)
+    bench.set_defaults(run=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """`live-style bench`."""
+    from live_style.commands.bench import run_bench as bench
+
+    return bench(args)
 
 
 def add_video_command(commands: argparse._SubParsersAction) -> None:

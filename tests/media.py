@@ -1,4 +1,4 @@
-"""Synthetic clips written by tests (nothing is committed): a moving disc over a coloured scene."""
+"""Clips written by tests (nothing is committed) and what a player reads back from them."""
 
 from __future__ import annotations
 
@@ -8,24 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from live_style.synthetic_media import scene, write_clip
 
-def scene(index: int, width: int, height: int) -> np.ndarray:
-    """Frame `index` of the clip: sky, ground, and a disc moving left to right."""
-    image = np.empty((height, width, 3), np.uint8)
-    image[:] = (160, 110, 50)
-    image[height * 3 // 4 :] = (40, 120, 30)
-    x = int(width * 0.1 + index * width * 0.8 / 60) % width
-    cv2.circle(image, (x, height // 2), height // 6, (220, 230, 240), -1)
-    return image
-
-
-def write_clip(path: Path, frames: int, fps: float, size: tuple[int, int] = (320, 240)) -> Path:
-    """An mp4 of `frames` frames at `fps`."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    for index in range(frames):
-        writer.write(scene(index, *size))
-    writer.release()
-    return path
+__all__ = ["av_facts", "scene", "video_facts", "write_av_clip", "write_clip"]
 
 
 def video_facts(path: Path) -> dict:

@@ -12,6 +12,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from live_style.imaging import resize_frames
 from live_style.model.stylizer import Stylizer
 from live_style.sinks import CONTAINER_FORMATS, VideoFileWriter, even
 from live_style.sources import DecodedFrame, VideoFile
+from live_style.stats import StageTimes
 from live_style.styles import style_files
 
 END = object()
@@ -78,6 +80,7 @@ class VideoJob:
         self.encoded: queue.Queue = queue.Queue(maxsize=4)
         self.stop = threading.Event()
         self.frames_done = 0
+        self.times = StageTimes()
 
     def _put(self, channel: queue.Queue, item: object) -> None:
         """Put, giving up when the job is stopped (so no thread hangs on a full queue)."""
@@ -99,10 +102,15 @@ class VideoJob:
 
     def _decode(self, with_audio: bool) -> None:
         try:
+            started = time.perf_counter()
             for item in self.video.demux(with_audio):
                 if isinstance(item, DecodedFrame):
+                    decoded = time.perf_counter()
                     item = (item, resize_frames(item.image[None], *self.processing)[0])
+                    self.times.add("decode", decoded - started)
+                    self.times.add("preprocess", time.perf_counter() - decoded)
                 self._put(self.decoded, item)
+                started = time.perf_counter()
                 if self.stop.is_set():
                     return
         finally:
@@ -113,7 +121,12 @@ class VideoJob:
         while (item := self._get(self.encoded)) is not END:
             if isinstance(item, list):
                 for frame, stylized in item:
-                    self.writer.write(resize_frames(stylized[None], height, width)[0], frame.pts)
+                    started = time.perf_counter()
+                    full = resize_frames(stylized[None], height, width)[0]
+                    resized = time.perf_counter()
+                    self.writer.write(full, frame.pts)
+                    self.times.add("postprocess", resized - started)
+                    self.times.add("encode", time.perf_counter() - resized)
             else:
                 self.writer.add_audio(item)
 
@@ -155,7 +168,10 @@ class VideoJob:
                 self._put(self.encoded, item)
 
     def _stylize_batch(self, batch: list[tuple[DecodedFrame, np.ndarray]], vector: np.ndarray, progress: tqdm) -> None:
+        started = time.perf_counter()
         stylized = self.model.stylize(np.stack([small for _, small in batch]), vector)
+        for _ in batch:
+            self.times.add("stylize", (time.perf_counter() - started) / len(batch))
         self._put(self.encoded, [(frame, image) for (frame, _), image in zip(batch, stylized, strict=True)])
         self.frames_done += len(batch)
         progress.update(len(batch))

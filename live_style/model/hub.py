@@ -18,6 +18,7 @@ from tensorflow.python.framework.function_def_to_graph import function_def_to_gr
 
 from live_style.errors import UserError
 from live_style.model.graph_cut import find_style_bottleneck, tensor_name
+from live_style.model.macs import graph_macs
 
 INFERENCE_ONLY_OPS = {"CheckNumerics"}
 
@@ -99,6 +100,7 @@ class HubNetwork:
         self.signature = self._loaded.signatures["serving_default"]
         inlined = inline_signature(self.signature)
         strip_for_inference(inlined.graph_def)
+        self._inlined = inlined
         self.bottleneck = find_style_bottleneck(inlined.graph_def, inlined.style, inlined.content, inlined.output)
         wrapped = tf.compat.v1.wrap_function(lambda: self._import(inlined), [])
         tensor = wrapped.graph.get_tensor_by_name
@@ -122,3 +124,28 @@ class HubNetwork:
     def transfer(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor:
         """[N,H,W,3] float RGB in [0,1] + bottleneck -> stylized [N,H,W,3]."""
         return self._transfer(content, style)
+
+    def macs_per_frame(self, height: int, width: int) -> int:
+        """Multiply-accumulates of one frame's transfer, counted from the graph's layers.
+
+        The variables' shapes stand in for their reads, so every conv gets a static shape.
+        """
+        by_handle = {id(v.handle): v for v in self._loaded.variables}
+        graph_def = GraphDef()
+        graph_def.CopyFrom(self._inlined.graph_def)
+        for node in graph_def.node:
+            handle = self._inlined.resources.get(tensor_name(node.input[0])) if node.input else None
+            if node.op == "ReadVariableOp" and id(handle) in by_handle:
+                dtype = node.attr["dtype"]
+                del node.input[:]
+                node.op = "Placeholder"
+                node.attr.clear()
+                node.attr["dtype"].CopyFrom(dtype)
+                node.attr["shape"].shape.CopyFrom(by_handle[id(handle)].shape.as_proto())
+        with tf.Graph().as_default():
+            content = tf.compat.v1.placeholder(tf.float32, [1, height, width, 3])
+            style = tf.compat.v1.placeholder(tf.float32, [1, 1, 1, self.vector_size])
+            (output,) = tf.graph_util.import_graph_def(
+                graph_def, {self._inlined.content: content, self.bottleneck: style}, [self._inlined.output], name=""
+            )
+            return graph_macs(output)

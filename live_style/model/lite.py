@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from live_style.errors import UserError
+from live_style.model.macs import graph_macs
 
 NORM_EPSILON = 1e-5
 CONTRACT = ("conv1", 9, 1), ("conv2", 3, 2), ("conv3", 3, 2)
@@ -171,9 +172,8 @@ class LiteNetwork:
         self.predictor = tflite_interpreter(predict)
         transfer_file = tflite_interpreter(transfer)
         self.fixed_size = input_size(transfer_file) if interpreter else None
-        self._transfer = (
-            InterpreterTransfer(transfer_file) if interpreter else LiteTransformer(read_weights(transfer_file), dtype)
-        )
+        self.weights = read_weights(transfer_file)
+        self._transfer = InterpreterTransfer(transfer_file) if interpreter else LiteTransformer(self.weights, dtype)
         self.description = f"TF Lite pair {Path(predict).name} + {Path(transfer).name}" + (
             " (interpreter)" if interpreter else ""
         )
@@ -185,3 +185,9 @@ class LiteNetwork:
     def transfer(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor:
         """[N,H,W,3] float RGB in [0,1] + style vector -> stylized [N,H,W,3] in [0,1]."""
         return self._transfer(content, style)
+
+    def macs_per_frame(self, height: int, width: int) -> int:
+        """Multiply-accumulates of one frame, counted from the transfer network's layers."""
+        network = LiteTransformer(self.weights)
+        specs = tf.TensorSpec([1, height, width, 3]), tf.TensorSpec([1, 1, 1, self.vector_size])
+        return graph_macs(tf.function(network.__call__).get_concrete_function(*specs).outputs[0])

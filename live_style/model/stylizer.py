@@ -25,6 +25,8 @@ class Network(Protocol):
 
     def transfer(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor: ...
 
+    def macs_per_frame(self, height: int, width: int) -> int: ...
+
 
 class Stylizer:
     """`style_vector(style_bgr)` once per style; `stylize(frames_bgr, vector)` per frame or batch."""

@@ -1,0 +1,202 @@
+"""`live-style bench`: FPS end to end, per-stage times, MACs and GFLOP/s, against the naive loop.
+
+Each run pushes a clip through the video job (decode -> stylize in batches -> encode, overlapped)
+and reports its frames per second and stage medians/p95. The naive loop the tutorials teach runs
+in the same process as the baseline: per frame, the style network and the transfer network called
+eagerly, one step after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from live_style.commands.common import open_model
+from live_style.commands.video import VideoJob
+from live_style.errors import UserError
+from live_style.imaging import resize_frames, style_input
+from live_style.model.stylizer import Stylizer
+from live_style.sinks import VideoFileWriter, even
+from live_style.sources import DecodedFrame, VideoFile
+from live_style.synthetic_media import style_painting, write_clip
+
+SYNTHETIC_SIZE, SYNTHETIC_FPS = (640, 480), 30
+MATMUL_N = 2048
+NAIVE_FRAMES = 10
+
+
+def device_name(model: Stylizer) -> str:
+    """The CPU model and cores, or the GPU's name."""
+    if "GPU" in model.device:
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        return f"GPU {details.get('device_name', 'unknown')}"
+    cpu = platform.processor() or "CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def matmul_gflops(device: str) -> float:
+    """The machine's float32 matmul speed, the practical limit for convolutions."""
+    with tf.device(device):
+        a = tf.random.normal([MATMUL_N, MATMUL_N])
+        multiply = tf.function(lambda x: tf.matmul(x, x))
+        multiply(a).numpy()
+        runs, started = 0, time.perf_counter()
+        while time.perf_counter() - started < 1.0 or runs < 3:
+            multiply(a).numpy()
+            runs += 1
+        return 2 * MATMUL_N**3 * runs / (time.perf_counter() - started) / 1e9
+
+
+def style_vector_ms(model: Stylizer, style: np.ndarray) -> float:
+    """The one-off cost of a new style: the style network, cache bypassed."""
+    prepared = style_input(style)
+    model._run_style_network(prepared)
+    started = time.perf_counter()
+    model._run_style_network(prepared)
+    return 1000 * (time.perf_counter() - started)
+
+
+def naive_stylize(model: Stylizer, frame: np.ndarray, style: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The tutorials' loop body: style network and transfer network eagerly, for every frame."""
+    network = model.network
+    vector = network.predict_style(style_input(style))
+    small = resize_frames(frame[None], *shape)[..., ::-1].astype(np.float32) / 255.0
+    out = np.asarray(network.transfer(tf.constant(small), tf.constant(vector, tf.float32)))
+    out = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1]
+    return resize_frames(out, *frame.shape[:2])[0]
+
+
+def naive_fps(model: Stylizer, clip: Path, style: np.ndarray, shape: tuple[int, int], out: Path) -> float:
+    """Read, stylize naively, write; no batching, no overlap."""
+    video = VideoFile(clip)
+    writer = VideoFileWriter(
+        out, (even(video.video.width), even(video.video.height)), video.rate, video.time_base, None
+    )
+    count, started = 0, time.perf_counter()
+    for item in video.demux(with_audio=False):
+        if isinstance(item, DecodedFrame):
+            writer.write(naive_stylize(model, item.image, style, shape), item.pts)
+            count += 1
+            if count == NAIVE_FRAMES:
+                break
+    writer.close()
+    video.close()
+    return count / (time.perf_counter() - started)
+
+
+def pipelined_run(model: Stylizer, clip: Path, vector: np.ndarray, size: int, batch: int, out: Path) -> dict:
+    """The video job over the clip: frames per second and stage times."""
+    video = VideoFile(clip)
+    height, width = video.video.height, video.video.width
+    shape = model.processing_shape(height, width, size)
+    writer = VideoFileWriter(out, (even(width), even(height)), video.rate, video.time_base, None)
+    job = VideoJob(model, video, writer, shape, (even(width), even(height)), batch)
+    started = time.perf_counter()
+    job.run(vector, 1.0, tqdm(disable=True), with_audio=False)
+    writer.close()
+    elapsed = time.perf_counter() - started
+    video.close()
+    return {"fps": job.frames_done / elapsed, "stages_ms": job.times.summary(), "shape": shape}
+
+
+def peak_memory_mb() -> float:
+    """The process's peak resident memory so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one_run(model: Stylizer, clip: Path, style: np.ndarray, vector: np.ndarray, size: int, args, scratch: Path) -> dict:
+    """Everything measured for one processing size."""
+    pipelined_run(model, clip, vector, size, args.batch, scratch / "warm.mp4")  # compile for this shape
+    measured = pipelined_run(model, clip, vector, size, args.batch, scratch / "run.mp4")
+    height, width = measured["shape"]
+    macs = model.network.macs_per_frame(height, width)
+    stylize_s = measured["stages_ms"]["stylize"]["median"] / 1000
+    naive = naive_fps(model, clip, style, measured["shape"], scratch / "naive.mp4")
+    return {
+        "model": model.network.description,
+        "size": size,
+        "processing": f"{width}x{height}",
+        "xla": model.xla,
+        "batch": args.batch,
+        "fps": measured["fps"],
+        "stages_ms": measured["stages_ms"],
+        "macs_per_frame": macs,
+        "gflops": 2 * macs / stylize_s / 1e9,
+        "naive_fps": naive,
+        "speedup": measured["fps"] / naive,
+        "peak_memory_mb": peak_memory_mb(),
+    }
+
+
+def source_clip(args: argparse.Namespace, scratch: Path) -> Path:
+    """The clip to run: a synthetic 640x480 30 fps one, or the file given."""
+    if args.source == "synthetic":
+        return write_clip(scratch / "synthetic.mp4", args.frames, SYNTHETIC_FPS, SYNTHETIC_SIZE)
+    path = Path(args.source)
+    VideoFile(path).close()  # a clear error for a missing or unreadable file
+    return path
+
+
+def print_table(report: dict) -> None:
+    """The human-readable report."""
+    print(
+        f"device: {report['device']} | TensorFlow {report['tensorflow']} | matmul {report['matmul_gflops']:.0f} "
+        f"GFLOP/s | style vector {report['style_vector_ms']:.0f} ms once per style"
+    )
+    stages = ("decode", "preprocess", "stylize", "postprocess", "encode")
+    print(
+        f"{'size':>5} {'px':>9} {'xla':>4} {'batch':>5} {'fps':>6} {'naive':>6} {'speed-up':>8} {'GMAC/frame':>10} "
+        f"{'GFLOP/s':>8} {'of matmul':>9} {'peak MB':>8}  " + "  ".join(f"{s} (med/p95 ms)" for s in stages)
+    )
+    for run in report["runs"]:
+        times = "  ".join(f"{run['stages_ms'][s]['median']:6.1f}/{run['stages_ms'][s]['p95']:<6.1f}" for s in stages)
+        print(
+            f"{run['size']:>5} {run['processing']:>9} {'yes' if run['xla'] else 'no':>4} {run['batch']:>5} "
+            f"{run['fps']:6.1f} {run['naive_fps']:6.1f} {run['speedup']:7.2f}x {run['macs_per_frame'] / 1e9:10.2f} "
+            f"{run['gflops']:8.1f} {run['gflops'] / report['matmul_gflops']:9.0%} {run['peak_memory_mb']:8.0f}  {times}"
+        )
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Measure every size and write the table (and JSON)."""
+    try:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    except ValueError:
+        raise UserError(f"--sizes {args.sizes}: give comma-separated short sides, e.g. 256,384") from None
+    model = open_model(args)
+    style = style_painting()
+    vector = model.style_vector(style)
+    with tempfile.TemporaryDirectory() as scratch:
+        clip = source_clip(args, Path(scratch))
+        report = {
+            "device": device_name(model),
+            "tensorflow": tf.__version__,
+            "model": model.description,
+            "matmul_gflops": matmul_gflops(model.device),
+            "style_vector_ms": style_vector_ms(model, style),
+            "runs": [],
+        }
+        for size in sizes:
+            report["runs"].append(one_run(model, clip, style, vector, size, args, Path(scratch)))
+            print(f"measured size {size}", file=sys.stderr, flush=True)
+    print_table(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0

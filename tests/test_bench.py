@@ -1,0 +1,70 @@
+"""`live-style bench`: a tiny run reports every field; MACs match a count by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import LITE_DIR
+
+RUN_FIELDS = {"model", "size", "xla", "batch", "fps", "stages_ms", "macs_per_frame", "gflops", "naive_fps", "speedup"}
+STAGES = {"decode", "preprocess", "stylize", "postprocess", "encode"}
+
+# The lite transformer's layers: (kernel, input channels, output channels, output pixels per input pixel).
+LITE_LAYERS = (
+    [(9, 3, 8, 1), (3, 8, 16, 1 / 4), (3, 16, 32, 1 / 16)]  # contract
+    + [(3, 32, 32, 1 / 16)] * 10  # 5 residual blocks, 2 convs each
+    + [(3, 32, 16, 1 / 4), (3, 16, 8, 1), (9, 8, 3, 1)]  # expand
+)
+
+
+def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
+    report_path = tmp_path / "bench.json"
+    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "live_style",
+            "bench",
+            "--sizes",
+            "64",
+            "--frames",
+            "6",
+            "--batch",
+            "2",
+            "--json",
+            str(report_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    assert {"device", "tensorflow", "matmul_gflops", "runs"} <= set(report) and report["matmul_gflops"] > 0
+    (run,) = report["runs"]
+    assert set(run) >= RUN_FIELDS and set(run["stages_ms"]) >= STAGES
+    assert run["size"] == 64 and run["batch"] == 2 and run["fps"] > 0 and run["naive_fps"] > 0
+    assert run["speedup"] == run["fps"] / run["naive_fps"]
+    assert "speed-up" in result.stdout and "64" in result.stdout
+
+
+def test_lite_transformer_macs_match_a_count_by_hand(lite_model) -> None:
+    per_pixel = sum(k * k * c_in * c_out * share for k, c_in, c_out, share in LITE_LAYERS)
+    assert per_pixel == 12528
+    counted = lite_model.network.macs_per_frame(384, 384)
+    style_norms = 2 * 100 * (32 * 10 + 16 + 8 + 3)  # the 1x1 convs giving beta and gamma, once per frame
+    assert counted == per_pixel * 384 * 384 + style_norms
+
+
+def test_hub_macs_are_counted_from_its_layers(hub_model_dir: Path, cache_dir: Path) -> None:
+    from live_style import load_model
+
+    network = load_model(str(hub_model_dir), cache_dir=cache_dir).network
+    small, large = network.macs_per_frame(128, 128), network.macs_per_frame(256, 256)
+    assert small > 0 and abs(large / small - 4) < 0.01  # convs scale with the pixels
