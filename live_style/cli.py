@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from live_style.errors import EXIT_INTERRUPTED, UserError
 
-COMMANDS = ("live", "image", "video", "bench")
+COMMANDS = ("live", "image", "video", "bench", "styles")
 
 
 def positive_int(text: str) -> int:
@@ -77,6 +77,9 @@ def add_style_options(parser: argparse.ArgumentParser, size_help: str, required:
         help="0 keeps the content's own look, 1 is the full style (default: 1)",
     )
     parser.add_argument("--size", type=positive_int, metavar="N", help=size_help)
+    parser.add_argument(
+        "--preserve-colors", action="store_true", help="keep the content's colours: only the luminance is stylized"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_live_command(commands)
     add_video_command(commands)
     add_bench_command(commands)
+    add_styles_command(commands)
     return parser
+
+
+def add_styles_command(commands: argparse._SubParsersAction) -> None:
+    """`styles`: a contact sheet of a folder of styles."""
+    styles = commands.add_parser("styles", help="write a contact sheet of every style in a folder")
+    styles.add_argument("folder", nargs="?", default="styles", metavar="DIR", help="style images (default: styles)")
+    styles.add_argument("-o", "--output", required=True, metavar="SHEET", help="the contact sheet image")
+    styles.add_argument("--content", metavar="IMAGE", help="the sample to stylize (default: a synthetic scene)")
+    styles.add_argument("--size", type=positive_int, default=256, metavar="N", help="processing short side")
+    add_model_options(styles)
+    styles.set_defaults(run=run_styles)
+
+
+def run_styles(args: argparse.Namespace) -> int:
+    """`live-style styles`."""
+    from live_style.commands.styles import write_contact_sheet
+
+    return write_contact_sheet(args)
 
 
 def add_bench_command(commands: argparse._SubParsersAction) -> None:
@@ -144,6 +166,7 @@ def add_video_command(commands: argparse._SubParsersAction) -> None:
     video.add_argument("--no-audio", action="store_true", help="leave the audio out")
     video.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     video.add_argument("--quiet", action="store_true", help="no progress bar")
+    video.add_argument("--stabilize", action="store_true", help="reduce flicker where the scene is still")
     add_style_options(video, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
     add_model_options(video)
     video.set_defaults(run=run_video)
@@ -176,6 +199,7 @@ def add_live_command(commands: argparse._SubParsersAction) -> None:
     live.add_argument("--record", metavar="OUT", help="record the stylized stream (.mp4, .avi, .mkv)")
     live.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default: .)")
     live.add_argument("--no-window", dest="window", action="store_false", help="run headless")
+    live.add_argument("--stabilize", action="store_true", help="reduce flicker where the scene is still")
     live.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N stylized frames")
     live.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     live.add_argument(

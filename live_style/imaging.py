@@ -101,3 +101,13 @@ def as_batch(frames: np.ndarray) -> tuple[np.ndarray, bool]:
     if frames.ndim == 4:
         return np.stack([to_bgr_uint8(f) for f in frames]), False
     return to_bgr_uint8(frames)[None], True
+
+
+def preserve_colors(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Luminance-only transfer (Gatys et al., "Preserving color in neural artistic style transfer").
+
+    The stylized frame gives the luminance, the content its chroma (YCrCb); both are HxWx3 BGR.
+    """
+    luminance = cv2.cvtColor(stylized, cv2.COLOR_BGR2YCrCb)[..., :1]
+    chroma = cv2.cvtColor(content, cv2.COLOR_BGR2YCrCb)[..., 1:]
+    return cv2.cvtColor(np.concatenate([luminance, chroma], axis=-1), cv2.COLOR_YCrCb2BGR)

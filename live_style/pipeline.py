@@ -24,8 +24,9 @@ from live_style.imaging import resize_frames, write_image
 from live_style.model.stylizer import Stylizer
 from live_style.sinks import VideoRecorder
 from live_style.sources import Frame, VideoSource
+from live_style.stabilize import Stabilizer
 from live_style.stats import RateMeter, StageTimes
-from live_style.styles import StyleBank, apply_strength
+from live_style.styles import CrossFade, StyleBank, apply_strength
 from live_style.window import Window, compose_view
 
 PROGRESS_EVERY_S = 2.0
@@ -44,6 +45,8 @@ class LiveOptions:
     max_frames: int | None = None
     duration: float | None = None
     snapshot_dir: Path = Path()
+    preserve_colors: bool = False
+    stabilize: bool = False
 
 
 @dataclass
@@ -76,6 +79,9 @@ class LivePipeline:
         self._latest_ready = threading.Condition()
         self._recorder: VideoRecorder | None = None
         self._content_vector: np.ndarray | None = None
+        self._stabilizer = Stabilizer() if options.stabilize else None
+        self._fading_to = controls.style_index
+        self._fade = CrossFade(bank.vectors[controls.style_index])
         self._started = time.monotonic()
 
     def request_stop(self, reason: str, exit_code: int = 0) -> None:
@@ -139,8 +145,15 @@ class LivePipeline:
             self.request_stop("error", 1)
 
     def _vector(self, frame: Frame) -> np.ndarray:
-        """The chosen style at the chosen strength (the content's own vector from the first frame)."""
-        vector = self.bank.vectors[self.controls.style_index]
+        """The chosen style (cross-faded after a switch) at the chosen strength.
+
+        The content's own vector, for strength below 1, comes from the first frame that needs it.
+        """
+        now = time.monotonic()
+        if self.controls.style_index != self._fading_to:
+            self._fading_to = self.controls.style_index
+            self._fade.to(self.bank.vectors[self._fading_to], now)
+        vector = self._fade.at(now)
         if self.controls.strength >= 1.0:
             return vector
         if self._content_vector is None:
@@ -154,7 +167,9 @@ class LivePipeline:
         shape = self.model.processing_shape(height, width, self.controls.size)
         small = resize_frames(frame.image[None], *shape)
         prepared = time.perf_counter()
-        out = self.model.stylize(small, self._vector(frame))
+        out = self.model.stylize(small, self._vector(frame), preserve_colors=self.options.preserve_colors)
+        if self._stabilizer is not None:
+            out = self._stabilizer(small[0], out[0])[None]
         stylized = time.perf_counter()
         full = resize_frames(out, height, width)[0]
         done = time.perf_counter()

@@ -83,3 +83,21 @@ def live_style_files(paths: Sequence[str | Path]) -> list[Path]:
     siblings = style_files([files[0].parent])
     start = siblings.index(files[0]) if files[0] in siblings else 0
     return siblings[start:] + siblings[:start]
+
+
+class CrossFade:
+    """The style vector in use, gliding to a newly chosen one over `seconds` (no jump when switching live)."""
+
+    def __init__(self, vector: np.ndarray, seconds: float = 0.5):
+        self.start = self.end = np.asarray(vector, np.float32)
+        self.started = -np.inf
+        self.seconds = seconds
+
+    def to(self, vector: np.ndarray, now: float) -> None:
+        """Start gliding from wherever the fade is now to `vector`."""
+        self.start, self.end, self.started = self.at(now), np.asarray(vector, np.float32), now
+
+    def at(self, now: float) -> np.ndarray:
+        """The vector at time `now` (seconds, monotonic)."""
+        progress = min(1.0, max(0.0, (now - self.started) / self.seconds))
+        return (self.start + progress * (self.end - self.start)).astype(np.float32)

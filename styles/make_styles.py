@@ -125,9 +125,9 @@ def pointillism(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def cubist(size: int, rng: np.random.Generator) -> np.ndarray:
-    """Hard-edged overlapping facets in ochre, grey and slate, with dark contours."""
-    image = np.full((size, size, 3), (120, 150, 170), np.float32)
-    palette = [(60, 130, 180), (90, 100, 110), (140, 120, 90), (40, 80, 120), (170, 190, 200)]
+    """Hard-edged overlapping facets in vermilion, ochre, ultramarine and plum, with dark contours."""
+    image = np.full((size, size, 3), (60, 150, 210), np.float32)
+    palette = [(40, 90, 210), (160, 90, 30), (60, 180, 230), (70, 50, 140), (200, 210, 220)]
     for _ in range(70):
         points = rng.integers(-size // 8, size + size // 8, (int(rng.integers(3, 6)), 2)).astype(np.int32)
         colour = np.array(palette[rng.integers(len(palette))], np.float32) + rng.normal(0, 10, 3)

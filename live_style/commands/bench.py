@@ -29,7 +29,8 @@ from live_style.imaging import resize_frames, style_input
 from live_style.model.stylizer import Stylizer
 from live_style.sinks import VideoFileWriter, even
 from live_style.sources import DecodedFrame, VideoFile
-from live_style.synthetic_media import style_painting, write_clip
+from live_style.stabilize import Stabilizer, flicker
+from live_style.synthetic_media import scene, style_painting, write_clip
 
 SYNTHETIC_SIZE, SYNTHETIC_FPS = (640, 480), 30
 MATMUL_N = 2048
@@ -154,6 +155,19 @@ def source_clip(args: argparse.Namespace, scratch: Path) -> Path:
     return path
 
 
+def flicker_figures(model: Stylizer, vector: np.ndarray, size: int, frames: int = 24) -> dict[str, float]:
+    """The flicker figure on a still scene with sensor noise, without and with --stabilize."""
+    rng = np.random.default_rng(0)
+    still = scene(0, *SYNTHETIC_SIZE)
+    contents = [np.clip(still + rng.normal(0, 6, still.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
+    plain = [model.stylize(c, vector, size=size) for c in contents]
+    stabilizer = Stabilizer()
+    return {
+        "plain": flicker(contents, plain),
+        "stabilized": flicker(contents, [stabilizer(c, o) for c, o in zip(contents, plain, strict=True)]),
+    }
+
+
 def print_table(report: dict) -> None:
     """The human-readable report."""
     print(
@@ -172,6 +186,11 @@ def print_table(report: dict) -> None:
             f"{run['fps']:6.1f} {run['naive_fps']:6.1f} {run['speedup']:7.2f}x {run['macs_per_frame'] / 1e9:10.2f} "
             f"{run['gflops']:8.1f} {run['gflops'] / report['matmul_gflops']:9.0%} {run['peak_memory_mb']:8.0f}  {times}"
         )
+    figures = report["flicker"]
+    print(
+        f"flicker (output change / content change, still noisy scene, size {figures['size']}): "
+        f"{figures['plain']:.2f} plain, {figures['stabilized']:.2f} with --stabilize"
+    )
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -196,6 +215,7 @@ def run_bench(args: argparse.Namespace) -> int:
         for size in sizes:
             report["runs"].append(one_run(model, clip, style, vector, size, args, Path(scratch)))
             print(f"measured size {size}", file=sys.stderr, flush=True)
+        report["flicker"] = {"size": sizes[0], **flicker_figures(model, vector, sizes[0])}
     print_table(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

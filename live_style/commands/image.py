@@ -57,7 +57,8 @@ def stylize_images(args: argparse.Namespace) -> int:
         content = to_bgr_uint8(original)
         height, width = content.shape[:2]
         size = None if args.output_size == "input" else model.processing_shape(height, width, args.size)[::-1]
-        stylized = model.stylize(content, with_strength(model, vector, content, args.strength), args.size, size)
+        vector_here = with_strength(model, vector, content, args.strength)
+        stylized = model.stylize(content, vector_here, args.size, size, preserve_colors=args.preserve_colors)
         write_image(out_path, with_alpha(stylized, original, out_path))
         elapsed = time.perf_counter() - started
         print(f"wrote {out_path} ({stylized.shape[1]}x{stylized.shape[0]}, {elapsed:.2f} s)", file=sys.stderr)

@@ -75,6 +75,8 @@ def run_live(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         duration=args.duration,
         snapshot_dir=Path(args.snapshot_dir),
+        preserve_colors=args.preserve_colors,
+        stabilize=args.stabilize,
     )
     print(f"live: {source.name} at {source.fps:g} fps, styles: {', '.join(bank.names)}", file=sys.stderr, flush=True)
     return LivePipeline(model, source, bank, controls, options).run()

@@ -27,6 +27,7 @@ from live_style.imaging import resize_frames
 from live_style.model.stylizer import Stylizer
 from live_style.sinks import CONTAINER_FORMATS, VideoFileWriter, even
 from live_style.sources import DecodedFrame, VideoFile
+from live_style.stabilize import Stabilizer
 from live_style.stats import StageTimes
 from live_style.styles import style_files
 
@@ -73,6 +74,8 @@ class VideoJob:
         processing: tuple[int, int],
         output: tuple[int, int],
         batch: int,
+        preserve_colors: bool = False,
+        stabilize: bool = False,
     ):
         self.model, self.video, self.writer = model, video, writer
         self.processing, self.output, self.batch = processing, output, batch
@@ -81,6 +84,8 @@ class VideoJob:
         self.stop = threading.Event()
         self.frames_done = 0
         self.times = StageTimes()
+        self.preserve_colors = preserve_colors
+        self.stabilizer = Stabilizer() if stabilize else None
 
     def _put(self, channel: queue.Queue, item: object) -> None:
         """Put, giving up when the job is stopped (so no thread hangs on a full queue)."""
@@ -169,7 +174,10 @@ class VideoJob:
 
     def _stylize_batch(self, batch: list[tuple[DecodedFrame, np.ndarray]], vector: np.ndarray, progress: tqdm) -> None:
         started = time.perf_counter()
-        stylized = self.model.stylize(np.stack([small for _, small in batch]), vector)
+        smalls = np.stack([small for _, small in batch])
+        stylized = self.model.stylize(smalls, vector, preserve_colors=self.preserve_colors)
+        if self.stabilizer is not None:
+            stylized = [self.stabilizer(small, image) for small, image in zip(smalls, stylized, strict=True)]
         for _ in batch:
             self.times.add("stylize", (time.perf_counter() - started) / len(batch))
         self._put(self.encoded, [(frame, image) for (frame, _), image in zip(batch, stylized, strict=True)])
@@ -214,7 +222,7 @@ def run_job(args: argparse.Namespace, video: VideoFile, out: Path) -> int:
     with_audio = not args.no_audio and video.audio is not None
     partial = partial_path(out)
     writer = VideoFileWriter(partial, size, video.rate, video.time_base, video.audio if with_audio else None)
-    job = VideoJob(model, video, writer, processing, size, args.batch)
+    job = VideoJob(model, video, writer, processing, size, args.batch, args.preserve_colors, args.stabilize)
     audio = "no audio" if not with_audio else ("audio copied" if writer.audio_copied else "audio re-encoded")
     print(
         f"{video.path} -> {out}: {size[0]}x{size[1]}, processing {processing[1]}x{processing[0]}, "

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from live_style.imaging import as_batch, processing_shape, resize_frames, style_input
+from live_style.imaging import preserve_colors as keep_colors
 from live_style.model.style_cache import StyleCache, style_key
 
 GPU_DEFAULT_SIZE = 512
@@ -73,14 +74,18 @@ class Stylizer:
         vector: np.ndarray,
         size: int | None = None,
         output_size: tuple[int, int] | None = None,
+        preserve_colors: bool = False,
     ) -> np.ndarray:
         """BGR uint8 HxWx3 or NxHxWx3 -> same layout, processed at short side `size`.
 
-        The result is brought back to `output_size` (width, height), by default the input's.
+        The result is brought back to `output_size` (width, height), by default the input's;
+        `preserve_colors` keeps the content's chroma (luminance-only transfer).
         """
         batch, single = as_batch(frames)
         small = resize_frames(batch, *self.processing_shape(*batch.shape[1:3], size))
         out = self._compiled(small, np.asarray(vector, np.float32).reshape(1, 1, 1, -1)).numpy()
+        if preserve_colors:
+            out = np.stack([keep_colors(o, s) for o, s in zip(out, small, strict=True)])
         width, height = output_size or (batch.shape[2], batch.shape[1])
         out = resize_frames(out, height, width)
         return out[0] if single else out
