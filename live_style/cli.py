@@ -99,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="input",
         help="write at the input's size (default) or at the processing size",
     )
-    add_style_options(image, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
+    add_style_options(
+        image,
+        "processing short side in pixels (default: 384 on CPU, 512 on GPU; "
+        "--method optimize: longest side, default 512)",
+    )
+    add_optimize_options(image)
     add_model_options(image)
     image.set_defaults(run=run_image)
     add_live_command(commands)
@@ -177,6 +182,32 @@ def run_video(args: argparse.Namespace) -> int:
     from live_style.commands.video import stylize_video
 
     return stylize_video(args)
+
+
+def add_optimize_options(parser: argparse.ArgumentParser) -> None:
+    """The Gatys et al. optimization (the tutorials' method) for stills."""
+    group = parser.add_argument_group("optimization method (--method optimize)")
+    group.add_argument(
+        "--method",
+        choices=("fast", "optimize"),
+        default="fast",
+        help="fast: the Magenta network (default); optimize: Gatys et al. on VGG19 features",
+    )
+    group.add_argument("--steps", type=positive_int, default=1000, metavar="N", help="optimization steps (1000)")
+    group.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam", help="Adam (default) or L-BFGS")
+    group.add_argument("--learning-rate", type=float, default=0.02, metavar="LR", help="Adam's step (0.02)")
+    group.add_argument("--style-weight", type=float, default=1e-2, metavar="W", help="style loss weight (1e-2)")
+    group.add_argument("--content-weight", type=float, default=1e4, metavar="W", help="content loss weight (1e4)")
+    group.add_argument("--tv-weight", type=float, default=30.0, metavar="W", help="total variation weight (30)")
+    group.add_argument("--init", choices=("content", "noise"), default="content", help="start from (content)")
+    group.add_argument("--save-every", type=positive_int, metavar="K", help="write OUT-stepNNNNN every K steps")
+    group.add_argument(
+        "--vgg-weights",
+        default="imagenet",
+        metavar="imagenet|none|PATH",
+        help="VGG19 weights: imagenet (downloaded once by Keras), none (random, for tests), a file",
+    )
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_live_command(commands: argparse._SubParsersAction) -> None:

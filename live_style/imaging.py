@@ -111,3 +111,11 @@ def preserve_colors(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
     luminance = cv2.cvtColor(stylized, cv2.COLOR_BGR2YCrCb)[..., :1]
     chroma = cv2.cvtColor(content, cv2.COLOR_BGR2YCrCb)[..., 1:]
     return cv2.cvtColor(np.concatenate([luminance, chroma], axis=-1), cv2.COLOR_YCrCb2BGR)
+
+
+def resize_longest_side(image: np.ndarray, longest: int) -> np.ndarray:
+    """Scale so the longest side is `longest` (down or up), keeping the aspect ratio."""
+    height, width = image.shape[:2]
+    scale = longest / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)

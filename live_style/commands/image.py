@@ -12,7 +12,7 @@ import numpy as np
 
 from live_style.commands.common import open_model, styles_vector, with_strength
 from live_style.errors import UserError
-from live_style.imaging import read_image, to_bgr_uint8, write_image
+from live_style.imaging import read_image, resize_frames, to_bgr_uint8, write_image
 from live_style.styles import IMAGE_SUFFIXES, style_files
 
 ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
@@ -50,6 +50,8 @@ def stylize_images(args: argparse.Namespace) -> int:
     outputs = output_paths(inputs, Path(args.output))
     originals = [read_image(p, "input image") for p in inputs]
     style_files(args.style)
+    if args.method == "optimize":
+        return optimize_images(args, originals, outputs)
     model = open_model(args)
     vector = styles_vector(model, args)
     for original, out_path in zip(originals, outputs, strict=True):
@@ -62,4 +64,26 @@ def stylize_images(args: argparse.Namespace) -> int:
         write_image(out_path, with_alpha(stylized, original, out_path))
         elapsed = time.perf_counter() - started
         print(f"wrote {out_path} ({stylized.shape[1]}x{stylized.shape[0]}, {elapsed:.2f} s)", file=sys.stderr)
+    return 0
+
+
+def optimize_images(args: argparse.Namespace, originals: list[np.ndarray], outputs: list[Path]) -> int:
+    """The Gatys et al. optimization for each image, written at its size unless --output-size processing."""
+    from live_style.commands.optimize import Optimizer, check_optimize_options
+
+    check_optimize_options(args)
+    style = to_bgr_uint8(read_image(style_files(args.style)[0], "style image"))
+    optimizer = Optimizer(args)
+    for original, out_path in zip(originals, outputs, strict=True):
+        started = time.perf_counter()
+        content = to_bgr_uint8(original)
+        result = optimizer.stylize(content, style, out_path)
+        if args.output_size == "input":
+            result = resize_frames(result[None], *content.shape[:2])[0]
+        write_image(out_path, with_alpha(result, original, out_path))
+        elapsed = time.perf_counter() - started
+        print(
+            f"wrote {out_path} ({result.shape[1]}x{result.shape[0]}, {args.steps} steps, {elapsed:.1f} s)",
+            file=sys.stderr,
+        )
     return 0
