@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -11,6 +12,15 @@ from collections.abc import Callable, Sequence
 from live_style.errors import EXIT_INTERRUPTED, UserError
 
 COMMANDS = ("live", "image", "video", "bench", "styles")
+
+
+def command(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """The runner of a sub-command; its module (and TensorFlow) is imported only when it is chosen."""
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f"live_style.commands.{module}"), function)(args)
+
+    return run
 
 
 def positive_int(text: str) -> int:
@@ -106,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_optimize_options(image)
     add_model_options(image)
-    image.set_defaults(run=run_image)
+    image.set_defaults(run=command("image", "stylize_images"))
     add_live_command(commands)
     add_video_command(commands)
     add_bench_command(commands)
@@ -122,14 +132,7 @@ def add_styles_command(commands: argparse._SubParsersAction) -> None:
     styles.add_argument("--content", metavar="IMAGE", help="the sample to stylize (default: a synthetic scene)")
     styles.add_argument("--size", type=positive_int, default=256, metavar="N", help="processing short side")
     add_model_options(styles)
-    styles.set_defaults(run=run_styles)
-
-
-def run_styles(args: argparse.Namespace) -> int:
-    """`live-style styles`."""
-    from live_style.commands.styles import write_contact_sheet
-
-    return write_contact_sheet(args)
+    styles.set_defaults(run=command("styles", "write_contact_sheet"))
 
 
 def add_bench_command(commands: argparse._SubParsersAction) -> None:
@@ -146,14 +149,7 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call")
     bench.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     add_model_options(bench)
-    bench.set_defaults(run=run_bench)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    """`live-style bench`."""
-    from live_style.commands.bench import run_bench as bench
-
-    return bench(args)
+    bench.set_defaults(run=command("bench", "run_bench"))
 
 
 def add_video_command(commands: argparse._SubParsersAction) -> None:
@@ -174,14 +170,7 @@ def add_video_command(commands: argparse._SubParsersAction) -> None:
     video.add_argument("--stabilize", action="store_true", help="reduce flicker where the scene is still")
     add_style_options(video, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
     add_model_options(video)
-    video.set_defaults(run=run_video)
-
-
-def run_video(args: argparse.Namespace) -> int:
-    """`live-style video`."""
-    from live_style.commands.video import stylize_video
-
-    return stylize_video(args)
+    video.set_defaults(run=command("video", "stylize_video"))
 
 
 def add_optimize_options(parser: argparse.ArgumentParser) -> None:
@@ -241,7 +230,7 @@ def add_live_command(commands: argparse._SubParsersAction) -> None:
         help="give up on a camera or stream that sends nothing for S seconds (default: 5)",
     )
     add_model_options(live)
-    live.set_defaults(run=run_live)
+    live.set_defaults(run=command("live", "run_live"))
 
 
 def with_default_command(argv: Sequence[str]) -> list[str]:
@@ -250,20 +239,6 @@ def with_default_command(argv: Sequence[str]) -> list[str]:
     if not argv or argv[0] in (*COMMANDS, "-h", "--help"):
         return argv
     return ["live", *argv]
-
-
-def run_live(args: argparse.Namespace) -> int:
-    """`live-style live`."""
-    from live_style.commands.live import run_live as live
-
-    return live(args)
-
-
-def run_image(args: argparse.Namespace) -> int:
-    """`live-style image`."""
-    from live_style.commands.image import stylize_images
-
-    return stylize_images(args)
 
 
 def quiet_tensorflow() -> None:
