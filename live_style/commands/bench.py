@@ -172,7 +172,7 @@ def print_table(report: dict) -> None:
     """The human-readable report."""
     print(
         f"device: {report['device']} | TensorFlow {report['tensorflow']} | matmul {report['matmul_gflops']:.0f} "
-        f"GFLOP/s | style vector {report['style_vector_ms']:.0f} ms once per style"
+        f"GFLOP/s | style vector {report['style_vector_ms']:.0f} ms once per style\nmodel: {report['model']}"
     )
     stages = ("decode", "preprocess", "stylize", "postprocess", "encode")
     print(

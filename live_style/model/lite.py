@@ -174,9 +174,8 @@ class LiteNetwork:
         self.fixed_size = input_size(transfer_file) if interpreter else None
         self.weights = read_weights(transfer_file)
         self._transfer = InterpreterTransfer(transfer_file) if interpreter else LiteTransformer(self.weights, dtype)
-        self.description = f"TF Lite pair {Path(predict).name} + {Path(transfer).name}" + (
-            " (interpreter)" if interpreter else ""
-        )
+        how = "interpreter" if interpreter else f"TF ops, {dtype.name}"
+        self.description = f"TF Lite pair {Path(predict).name} + {Path(transfer).name} ({how})"
 
     def predict_style(self, style_rgb: np.ndarray) -> np.ndarray:
         """[1,256,256,3] float RGB in [0,1] -> style vector [1,1,1,100]."""
