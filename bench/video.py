@@ -21,10 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import cv2
 from media import write_av_clip
-from tqdm import tqdm
 
 from live_style import load_model
-from live_style.commands.video import VideoJob
+from live_style.commands.bench import pipelined_run
 from live_style.sinks import VideoFileWriter
 from live_style.sources import DecodedFrame, VideoFile
 
@@ -48,18 +47,6 @@ def simple_loop(model, clip: Path, out: Path, vector, size: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def pipelined(model, clip: Path, out: Path, vector, size: int, batch: int) -> float:
-    """The video command's job; frames per second."""
-    video = VideoFile(clip)
-    writer = VideoFileWriter(out, (WIDTH, HEIGHT), video.rate, video.time_base, video.audio)
-    job = VideoJob(model, video, writer, model.processing_shape(HEIGHT, WIDTH, size), (WIDTH, HEIGHT), batch)
-    started = time.perf_counter()
-    job.run(vector, 1.0, tqdm(disable=True), with_audio=True)
-    writer.close()
-    video.close()
-    return job.frames_done / (time.perf_counter() - started)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
@@ -75,9 +62,9 @@ def main() -> None:
         print(f"{model.description}; {args.frames} frames of {WIDTH}x{HEIGHT} at {FPS} fps with audio, H.264 out")
         print(f"{'size':>5} {'simple loop fps':>16} {'video job fps':>14} {'speed-up':>9}  (batch {args.batch})")
         for size in (int(s) for s in args.sizes.split(",")):
-            pipelined(model, clip, scratch / "warm.mp4", vector, size, args.batch)  # compile for this shape
+            pipelined_run(model, clip, vector, size, args.batch, scratch / "warm.mp4")  # compile for this shape
             simple = simple_loop(model, clip, scratch / "simple.mp4", vector, size)
-            job = pipelined(model, clip, scratch / "job.mp4", vector, size, args.batch)
+            job = pipelined_run(model, clip, vector, size, args.batch, scratch / "job.mp4", audio=True)["fps"]
             print(f"{size:>5} {simple:16.1f} {job:14.1f} {job / simple:8.2f}x", flush=True)
 
 

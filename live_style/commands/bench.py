@@ -102,15 +102,19 @@ def naive_fps(model: Stylizer, clip: Path, style: np.ndarray, shape: tuple[int, 
     return count / (time.perf_counter() - started)
 
 
-def pipelined_run(model: Stylizer, clip: Path, vector: np.ndarray, size: int, batch: int, out: Path) -> dict:
-    """The video job over the clip: frames per second and stage times."""
+def pipelined_run(
+    model: Stylizer, clip: Path, vector: np.ndarray, size: int, batch: int, out: Path, audio: bool = False
+) -> dict:
+    """The video job over the clip (audio copied if asked): frames per second and stage times."""
     video = VideoFile(clip)
     height, width = video.video.height, video.video.width
     shape = model.processing_shape(height, width, size)
-    writer = VideoFileWriter(out, (even(width), even(height)), video.rate, video.time_base, None)
+    writer = VideoFileWriter(
+        out, (even(width), even(height)), video.rate, video.time_base, video.audio if audio else None
+    )
     job = VideoJob(model, video, writer, shape, (even(width), even(height)), batch)
     started = time.perf_counter()
-    job.run(vector, 1.0, tqdm(disable=True), with_audio=False)
+    job.run(vector, 1.0, tqdm(disable=True), with_audio=audio)
     writer.close()
     elapsed = time.perf_counter() - started
     video.close()

@@ -154,23 +154,20 @@ class VideoJob:
                 raise stage.error
 
     def _stylize_all(self, vector: np.ndarray, strength: float, progress: tqdm) -> None:
+        """Audio packets pass straight on; frames go through the model `self.batch` at a time."""
         batch: list[tuple[DecodedFrame, np.ndarray]] = []
-        while True:
-            item = self._get(self.decoded)
-            if item is END or (isinstance(item, tuple) and len(batch) + 1 >= self.batch):
-                if isinstance(item, tuple):
-                    batch.append(item)
-                if batch:
-                    if self.frames_done == 0:
-                        vector = with_strength(self.model, vector, batch[0][0].image, strength)
-                    self._stylize_batch(batch, vector, progress)
-                    batch = []
-                if item is END:
-                    return
-            elif isinstance(item, tuple):
-                batch.append(item)
-            else:
+        while (item := self._get(self.decoded)) is not END:
+            if not isinstance(item, tuple):
                 self._put(self.encoded, item)
+                continue
+            if self.frames_done == 0 and not batch:  # the content's own style comes from the first frame
+                vector = with_strength(self.model, vector, item[0].image, strength)
+            batch.append(item)
+            if len(batch) == self.batch:
+                self._stylize_batch(batch, vector, progress)
+                batch = []
+        if batch and not self.stop.is_set():
+            self._stylize_batch(batch, vector, progress)
 
     def _stylize_batch(self, batch: list[tuple[DecodedFrame, np.ndarray]], vector: np.ndarray, progress: tqdm) -> None:
         started = time.perf_counter()
