@@ -12,18 +12,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synthetic_hub
 
 import cv2
 import numpy as np
 import tensorflow as tf
+from synthetic_hub import write_synthetic_hub_model
 
 from live_style import load_model
-from live_style.synthetic_hub import write_synthetic_hub_model
 
 SHAPES = {"256 (256x340)": (256, 340), "384x384": (384, 384), "384 (384x512)": (384, 512)}
 

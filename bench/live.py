@@ -25,10 +25,10 @@ import numpy as np
 from media import write_clip
 
 from live_style import load_model
-from live_style.controls import LiveControls
 from live_style.imaging import resize_frames
-from live_style.pipeline import LiveOptions, LivePipeline
-from live_style.sources import open_input
+from live_style.pipeline.controls import LiveControls
+from live_style.pipeline.live import LiveOptions, LivePipeline
+from live_style.sources.capture import open_input
 from live_style.styles import StyleBank
 
 WIDTH, HEIGHT, FPS = 640, 480, 30

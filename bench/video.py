@@ -24,8 +24,8 @@ from media import write_av_clip
 
 from live_style import load_model
 from live_style.commands.bench import pipelined_run
-from live_style.sinks import VideoFileWriter
-from live_style.sources import DecodedFrame, VideoFile
+from live_style.sinks.video_file import VideoFileWriter
+from live_style.sources.video_file import DecodedFrame, VideoFile
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from live_style.errors import UserError
+
+if TYPE_CHECKING:
+    from live_style.model.stylizer import Stylizer
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -101,3 +105,10 @@ class CrossFade:
         """The vector at time `now` (seconds, monotonic)."""
         progress = min(1.0, max(0.0, (now - self.started) / self.seconds))
         return (self.start + progress * (self.end - self.start)).astype(np.float32)
+
+
+def with_strength(model: Stylizer, vector: np.ndarray, content_bgr: np.ndarray, strength: float) -> np.ndarray:
+    """`vector` pulled toward the content's own style vector when strength < 1."""
+    if strength >= 1.0:
+        return vector
+    return apply_strength(vector, model.style_vector(content_bgr), strength)

@@ -39,7 +39,7 @@ def lite_model(cache_dir: Path):
 @pytest.fixture(scope="session")
 def hub_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real hub graph with synthetic weights (structure and timing real, pictures not)."""
-    from live_style.synthetic_hub import write_synthetic_hub_model
+    from synthetic_hub import write_synthetic_hub_model
 
     return write_synthetic_hub_model(HUB_GRAPH_DIR, tmp_path_factory.mktemp("hub"))
 

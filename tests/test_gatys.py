@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from conftest import CHICAGO, LITE_DIR
 
-from live_style.gatys import LossWeights, StyleContentLoss, gram_matrix, optimize_adam, vgg_extractor
+from live_style.model.gatys import LossWeights, StyleContentLoss, gram_matrix, optimize_adam, vgg_extractor
 from live_style.synthetic_media import scene, style_painting
 
 WAVE = Path(__file__).resolve().parents[1] / "styles" / "wave.jpg"

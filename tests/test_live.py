@@ -12,9 +12,10 @@ import pytest
 from conftest import LITE_DIR, SHARED, psnr
 from media import scene, video_facts, write_clip
 
-from live_style import cli, sources
-from live_style.controls import LiveControls
+from live_style import cli
 from live_style.errors import EXIT_INTERRUPTED, EXIT_SOURCE_LOST, EXIT_TERMINATED
+from live_style.pipeline.controls import LiveControls
+from live_style.sources import capture as sources
 
 WAVE = SHARED / "styles" / "wave.jpg"
 

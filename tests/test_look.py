@@ -14,9 +14,9 @@ import pytest
 from conftest import LITE_DIR
 
 from live_style.imaging import read_image
-from live_style.stabilize import Stabilizer, flicker
 from live_style.styles import CrossFade
 from live_style.synthetic_media import scene
+from live_style.temporal.stabilize import Stabilizer, flicker
 
 PROJECT_STYLES = sorted((Path(__file__).resolve().parents[1] / "styles").glob("*.jpg"))
 

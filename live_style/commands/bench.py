@@ -23,14 +23,14 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from live_style.commands.common import open_model
-from live_style.commands.video import VideoJob
 from live_style.errors import UserError
 from live_style.imaging import resize_frames, style_input
 from live_style.model.stylizer import Stylizer
-from live_style.sinks import VideoFileWriter, even
-from live_style.sources import DecodedFrame, VideoFile
-from live_style.stabilize import Stabilizer, flicker
+from live_style.pipeline.file_job import VideoJob
+from live_style.sinks.video_file import VideoFileWriter, even
+from live_style.sources.video_file import DecodedFrame, VideoFile
 from live_style.synthetic_media import scene, style_painting, write_clip
+from live_style.temporal.stabilize import Stabilizer, flicker
 
 SYNTHETIC_SIZE, SYNTHETIC_FPS = (640, 480), 30
 MATMUL_N = 2048

@@ -10,7 +10,7 @@ import numpy as np
 from live_style.imaging import read_image
 from live_style.model import load_model
 from live_style.model.stylizer import Stylizer
-from live_style.styles import apply_strength, mix_vectors, normalized_weights, parse_mix, style_files
+from live_style.styles import mix_vectors, normalized_weights, parse_mix, style_files
 
 
 def open_model(args: argparse.Namespace) -> Stylizer:
@@ -27,10 +27,3 @@ def styles_vector(model: Stylizer, args: argparse.Namespace) -> np.ndarray:
     files = style_files(args.style)
     weights = normalized_weights(parse_mix(args.mix), len(files))
     return mix_vectors([model.style_vector(read_image(f, "style image")) for f in files], weights)
-
-
-def with_strength(model: Stylizer, vector: np.ndarray, content_bgr: np.ndarray, strength: float) -> np.ndarray:
-    """`vector` pulled toward the content's own style vector when strength < 1."""
-    if strength >= 1.0:
-        return vector
-    return apply_strength(vector, model.style_vector(content_bgr), strength)

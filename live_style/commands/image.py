@@ -10,10 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live_style.commands.common import open_model, styles_vector, with_strength
+from live_style.commands.common import open_model, styles_vector
 from live_style.errors import UserError
 from live_style.imaging import read_image, resize_frames, to_bgr_uint8, write_image
-from live_style.styles import IMAGE_SUFFIXES, style_files
+from live_style.styles import IMAGE_SUFFIXES, style_files, with_strength
 
 ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 

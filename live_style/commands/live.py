@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from live_style.commands.common import open_model
-from live_style.controls import LiveControls
 from live_style.errors import UserError
 from live_style.imaging import read_image
-from live_style.pipeline import LiveOptions, LivePipeline
-from live_style.sinks import CODECS
-from live_style.sources import list_cameras, open_camera, open_input
+from live_style.pipeline.controls import LiveControls
+from live_style.pipeline.live import LiveOptions, LivePipeline
+from live_style.sinks.recorder import CODECS
+from live_style.sources.capture import list_cameras, open_camera, open_input
 from live_style.styles import StyleBank, live_style_files, parse_mix
 
 CPU_LIVE_SIZE = 256  # about 25 fps of model time here; 384 halves that

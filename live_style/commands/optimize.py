@@ -10,8 +10,8 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from live_style.errors import UserError
-from live_style.gatys import LossWeights, StyleContentLoss, optimize_adam, optimize_lbfgs, vgg_extractor
 from live_style.imaging import resize_longest_side, write_image
+from live_style.model.gatys import LossWeights, StyleContentLoss, optimize_adam, optimize_lbfgs, vgg_extractor
 
 OPTIMIZE_SIZE = 512  # longest side, as the tutorials
 

@@ -12,9 +12,9 @@ import numpy as np
 from live_style.commands.common import open_model
 from live_style.errors import UserError
 from live_style.imaging import read_image, to_bgr_uint8, write_image
+from live_style.sinks.window import draw_text_block
 from live_style.styles import IMAGE_SUFFIXES, style_files
 from live_style.synthetic_media import scene
-from live_style.window import draw_text_block
 
 COLUMNS = 3
 SAMPLE_SIZE = (480, 360)

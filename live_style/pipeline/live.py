@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from live_style.controls import LiveControls
 from live_style.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
 from live_style.imaging import resize_frames, write_image
 from live_style.model.stylizer import Stylizer
-from live_style.sinks import VideoRecorder
-from live_style.sources import Frame, VideoSource
-from live_style.stabilize import Stabilizer
-from live_style.stats import RateMeter, StageTimes
+from live_style.pipeline.controls import LiveControls
+from live_style.pipeline.stats import RateMeter, StageTimes
+from live_style.sinks.recorder import VideoRecorder
+from live_style.sinks.window import Window, compose_view
+from live_style.sources.capture import Frame, VideoSource
 from live_style.styles import CrossFade, StyleBank, apply_strength
-from live_style.window import Window, compose_view
+from live_style.temporal.stabilize import Stabilizer
 
 PROGRESS_EVERY_S = 2.0
 STOP_SIGNALS = {

@@ -1,0 +1,1 @@
+"""Where frames come from: cameras and streams (OpenCV), video files (PyAV)."""

@@ -1,0 +1,1 @@
+"""Steady video: what ties each stylized frame to the ones before (and, for files, after) it."""
