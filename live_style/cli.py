@@ -4,14 +4,68 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 
+from live_style import logs
 from live_style.errors import EXIT_INTERRUPTED, UserError
 
 COMMANDS = ("live", "image", "video", "bench", "styles")
+EXAMPLES = {
+    "live-style": (
+        "live-style --camera 0 --style styles/wave.jpg",
+        "live-style video holiday.mp4 -o holiday-wave.mp4 --style styles/wave.jpg",
+        "live-style image photo.jpg --style styles/mosaic.jpg -o photo-mosaic.png",
+    ),
+    "live": (
+        "live-style --camera 0 --style styles/wave.jpg",
+        "live-style --camera 1 --camera-size 1280x720 --style styles/ --record out.mp4",
+        "live-style --input talk.mp4 --style styles/ink.jpg --no-window --record talk-ink.mp4",
+    ),
+    "image": (
+        "live-style image photo.jpg --style styles/mosaic.jpg -o photo-mosaic.png",
+        "live-style image a.jpg b.png --style styles/flow.jpg --style styles/ink.jpg --mix 0.7,0.3 -o out/",
+        "live-style image photo.jpg --style styles/ink.jpg --method optimize --steps 300 -o slow.png",
+    ),
+    "video": (
+        "live-style video holiday.mp4 -o holiday-wave.mp4 --style styles/wave.jpg",
+        "live-style video talk.mp4 -o talk-ink.mkv --style styles/ink.jpg --preserve-colors --size 512",
+    ),
+    "bench": (
+        "live-style bench",
+        "live-style bench --source my-clip.mp4 --sizes 256,384,512 --json bench.json",
+    ),
+    "styles": (
+        "live-style styles styles -o sheet.png",
+        "live-style styles my-paintings/ -o sheet.png --content photo.jpg",
+    ),
+}
+
+
+def examples(name: str) -> str:
+    """The --help epilog: real command lines to copy."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+
+
+def verbose_option() -> argparse.ArgumentParser:
+    """-v/--verbose, shared by every sub-command."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-v", "--verbose", action="store_true", help="also show TensorFlow's and the other libraries' own logs"
+    )
+    return parent
+
+
+def add_command(commands: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A sub-command with -v and its examples at the end of its --help."""
+    return commands.add_parser(
+        name,
+        help=help_text,
+        description=help_text[0].upper() + help_text[1:] + ".",
+        parents=[verbose_option()],
+        epilog=examples(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def command(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -97,10 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="live-style",
         description="Repaint webcam video, video files and images "
-        "in the style of any image (Magenta arbitrary image stylization).",
+        "in the style of any image (Magenta arbitrary image stylization). "
+        "Without a COMMAND, live is meant: live-style --camera 0 --style IMAGE.",
+        epilog=examples("live-style"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    image = commands.add_parser("image", help="stylize still images")
+    image = add_command(commands, "image", "stylize still images")
     image.add_argument("inputs", nargs="+", metavar="IN", help="image file(s)")
     image.add_argument("-o", "--output", required=True, metavar="OUT", help="output image, or a folder for several")
     image.add_argument(
@@ -126,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_styles_command(commands: argparse._SubParsersAction) -> None:
     """`styles`: a contact sheet of a folder of styles."""
-    styles = commands.add_parser("styles", help="write a contact sheet of every style in a folder")
+    styles = add_command(commands, "styles", "write a contact sheet of every style in a folder")
     styles.add_argument("folder", nargs="?", default="styles", metavar="DIR", help="style images (default: styles)")
     styles.add_argument("-o", "--output", required=True, metavar="SHEET", help="the contact sheet image")
     styles.add_argument("--content", metavar="IMAGE", help="the sample to stylize (default: a synthetic scene)")
@@ -137,7 +194,7 @@ def add_styles_command(commands: argparse._SubParsersAction) -> None:
 
 def add_bench_command(commands: argparse._SubParsersAction) -> None:
     """`bench`: how fast, where the time goes, how close to the machine's limit."""
-    bench = commands.add_parser("bench", help="measure FPS, stage times and GFLOP/s against the naive loop")
+    bench = add_command(commands, "bench", "measure FPS, stage times and GFLOP/s against the naive loop")
     bench.add_argument(
         "--source",
         default="synthetic",
@@ -154,7 +211,7 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
 
 def add_video_command(commands: argparse._SubParsersAction) -> None:
     """`video`: every frame of a file, audio kept."""
-    video = commands.add_parser("video", help="stylize every frame of a video file, keeping its audio")
+    video = add_command(commands, "video", "stylize every frame of a video file, keeping its audio")
     video.add_argument("input", metavar="IN", help="video file")
     video.add_argument("-o", "--output", required=True, metavar="OUT", help="output video (.mp4, .mkv, .mov, ...)")
     video.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call (default 4)")
@@ -201,7 +258,7 @@ def add_optimize_options(parser: argparse.ArgumentParser) -> None:
 
 def add_live_command(commands: argparse._SubParsersAction) -> None:
     """`live` (the default command): camera or stream -> window and recording."""
-    live = commands.add_parser("live", help="stylize a webcam or stream live (the default command)")
+    live = add_command(commands, "live", "stylize a webcam or stream live (the default command)")
     source = live.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, default=0, metavar="N", help="webcam index (default: 0)")
     source.add_argument("--input", metavar="PATH_OR_URL", help="a video file or stream, shown as a live source")
@@ -241,34 +298,11 @@ def with_default_command(argv: Sequence[str]) -> list[str]:
     return ["live", *argv]
 
 
-def quiet_tensorflow() -> None:
-    """Keep TensorFlow's start-up chatter (logged before absl is set up) off the user's terminal.
-
-    Those lines ignore TF_CPP_MIN_LOG_LEVEL, so stderr is parked in a file while TensorFlow
-    imports and finds its devices; the file is shown only if that fails.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as parked:
-        os.dup2(parked.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices("GPU")
-        except BaseException:
-            os.dup2(saved, 2)
-            parked.seek(0)
-            sys.stderr.write(parked.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run, turn errors into one line and an exit code."""
     args = build_parser().parse_args(with_default_command(sys.argv[1:] if argv is None else argv))
-    quiet_tensorflow()
+    logs.set_verbose(args.verbose)
+    logs.import_tensorflow_quietly()
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

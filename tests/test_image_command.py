@@ -32,6 +32,17 @@ def test_stylizes_a_photo_at_its_own_size(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_quiet_by_default_and_library_logs_with_verbose(tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    quiet = live_style("image", CHICAGO, "--style", WAVE, "--size", "64", "-o", out, tmp_path=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    lines = quiet.stderr.splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == ["model:", "wrote"], quiet.stderr
+    loud = live_style("image", CHICAGO, "--style", WAVE, "--size", "64", "-o", out, "-v", tmp_path=tmp_path)
+    assert loud.returncode == 0, loud.stderr
+    assert "XNNPACK" in loud.stderr and len(loud.stderr.splitlines()) > len(lines)
+
+
 def test_several_inputs_into_a_folder_with_processing_size(tmp_path: Path) -> None:
     gray = tmp_path / "gray.png"
     cv2.imwrite(str(gray), cv2.imread(str(CHICAGO), cv2.IMREAD_GRAYSCALE))

@@ -27,7 +27,10 @@ DEADLINE_S = 120
 def xvfb() -> Iterator[str]:
     """A private X server; -displayfd reports its display once it accepts clients."""
     if shutil.which("Xvfb") is None:
-        pytest.fail("Xvfb is not installed (apt-get install xvfb); .ci/run installs it")
+        missing = "Xvfb is not installed: the window test needs Debian's xvfb package (sudo apt-get install xvfb)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing}; CI must run it")
+        pytest.skip(missing)
     read_end, write_end = os.pipe()
     server = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],

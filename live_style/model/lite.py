@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from live_style.errors import UserError
+from live_style.logs import quiet_native_stderr
 from live_style.model.macs import graph_macs
 
 NORM_EPSILON = 1e-5
@@ -31,10 +32,11 @@ def tflite_interpreter(path: Path) -> tf.lite.Interpreter:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=os.cpu_count())
+            with quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+                interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=os.cpu_count())
+                interpreter.allocate_tensors()
         except ValueError as error:
             raise UserError(f"{path} is not a TF Lite model ({error}); give a Magenta .tflite file") from None
-    interpreter.allocate_tensors()
     return interpreter
 
 
