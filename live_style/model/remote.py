@@ -1,0 +1,117 @@
+"""Models that live online: Magenta's files on Kaggle Models (where TF Hub moved), tfhub.dev as fallback.
+
+A `RemoteModel` names one downloadable piece (a style-predict file, a transfer file, or the hub
+SavedModel) and the addresses to try for it, in order. `LIVE_STYLE_KAGGLE_URL` and
+`LIVE_STYLE_TFHUB_URL` point at a mirror (or a local test server) instead of the public hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+KAGGLE_URL = "https://www.kaggle.com"
+TFHUB_URL = "https://tfhub.dev"
+ROLES = ("predict", "transfer", "hub")
+
+KAGGLE_HANDLE = re.compile(
+    r"^(?P<owner>[\w-]+)/(?P<model>[\w.-]+)/(?P<framework>tfLite|tensorFlow1|tensorFlow2)/(?P<variation>[\w.-]+)(?:/(?P<version>\d+))?$"
+)
+TFHUB_LITE = re.compile(
+    r"^google/lite-model/magenta/arbitrary-image-stylization-v1-256/(?P<quant>int8|fp16)/(?P<part>prediction|transfer)/(?P<version>\d+)$"
+)
+TFHUB_HUB = re.compile(r"^google/magenta/arbitrary-image-stylization-v1-256/(?P<version>\d+)$")
+MAGENTA_KAGGLE = "google/arbitrary-image-stylization-v1"
+
+
+@dataclass(frozen=True)
+class RemoteModel:
+    """One downloadable model piece: its role, its Kaggle handle (with version) and its tfhub.dev handle."""
+
+    role: str
+    kaggle: str | None
+    tfhub: str | None
+
+    @property
+    def name(self) -> str:
+        """A short name for messages and the cache folder."""
+        return self.kaggle or self.tfhub or "model"
+
+    def page(self) -> str:
+        """Where a person downloads it by hand."""
+        if self.kaggle:
+            owner, model, framework, variation, version = self.kaggle.split("/")
+            return f"{KAGGLE_URL}/models/{owner}/{model}/{framework}/{variation}/{version}"
+        return f"{TFHUB_URL}/{self.tfhub}"
+
+    def addresses(self) -> list[str]:
+        """Download addresses, best first: Kaggle's public download endpoint (a .tar.gz), then tfhub.dev."""
+        kaggle = os.environ.get("LIVE_STYLE_KAGGLE_URL") or KAGGLE_URL
+        tfhub = os.environ.get("LIVE_STYLE_TFHUB_URL") or TFHUB_URL
+        urls = []
+        if self.kaggle:
+            urls.append(f"{kaggle.rstrip('/')}/api/v1/models/{self.kaggle}/download")
+        if self.tfhub:
+            form = "lite-format=tflite" if self.role != "hub" else "tf-hub-format=compressed"
+            urls.append(f"{tfhub.rstrip('/')}/{self.tfhub}?{form}")
+        return urls
+
+
+def lite_piece(quant: str, part: str, version: str = "1") -> RemoteModel:
+    """One of Magenta's TF Lite files, e.g. ('int8', 'prediction')."""
+    return RemoteModel(
+        "predict" if part == "prediction" else "transfer",
+        f"{MAGENTA_KAGGLE}/tfLite/256-{quant}-{part}/{version}",
+        f"google/lite-model/magenta/arbitrary-image-stylization-v1-256/{quant}/{part}/{version}",
+    )
+
+
+DEFAULT_PREDICT = lite_piece("int8", "prediction")
+DEFAULT_TRANSFER = lite_piece("fp16", "transfer")  # float weights: the best pictures of the lite files
+HUB = RemoteModel("hub", f"{MAGENTA_KAGGLE}/tensorFlow1/256/2", "google/magenta/arbitrary-image-stylization-v1-256/2")
+
+
+def from_kaggle(handle: str) -> RemoteModel:
+    """A Kaggle handle owner/model/framework/variation[/version] (version 1 when left out)."""
+    match = KAGGLE_HANDLE.match(handle)
+    assert match is not None
+    parts = match.groupdict()
+    version = parts["version"] or "1"
+    lite = re.fullmatch(r"256-(int8|fp16)-(prediction|transfer)", parts["variation"])
+    if f"{parts['owner']}/{parts['model']}" == MAGENTA_KAGGLE and lite and parts["framework"] == "tfLite":
+        return lite_piece(*lite.groups(), version)
+    kaggle = f"{parts['owner']}/{parts['model']}/{parts['framework']}/{parts['variation']}/{version}"
+    if parts["framework"] != "tfLite":
+        tfhub = HUB.tfhub if kaggle == HUB.kaggle else None
+        return RemoteModel("hub", kaggle, tfhub)
+    return RemoteModel("predict" if "predict" in parts["variation"] else "transfer", kaggle, None)
+
+
+def from_tfhub(handle: str) -> RemoteModel:
+    """A tfhub.dev handle; Magenta's own are mapped to their Kaggle home, others are fetched from tfhub.dev only."""
+    if match := TFHUB_LITE.match(handle):
+        return lite_piece(match["quant"], match["part"], match["version"])
+    if match := TFHUB_HUB.match(handle):
+        return RemoteModel("hub", f"{MAGENTA_KAGGLE}/tensorFlow1/256/{match['version']}", handle)
+    role = "predict" if "predict" in handle else "transfer" if "lite-model" in handle else "hub"
+    return RemoteModel(role, None, handle)
+
+
+def parse_reference(spec: str) -> RemoteModel | None:
+    """A Kaggle or tfhub.dev handle or URL as a RemoteModel; None when SPEC is neither."""
+    if spec.startswith(("http://", "https://")):
+        url = urlparse(spec)
+        path = url.path.strip("/")
+        if url.netloc.endswith("kaggle.com"):
+            path = re.sub(r"^(api/v1/)?models/", "", path).removesuffix("/download")
+            return from_kaggle(path) if KAGGLE_HANDLE.match(path) else None
+        if url.netloc.endswith("tfhub.dev"):
+            return from_tfhub(path)
+        return None
+    if KAGGLE_HANDLE.match(spec):
+        return from_kaggle(spec)
+    if spec.startswith("google/"):
+        return from_tfhub(spec)
+    return None
