@@ -123,6 +123,17 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_stabilize_option(parser: argparse.ArgumentParser, which: str) -> None:
+    """--stabilize (the default) / --no-stabilize."""
+    parser.add_argument(
+        "--stabilize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"steady, flicker-free output: blend with neighbouring outputs along the optical flow ({which}); "
+        "--no-stabilize gives the plain per-frame output",
+    )
+
+
 def add_style_options(parser: argparse.ArgumentParser, size_help: str, required: bool = True) -> None:
     """--style, --mix, --strength, --size."""
     parser.add_argument(
@@ -224,7 +235,7 @@ def add_video_command(commands: argparse._SubParsersAction) -> None:
     video.add_argument("--no-audio", action="store_true", help="leave the audio out")
     video.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     video.add_argument("--quiet", action="store_true", help="no progress bar")
-    video.add_argument("--stabilize", action="store_true", help="reduce flicker where the scene is still")
+    add_stabilize_option(video, "past and future frames")
     add_style_options(video, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
     add_model_options(video)
     video.set_defaults(run=command("video", "stylize_video"))
@@ -276,7 +287,12 @@ def add_live_command(commands: argparse._SubParsersAction) -> None:
     live.add_argument("--record", metavar="OUT", help="record the stylized stream (.mp4, .avi, .mkv)")
     live.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default: .)")
     live.add_argument("--no-window", dest="window", action="store_false", help="run headless")
-    live.add_argument("--stabilize", action="store_true", help="reduce flicker where the scene is still")
+    add_stabilize_option(live, "past frames only")
+    live.add_argument(
+        "--interpolate",
+        action="store_true",
+        help="when the model is slower than the source, show and record in-between frames warped along the motion",
+    )
     live.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N stylized frames")
     live.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     live.add_argument(

@@ -52,7 +52,6 @@ def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     assert run["size"] == 64 and run["batch"] == 2 and run["fps"] > 0 and run["naive_fps"] > 0
     assert run["speedup"] == run["fps"] / run["naive_fps"]
     assert "speed-up" in result.stdout and "64" in result.stdout
-    assert report["flicker"]["stabilized"] < report["flicker"]["plain"] and "--stabilize" in result.stdout
 
 
 def test_lite_transformer_macs_match_a_count_by_hand(lite_model) -> None:

@@ -15,8 +15,6 @@ from conftest import LITE_DIR
 
 from live_style.imaging import read_image
 from live_style.styles import CrossFade
-from live_style.synthetic_media import scene
-from live_style.temporal.stabilize import Stabilizer, flicker
 
 PROJECT_STYLES = sorted((Path(__file__).resolve().parents[1] / "styles").glob("*.jpg"))
 
@@ -45,30 +43,6 @@ def test_preserve_colors_keeps_the_contents_chroma(lite_model, chicago, wave) ->
     assert kept_error < 3 and plain_error > 3 * kept_error
     luminance = lambda img: cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(int)  # noqa: E731
     assert np.abs(luminance(kept) - luminance(plain)).mean() < 8  # the style's light and shade stay
-
-
-def stylized_stream(model, frames: list[np.ndarray], vector: np.ndarray) -> tuple[list, list]:
-    plain = [model.stylize(f, vector, size=240) for f in frames]
-    stabilizer = Stabilizer()
-    return plain, [stabilizer(f, o) for f, o in zip(frames, plain, strict=True)]
-
-
-def test_stabilize_at_least_halves_flicker_on_a_still_noisy_scene(lite_model, wave) -> None:
-    rng = np.random.default_rng(0)
-    still = scene(0, 320, 240)
-    frames = [np.clip(still + rng.normal(0, 6, still.shape), 0, 255).astype(np.uint8) for _ in range(16)]
-    plain, steady = stylized_stream(lite_model, frames, lite_model.style_vector(wave))
-    assert flicker(frames, steady) < flicker(frames, plain) / 2
-
-
-def test_stabilize_leaves_no_trail_behind_a_moving_object(lite_model, wave) -> None:
-    frames = [scene(3 * i, 320, 240) for i in range(20)]
-    plain, steady = stylized_stream(lite_model, frames, lite_model.style_vector(wave))
-    disc = lambda frame: frame.min(axis=2) > 200  # noqa: E731
-    behind = disc(frames[14]) & ~disc(frames[19])  # where the disc was five frames ago and is no more
-    full_trail = np.abs(plain[14].astype(int) - plain[19].astype(int))[behind].mean()
-    left = np.abs(steady[19].astype(int) - plain[19].astype(int))[behind].mean()
-    assert behind.sum() > 1000 and left < 0.1 * full_trail, (left, full_trail)
 
 
 def test_cross_fade_glides_over_half_a_second() -> None:

@@ -77,6 +77,7 @@ def run_live(args: argparse.Namespace) -> int:
         snapshot_dir=Path(args.snapshot_dir),
         preserve_colors=args.preserve_colors,
         stabilize=args.stabilize,
+        interpolate=args.interpolate,
     )
     print(f"live: {source.name} at {source.fps:g} fps, styles: {', '.join(bank.names)}", file=sys.stderr, flush=True)
     return LivePipeline(model, source, bank, controls, options).run()

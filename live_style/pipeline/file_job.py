@@ -20,7 +20,7 @@ from live_style.pipeline.threads import END, Stage, get_unless_stopped, put_unle
 from live_style.sinks.video_file import VideoFileWriter
 from live_style.sources.video_file import DecodedFrame, VideoFile
 from live_style.styles import with_strength
-from live_style.temporal.stabilize import Stabilizer
+from live_style.temporal.coherence import TwoWaySteadier
 
 
 class VideoJob:
@@ -35,7 +35,7 @@ class VideoJob:
         output: tuple[int, int],
         batch: int,
         preserve_colors: bool = False,
-        stabilize: bool = False,
+        stabilize: bool = True,
     ):
         self.model, self.video, self.writer = model, video, writer
         self.processing, self.output, self.batch = processing, output, batch
@@ -45,7 +45,7 @@ class VideoJob:
         self.frames_done = 0
         self.times = StageTimes()
         self.preserve_colors = preserve_colors
-        self.stabilizer = Stabilizer() if stabilize else None
+        self.steadier = TwoWaySteadier() if stabilize else None
 
     def _put(self, channel: queue.Queue, item: object) -> None:
         put_unless_stopped(channel, item, self.stop)
@@ -116,15 +116,24 @@ class VideoJob:
                 batch = []
         if batch and not self.stop.is_set():
             self._stylize_batch(batch, vector, progress)
+        if self.steadier is not None and not self.stop.is_set():
+            self._put(self.encoded, self.steadier.flush())
 
     def _stylize_batch(self, batch: list[tuple[DecodedFrame, np.ndarray]], vector: np.ndarray, progress: tqdm) -> None:
         started = time.perf_counter()
         smalls = np.stack([small for _, small in batch])
         stylized = self.model.stylize(smalls, vector, preserve_colors=self.preserve_colors)
-        if self.stabilizer is not None:
-            stylized = [self.stabilizer(small, image) for small, image in zip(smalls, stylized, strict=True)]
+        inferred = time.perf_counter()
+        done = [(frame, image) for (frame, _), image in zip(batch, stylized, strict=True)]
+        if self.steadier is not None:
+            done = [
+                ready
+                for (frame, small), image in zip(batch, stylized, strict=True)
+                for ready in self.steadier.push(frame, small, image)
+            ]
         for _ in batch:
-            self.times.add("stylize", (time.perf_counter() - started) / len(batch))
-        self._put(self.encoded, [(frame, image) for (frame, _), image in zip(batch, stylized, strict=True)])
+            self.times.add("stylize", (inferred - started) / len(batch))
+            self.times.add("temporal", (time.perf_counter() - inferred) / len(batch))
+        self._put(self.encoded, done)
         self.frames_done += len(batch)
         progress.update(len(batch))

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,8 @@ from live_style.sinks.recorder import VideoRecorder
 from live_style.sinks.window import Window, compose_view
 from live_style.sources.capture import Frame, VideoSource
 from live_style.styles import CrossFade, StyleBank, apply_strength
-from live_style.temporal.stabilize import Stabilizer
+from live_style.temporal.coherence import Steadier
+from live_style.temporal.interpolate import Interpolator
 
 PROGRESS_EVERY_S = 2.0
 STOP_SIGNALS = {
@@ -46,7 +48,8 @@ class LiveOptions:
     duration: float | None = None
     snapshot_dir: Path = Path()
     preserve_colors: bool = False
-    stabilize: bool = False
+    stabilize: bool = True
+    interpolate: bool = False
 
 
 @dataclass
@@ -70,6 +73,7 @@ class LivePipeline:
         self.times = StageTimes()
         self.output_rate = RateMeter()
         self.frames_done = 0
+        self.frames_interpolated = 0
         self.stop_reason: str | None = None
         self.exit_code = 0
         self.error: BaseException | None = None
@@ -79,7 +83,12 @@ class LivePipeline:
         self._latest_ready = threading.Condition()
         self._recorder: VideoRecorder | None = None
         self._content_vector: np.ndarray | None = None
-        self._stabilizer = Stabilizer() if options.stabilize else None
+        self._steadier = Steadier() if options.stabilize else None
+        self._interpolator = Interpolator() if options.interpolate else None
+        self._between: deque[Frame] = deque(maxlen=1)  # the newest captured frame, for the interpolator
+        self._between_ready = threading.Condition()
+        self._publish_lock = threading.Lock()
+        self._published_index = -1
         self._fading_to = controls.style_index
         self._fade = CrossFade(bank.vectors[controls.style_index])
         self._started = time.monotonic()
@@ -89,22 +98,28 @@ class LivePipeline:
         if not self._stop.is_set():
             self.stop_reason, self.exit_code = reason, exit_code
             self._stop.set()
-            with self._latest_ready:
-                self._latest_ready.notify_all()
+            for condition in (self._latest_ready, self._between_ready):
+                with condition:
+                    condition.notify_all()
 
     def run(self) -> int:
         """Run until something stops the session; finalize everything; return the exit code."""
         previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
-        worker = threading.Thread(target=self._model_loop, name="stylize", daemon=True)
+        workers = [threading.Thread(target=self._model_loop, name="stylize", daemon=True)]
+        if self._interpolator is not None:
+            self.source.subscribe(self._offer_between)
+            workers.append(threading.Thread(target=self._interpolate_loop, name="interpolate", daemon=True))
         self._warm_up()
         self.source.start()
-        worker.start()
+        for worker in workers:
+            worker.start()
         try:
             self._window_loop() if self.options.window else self._headless_loop()
         finally:
             self.request_stop("stopped")
             self.source.close()
-            worker.join()
+            for worker in workers:
+                worker.join()
             self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -135,7 +150,9 @@ class LivePipeline:
                 if frame is None:
                     self.request_stop("end of input")
                     break
-                self._publish(self._stylize(frame))
+                result = self._stylize(frame)
+                self.frames_done += 1
+                self._publish(result)
                 self._check_limits()
         except UserError as error:
             self.error = error
@@ -168,31 +185,71 @@ class LivePipeline:
         small = resize_frames(frame.image[None], *shape)
         prepared = time.perf_counter()
         out = self.model.stylize(small, self._vector(frame), preserve_colors=self.options.preserve_colors)
-        if self._stabilizer is not None:
-            out = self._stabilizer(small[0], out[0])[None]
         stylized = time.perf_counter()
+        if self._steadier is not None:
+            out = self._steadier(small[0], out[0])[None]
+        if self._interpolator is not None:
+            self._interpolator.set_key(small[0], out[0])
+        steadied = time.perf_counter()
         full = resize_frames(out, height, width)[0]
         done = time.perf_counter()
         for stage, seconds in (
             ("preprocess", prepared - started),
             ("stylize", stylized - prepared),
-            ("postprocess", done - stylized),
+            ("temporal", steadied - stylized),
+            ("postprocess", done - steadied),
         ):
             self.times.add(stage, seconds)
         return Stylized(frame, full, self.bank.names[self.controls.style_index], shape)
 
-    def _publish(self, result: Stylized) -> None:
-        """Hand the result to the window (newest only) and to the recording."""
-        self._update_recorder(result)
-        if self._recorder is not None:
-            self._recorder.submit(result.frame.pts, result.image)
+    def _publish(self, result: Stylized) -> bool:
+        """Hand the result to the window (newest only) and to the recording, in capture order.
+
+        A result older than one already shown (a model frame overtaken by in-between frames) is not
+        shown again; returns whether it was.
+        """
+        with self._publish_lock:
+            if result.frame.index <= self._published_index:
+                return False
+            self._published_index = result.frame.index
+            self._update_recorder(result)
+            if self._recorder is not None:
+                self._recorder.submit(result.frame.pts, result.image)
         with self._latest_ready:
             self._latest = result
             self._latest_ready.notify_all()
-        self.frames_done += 1
         self.output_rate.tick()
         if not self.options.window:
             self.times.add("latency", time.monotonic() - result.frame.captured_at)
+        return True
+
+    # --- the interpolation thread (--interpolate) ----------------------------------------------
+    def _offer_between(self, frame: Frame) -> None:
+        """Called by the capture thread for every frame: keep the newest for the interpolator."""
+        with self._between_ready:
+            self._between.append(frame)
+            self._between_ready.notify_all()
+
+    def _interpolate_loop(self) -> None:
+        """Warp the last stylized frame onto every newer captured frame the model skips."""
+        while not self._stop.is_set():
+            with self._between_ready:
+                self._between_ready.wait_for(lambda: self._between or self._stop.is_set())
+                if self._stop.is_set():
+                    return
+                frame = self._between.popleft()
+            if frame.index <= self._published_index:
+                continue
+            started = time.perf_counter()
+            height, width = frame.image.shape[:2]
+            shape = self.model.processing_shape(height, width, self.controls.size)
+            between = self._interpolator.between(resize_frames(frame.image[None], *shape)[0])
+            if between is None:
+                continue
+            full = resize_frames(between[None], height, width)[0]
+            self.times.add("interpolate", time.perf_counter() - started)
+            if self._publish(Stylized(frame, full, self.bank.names[self.controls.style_index], shape)):
+                self.frames_interpolated += 1
 
     def _check_limits(self) -> None:
         if self.options.max_frames and self.frames_done >= self.options.max_frames:
@@ -298,7 +355,9 @@ class LivePipeline:
     def _report(self) -> None:
         stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in self.times.summary().items())
         print(
-            f"stopped: {self.stop_reason}; {self.frames_done} frames, {self.source.dropped} dropped; "
+            f"stopped: {self.stop_reason}; {self.frames_done} frames stylized"
+            + (f", {self.frames_interpolated} in-between" if self._interpolator is not None else "")
+            + f", {self.source.dropped} dropped; "
             f"median ms: {stages}",
             file=sys.stderr,
         )

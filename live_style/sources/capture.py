@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +75,13 @@ class VideoSource:
         self._frames: deque[Frame] = deque(maxlen=1 if self._keep_latest else 4)
         self._ended = False
         self._changed = threading.Condition()
+        self._listeners: list[Callable[[Frame], None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read_loop, name=f"capture {name}", daemon=True)
+
+    def subscribe(self, listener: Callable[[Frame], None]) -> None:
+        """Also hand every captured frame to `listener` (called in the capture thread; keep it quick)."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Begin reading (and, for a paced file, the clock)."""
@@ -97,7 +102,10 @@ class VideoSource:
             pts = now - started if self.live else index / self.fps
             if self.paced and not self.live:
                 self._stop.wait(max(0.0, started + pts - now))
-            self._publish(Frame(image, index, pts, time.monotonic() if self.paced else now))
+            frame = Frame(image, index, pts, time.monotonic() if self.paced else now)
+            self._publish(frame)
+            for listener in self._listeners:
+                listener(frame)
             index += 1
         with self._changed:
             self._ended = True

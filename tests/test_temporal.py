@@ -1,0 +1,103 @@
+"""Steady video: flow masks, the warping-error target on handheld clips of real photos, no trails, cut resets."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SHARED
+from handheld import disc_mask, handheld_clip, photos
+
+from live_style.temporal.coherence import Steadier, TwoWaySteadier
+from live_style.temporal.flow import FlowEstimator
+from live_style.temporal.metrics import ssim, warping_errors
+
+FRAMES = 24
+
+
+@pytest.fixture(scope="module")
+def pictures() -> dict[str, np.ndarray]:
+    return photos(SHARED)
+
+
+@pytest.fixture(scope="module")
+def vector(lite_model, wave) -> np.ndarray:
+    return lite_model.style_vector(wave)
+
+
+def steadied_live(clip: list[np.ndarray], plain: list[np.ndarray]) -> list[np.ndarray]:
+    steadier = Steadier()
+    return [steadier(frame, out) for frame, out in zip(clip, plain, strict=True)]
+
+
+def steadied_file(clip: list[np.ndarray], plain: list[np.ndarray]) -> list[np.ndarray]:
+    steadier = TwoWaySteadier()
+    done = [ready for i, pair in enumerate(zip(clip, plain, strict=True)) for ready in steadier.push(i, *pair)]
+    done += steadier.flush()
+    assert [key for key, _ in done] == list(range(len(clip)))  # every frame, once, in order
+    return [image for _, image in done]
+
+
+def test_a_known_translation_gives_its_flow_with_full_confidence(pictures) -> None:
+    photo = cv2.resize(pictures["chicago"], (340, 256), interpolation=cv2.INTER_AREA)
+    shift = np.float32([[1, 0, 6], [0, 1, -4]])  # the scene moves 6 px right, 4 px up
+    moved = cv2.warpAffine(photo, shift, (340, 256), borderMode=cv2.BORDER_REFLECT)
+    estimator = FlowEstimator()
+    alignment, _ = estimator.align(estimator.small(moved), estimator.small(photo), moved.shape[:2])
+    inner = (slice(30, -30), slice(30, -30))
+    assert np.allclose(np.median(alignment.flow[inner].reshape(-1, 2), axis=0), [-6, 4], atol=0.5)
+    assert alignment.confidence[inner].mean() > 0.9
+
+
+def test_an_object_that_appears_is_masked(pictures) -> None:
+    background = cv2.resize(pictures["chicago"], (340, 256), interpolation=cv2.INTER_AREA)
+    with_object = background.copy()
+    cv2.circle(with_object, (170, 128), 40, (30, 200, 240), -1)
+    estimator = FlowEstimator()
+    alignment, _ = estimator.align(estimator.small(with_object), estimator.small(background), background.shape[:2])
+    inside = np.zeros(background.shape[:2], np.uint8)
+    cv2.circle(inside, (170, 128), 32, 1, -1)
+    assert alignment.confidence[inside > 0].mean() < 0.2
+    assert alignment.confidence[:60, :].mean() > 0.8  # far from it the past is trusted
+
+
+@pytest.mark.parametrize(("name", "kind"), [("chicago", "pan"), ("astronaut", "zoom")])
+def test_handheld_clip_warping_error_at_most_035_of_per_frame_with_ssim_080(
+    pictures, lite_model, vector, name: str, kind: str
+) -> None:
+    clip = handheld_clip(pictures[name], kind, frames=FRAMES, other=pictures["chicago"][::-1])
+    plain = [lite_model.stylize(frame, vector) for frame in clip]
+    per_frame = warping_errors(clip, plain).mean()
+    for steadied in (steadied_live(clip, plain), steadied_file(clip, plain)):
+        assert warping_errors(clip, steadied).mean() <= 0.35 * per_frame
+        assert np.mean([ssim(a, b) for a, b in zip(steadied, plain, strict=True)]) >= 0.80
+
+
+def test_no_trail_behind_a_moving_object(pictures, lite_model, vector) -> None:
+    clip = handheld_clip(pictures["coffee"], "object", frames=FRAMES, other=pictures["chicago"])
+    plain = [lite_model.stylize(frame, vector) for frame in clip]
+    for steadied in (steadied_live(clip, plain), steadied_file(clip, plain)):
+        gaps, trails = [], []
+        for t in range(4, FRAMES - 4):
+            shape = clip[t].shape[:2]
+            behind = (disc_mask(shape, t - 1, FRAMES) | disc_mask(shape, t - 2, FRAMES)) & ~disc_mask(
+                shape, t, FRAMES, margin=6
+            )
+            gap = np.abs(steadied[t].astype(int) - plain[t]).mean(-1)[behind].mean()
+            trail = np.abs(plain[t - 2].astype(int) - plain[t]).mean(-1)[behind].mean()  # what a full trail shows
+            assert gap < 0.2 * trail
+            gaps.append(gap)
+            trails.append(trail)
+        assert np.mean(gaps) < 0.1 * np.mean(trails)
+
+
+def test_after_a_cut_the_past_is_forgotten(pictures, lite_model, vector) -> None:
+    clip = handheld_clip(pictures["chelsea"], "cut", frames=FRAMES, other=pictures["chicago"])
+    plain = [lite_model.stylize(frame, vector) for frame in clip]
+    cut = FRAMES // 2
+    live = steadied_live(clip, plain)
+    assert np.array_equal(live[cut], plain[cut])  # the first frame after the cut is the fresh output
+    assert not np.array_equal(live[cut + 1], plain[cut + 1])  # and steadying resumes at once
+    files = steadied_file(clip, plain)
+    after_cut_alone = steadied_file(clip[cut:], plain[cut:])
+    assert all(np.array_equal(a, b) for a, b in zip(files[cut:], after_cut_alone, strict=True))
