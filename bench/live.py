@@ -25,10 +25,8 @@ import numpy as np
 from media import write_clip
 
 from live_style import load_model
+from live_style.commands.bench import live_run
 from live_style.imaging import resize_frames
-from live_style.pipeline.controls import LiveControls
-from live_style.pipeline.live import LiveOptions, LivePipeline
-from live_style.sources.capture import open_input
 from live_style.styles import StyleBank
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
@@ -45,14 +43,9 @@ def transfer_only_fps(model, frame: np.ndarray, vector: np.ndarray, size: int, s
     return count / (time.perf_counter() - started)
 
 
-def pipeline_run(model, bank: StyleBank, clip: Path, size: int, paced: bool, seconds: float, out: Path):
+def pipeline_run(model, vector, clip: Path, size: int, paced: bool, seconds: float):
     """One headless live session; returns (fps, latency median ms, latency p95 ms, stage medians)."""
-    source = open_input(str(clip), paced=paced, stall_timeout=10)
-    controls = LiveControls(style_count=len(bank), size=size)
-    pipeline = LivePipeline(model, source, bank, controls, LiveOptions(record=out, window=False, duration=seconds))
-    started = time.perf_counter()
-    pipeline.run()
-    elapsed = time.perf_counter() - started
+    pipeline, elapsed = live_run(model, vector, clip, size, seconds, paced=paced)
     summary = pipeline.times.summary()
     return pipeline.frames_done / elapsed, summary["latency"]["median"], summary["latency"]["p95"], summary
 
@@ -72,8 +65,8 @@ def main() -> None:
         rows = []
         for size in (int(s) for s in args.sizes.split(",")):
             transfer = transfer_only_fps(model, frame, bank.vectors[0], size, args.seconds / 2)
-            fast = pipeline_run(model, bank, clip, size, False, args.seconds, scratch / "fast.mp4")
-            live = pipeline_run(model, bank, clip, size, True, args.seconds, scratch / "live.mp4")
+            fast = pipeline_run(model, bank.vectors[0], clip, size, False, args.seconds)
+            live = pipeline_run(model, bank.vectors[0], clip, size, True, args.seconds)
             rows.append((size, transfer, fast, live))
     print(f"\n{model.description}; input {WIDTH}x{HEIGHT} at {FPS} fps, recording to mp4, no window")
     print(

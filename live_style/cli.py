@@ -21,6 +21,7 @@ EXAMPLES = {
         "live-style --camera 0 --style styles/wave.jpg",
         "live-style --camera 1 --camera-size 1280x720 --style styles/ --record out.mp4",
         "live-style --input talk.mp4 --style styles/ink.jpg --no-window --record talk-ink.mp4",
+        "live-style --camera 0 --style styles/wave.jpg --no-window --virtual-camera   # then pick it in Zoom/Meet",
     ),
     "image": (
         "live-style image photo.jpg --style styles/mosaic.jpg -o photo-mosaic.png",
@@ -34,6 +35,7 @@ EXAMPLES = {
     "bench": (
         "live-style bench",
         "live-style bench --source my-clip.mp4 --sizes 256,384,512 --json bench.json",
+        "live-style bench --temporal handheld.mp4 --sizes 256 --frames 90",
     ),
     "styles": (
         "live-style styles styles -o sheet.png",
@@ -216,6 +218,12 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--frames", type=positive_int, default=120, metavar="N", help="frames of the synthetic clip")
     bench.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call")
     bench.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    bench.add_argument(
+        "--temporal",
+        metavar="CLIP",
+        help="measure steadiness on a clip instead: warping error, SSIM, cost and live fps (first of --sizes, "
+        "first --frames frames)",
+    )
     add_model_options(bench)
     bench.set_defaults(run=command("bench", "run_bench"))
 
@@ -285,6 +293,19 @@ def add_live_command(commands: argparse._SubParsersAction) -> None:
         live, "processing short side in pixels (default: 256 on CPU, 512 on GPU; [ and ] change it)", required=False
     )
     live.add_argument("--record", metavar="OUT", help="record the stylized stream (.mp4, .avi, .mkv)")
+    live.add_argument(
+        "--virtual-camera",
+        nargs="?",
+        const="",
+        metavar="DEVICE",
+        help="also publish the stylized stream as a virtual camera for Zoom, Meet, Teams, OBS "
+        "(DEVICE: e.g. /dev/video10 on Linux; default: the first free one); needs the [vcam] extra",
+    )
+    live.add_argument(
+        "--virtual-camera-size",
+        metavar="WxH",
+        help="the virtual camera's fixed size (default: the camera's), e.g. 1280x720",
+    )
     live.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default: .)")
     live.add_argument("--no-window", dest="window", action="store_false", help="run headless")
     add_stabilize_option(live, "past frames only")

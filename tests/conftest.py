@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -58,3 +60,16 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio of two uint8 images, in dB."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def run_cli(*args: str | Path, cache: Path, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
+    """`live-style ARGS` as a user runs it (a subprocess), with the shared TF Lite model and a private cache."""
+    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache), **popen.pop("env", {})}
+    return subprocess.run(
+        [sys.executable, "-m", "live_style", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        **popen,
+    )

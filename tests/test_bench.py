@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import LITE_DIR
 
 RUN_FIELDS = {"model", "size", "xla", "batch", "fps", "stages_ms", "macs_per_frame", "gflops", "naive_fps", "speedup"}
-STAGES = {"decode", "preprocess", "stylize", "postprocess", "encode"}
+STAGES = {"decode", "preprocess", "stylize", "temporal", "postprocess", "encode"}
 
 # The lite transformer's layers: (kernel, input channels, output channels, output pixels per input pixel).
 LITE_LAYERS = (

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import CHICAGO, LITE_DIR, SHARED, psnr
+from conftest import CHICAGO, SHARED, psnr, run_cli
 
 WAVE = SHARED / "styles" / "wave.jpg"
 
 
-def live_style(*args: str | Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
-    return subprocess.run(
-        [sys.executable, "-m", "live_style", *map(str, args)], capture_output=True, text=True, env=env, timeout=300
-    )
+def live_style(*args: str | Path, tmp_path: Path, **popen) -> subprocess.CompletedProcess:
+    return run_cli(*args, cache=tmp_path / "cache", **popen)
 
 
 def test_stylizes_a_photo_at_its_own_size(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from conftest import SHARED
 from handheld import disc_mask, handheld_clip, photos
 
-from live_style.temporal.coherence import Steadier, TwoWaySteadier
+from live_style.temporal.coherence import Steadier, TwoWaySteadier, steady_clip
 from live_style.temporal.flow import FlowEstimator
 from live_style.temporal.metrics import ssim, warping_errors
 
@@ -35,6 +35,7 @@ def steadied_file(clip: list[np.ndarray], plain: list[np.ndarray]) -> list[np.nd
     done = [ready for i, pair in enumerate(zip(clip, plain, strict=True)) for ready in steadier.push(i, *pair)]
     done += steadier.flush()
     assert [key for key, _ in done] == list(range(len(clip)))  # every frame, once, in order
+    assert all(np.array_equal(a, b) for (_, a), b in zip(done, steady_clip(clip, plain), strict=True))
     return [image for _, image in done]
 
 

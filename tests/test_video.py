@@ -11,7 +11,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
-from conftest import LITE_DIR, psnr
+from conftest import LITE_DIR, psnr, run_cli
 from media import av_facts, scene, write_av_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,15 +19,7 @@ WAVE = ROOT / "styles" / "wave.jpg"
 
 
 def live_style(*args: str | Path, tmp_path: Path, **popen) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
-    return subprocess.run(
-        [sys.executable, "-m", "live_style", "video", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        **popen,
-    )
+    return run_cli("video", *args, cache=tmp_path / "cache", **popen)
 
 
 def test_every_frame_is_stylized_with_rate_size_and_audio_kept(tmp_path: Path) -> None:

@@ -22,19 +22,24 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from live_style.commands.bench_temporal import check_clip, print_temporal, read_frames, temporal_report
 from live_style.commands.common import open_model
 from live_style.errors import UserError
 from live_style.imaging import resize_frames, style_input
 from live_style.model.stylizer import Stylizer
+from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.file_job import VideoJob
+from live_style.pipeline.live import LiveOptions, LivePipeline
 from live_style.sinks.video_file import VideoFileWriter, even
+from live_style.sources.capture import open_input
 from live_style.sources.video_file import DecodedFrame, VideoFile
-from live_style.synthetic_media import scene, style_painting, write_clip
-from live_style.temporal.stabilize import Stabilizer, flicker
+from live_style.styles import StyleBank
+from live_style.synthetic_media import style_painting, write_clip
 
 SYNTHETIC_SIZE, SYNTHETIC_FPS = (640, 480), 30
 MATMUL_N = 2048
 NAIVE_FRAMES = 10
+LIVE_SECONDS = 20.0
 
 
 def device_name(model: Stylizer) -> str:
@@ -159,17 +164,45 @@ def source_clip(args: argparse.Namespace, scratch: Path) -> Path:
     return path
 
 
-def flicker_figures(model: Stylizer, vector: np.ndarray, size: int, frames: int = 24) -> dict[str, float]:
-    """The flicker figure on a still scene with sensor noise, without and with --stabilize."""
-    rng = np.random.default_rng(0)
-    still = scene(0, *SYNTHETIC_SIZE)
-    contents = [np.clip(still + rng.normal(0, 6, still.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
-    plain = [model.stylize(c, vector, size=size) for c in contents]
-    stabilizer = Stabilizer()
-    return {
-        "plain": flicker(contents, plain),
-        "stabilized": flicker(contents, [stabilizer(c, o) for c, o in zip(contents, plain, strict=True)]),
-    }
+def live_run(
+    model: Stylizer, vector: np.ndarray, clip: Path, size: int, seconds: float, paced: bool, **options
+) -> tuple[LivePipeline, float]:
+    """One headless live session over a clip, recording beside it (LiveOptions as keywords): (the run, seconds)."""
+    source = open_input(str(clip), paced=paced, stall_timeout=10)
+    bank = StyleBank(lambda _: vector, [Path("bench")])
+    pipeline = LivePipeline(
+        model,
+        source,
+        bank,
+        LiveControls(style_count=1, size=size),
+        LiveOptions(record=clip.with_name(f"live-{clip.stem}.mp4"), window=False, duration=seconds, **options),
+    )
+    started = time.perf_counter()
+    pipeline.run()
+    return pipeline, time.perf_counter() - started
+
+
+def live_fps(model: Stylizer, vector: np.ndarray, clip: Path, size: int, seconds: float) -> dict[str, float]:
+    """Live fps over the clip without and with steadying (every frame; best of two, alternated, as the machine is
+    noisy), and with --interpolate (paced at the clip's rate)."""
+    rates = {"plain": 0.0, "steadied": 0.0}
+    for name, stabilize in (("plain", False), ("steadied", True)) * 2:
+        run, elapsed = live_run(model, vector, clip, size, seconds, paced=False, stabilize=stabilize)
+        rates[name] = max(rates[name], run.frames_done / elapsed)
+    run, elapsed = live_run(model, vector, clip, size, seconds, paced=True, interpolate=True)
+    rates["interpolated_shown"] = run.frames_shown / elapsed
+    rates["interpolated_stylized"] = run.frames_done / elapsed
+    return rates
+
+
+def run_temporal_bench(args: argparse.Namespace, model: Stylizer, vector: np.ndarray, size: int) -> dict:
+    """`bench --temporal CLIP`: steadiness figures and live fps for one clip."""
+    clip = check_clip(args)
+    report = temporal_report(model, read_frames(clip, args.frames), vector, size)
+    report["live_fps"] = live_fps(model, vector, clip, size, seconds=LIVE_SECONDS)
+    report["model"] = model.description
+    print_temporal(report)
+    return report
 
 
 def print_table(report: dict) -> None:
@@ -178,7 +211,7 @@ def print_table(report: dict) -> None:
         f"device: {report['device']} | TensorFlow {report['tensorflow']} | matmul {report['matmul_gflops']:.0f} "
         f"GFLOP/s | style vector {report['style_vector_ms']:.0f} ms once per style\nmodel: {report['model']}"
     )
-    stages = ("decode", "preprocess", "stylize", "postprocess", "encode")
+    stages = ("decode", "preprocess", "stylize", "temporal", "postprocess", "encode")
     print(
         f"{'size':>5} {'px':>9} {'xla':>4} {'batch':>5} {'fps':>6} {'naive':>6} {'speed-up':>8} {'GMAC/frame':>10} "
         f"{'GFLOP/s':>8} {'of matmul':>9} {'peak MB':>8}  " + "  ".join(f"{s} (med/p95 ms)" for s in stages)
@@ -190,11 +223,7 @@ def print_table(report: dict) -> None:
             f"{run['fps']:6.1f} {run['naive_fps']:6.1f} {run['speedup']:7.2f}x {run['macs_per_frame'] / 1e9:10.2f} "
             f"{run['gflops']:8.1f} {run['gflops'] / report['matmul_gflops']:9.0%} {run['peak_memory_mb']:8.0f}  {times}"
         )
-    figures = report["flicker"]
-    print(
-        f"flicker (output change / content change, still noisy scene, size {figures['size']}): "
-        f"{figures['plain']:.2f} plain, {figures['stabilized']:.2f} with --stabilize"
-    )
+    print("steadiness: live-style bench --temporal CLIP (warping error, SSIM, cost, live fps)")
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -206,6 +235,11 @@ def run_bench(args: argparse.Namespace) -> int:
     model = open_model(args)
     style = style_painting()
     vector = model.style_vector(style)
+    if args.temporal:
+        report = run_temporal_bench(args, model, vector, sizes[0])
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        return 0
     with tempfile.TemporaryDirectory() as scratch:
         clip = source_clip(args, Path(scratch))
         report = {
@@ -219,7 +253,6 @@ def run_bench(args: argparse.Namespace) -> int:
         for size in sizes:
             report["runs"].append(one_run(model, clip, style, vector, size, args, Path(scratch)))
             print(f"measured size {size}", file=sys.stderr, flush=True)
-        report["flicker"] = {"size": sizes[0], **flicker_figures(model, vector, sizes[0])}
     print_table(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

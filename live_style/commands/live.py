@@ -13,21 +13,25 @@ from live_style.imaging import read_image
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.live import LiveOptions, LivePipeline
 from live_style.sinks.recorder import CODECS
-from live_style.sources.capture import list_cameras, open_camera, open_input
+from live_style.sinks.virtual_camera import VirtualCamera, import_pyvirtualcam
+from live_style.sources.capture import VideoSource, list_cameras, open_camera, open_input
 from live_style.styles import StyleBank, live_style_files, parse_mix
 
+DEFAULT_VIRTUAL_CAMERA_SIZE = (1280, 720)  # when a stream does not say its size
 CPU_LIVE_SIZE = 256  # about 25 fps of model time here; 384 halves that
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/share/fonts")
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
+def parse_size(text: str | None, option: str) -> tuple[int, int] | None:
     """'640x480' -> (640, 480)."""
     if text is None:
         return None
     try:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        raise UserError(f"--camera-size {text}: give WIDTHxHEIGHT, e.g. 1280x720") from None
+        width = height = 0
+    if width < 2 or height < 2:
+        raise UserError(f"{option} {text}: give WIDTHxHEIGHT, e.g. 1280x720")
     return width, height
 
 
@@ -45,6 +49,9 @@ def check_options(args: argparse.Namespace) -> None:
         raise UserError(f"--record {args.record}: the extension picks the codec; use one of {', '.join(CODECS)}")
     if args.window:
         check_display()
+    if args.virtual_camera is not None:
+        import_pyvirtualcam()
+        parse_size(args.virtual_camera_size, "--virtual-camera-size")
 
 
 def run_live(args: argparse.Namespace) -> int:
@@ -60,12 +67,19 @@ def run_live(args: argparse.Namespace) -> int:
     if args.input:
         source = open_input(args.input, paced=not args.as_fast_as_possible, stall_timeout=args.stall_timeout)
     else:
-        source = open_camera(args.camera, parse_size(args.camera_size), args.camera_fps, args.stall_timeout)
+        source = open_camera(
+            args.camera, parse_size(args.camera_size, "--camera-size"), args.camera_fps, args.stall_timeout
+        )
+    virtual_camera = None
     try:
+        if args.virtual_camera is not None:
+            virtual_camera = open_virtual_camera(args, source)
         model = open_model(args)
         bank = StyleBank(lambda f: model.style_vector(read_image(f, "style image")), files, weights)
     except BaseException:
         source.close()
+        if virtual_camera is not None:
+            virtual_camera.close()
         raise
     size = args.size or (CPU_LIVE_SIZE if "CPU" in model.device else model.default_size)
     controls = LiveControls(style_count=len(bank), size=size, strength=args.strength)
@@ -80,4 +94,14 @@ def run_live(args: argparse.Namespace) -> int:
         interpolate=args.interpolate,
     )
     print(f"live: {source.name} at {source.fps:g} fps, styles: {', '.join(bank.names)}", file=sys.stderr, flush=True)
-    return LivePipeline(model, source, bank, controls, options).run()
+    return LivePipeline(model, source, bank, controls, options, virtual_camera).run()
+
+
+def open_virtual_camera(args: argparse.Namespace, source: VideoSource) -> VirtualCamera:
+    """The --virtual-camera device at --virtual-camera-size (default: the source's size) and the source's rate."""
+    size = parse_size(args.virtual_camera_size, "--virtual-camera-size") or source.size
+    if not all(size):
+        size = DEFAULT_VIRTUAL_CAMERA_SIZE
+    camera = VirtualCamera(size, source.fps, args.virtual_camera or None)
+    print(f"virtual camera: {camera.device}, {size[0]}x{size[1]} at {source.fps:g} fps", file=sys.stderr, flush=True)
+    return camera

@@ -25,6 +25,7 @@ from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.stats import RateMeter, StageTimes
 from live_style.sinks.recorder import VideoRecorder
+from live_style.sinks.virtual_camera import VirtualCamera
 from live_style.sinks.window import Window, compose_view
 from live_style.sources.capture import Frame, VideoSource
 from live_style.styles import CrossFade, StyleBank, apply_strength
@@ -66,14 +67,22 @@ class LivePipeline:
     """Runs one live session; `run()` returns the exit code."""
 
     def __init__(
-        self, model: Stylizer, source: VideoSource, bank: StyleBank, controls: LiveControls, options: LiveOptions
+        self,
+        model: Stylizer,
+        source: VideoSource,
+        bank: StyleBank,
+        controls: LiveControls,
+        options: LiveOptions,
+        virtual_camera: VirtualCamera | None = None,
     ):
         self.model, self.source, self.bank, self.controls, self.options = model, source, bank, controls, options
+        self.virtual_camera = virtual_camera
         self.controls.recording = options.record is not None
         self.times = StageTimes()
         self.output_rate = RateMeter()
         self.frames_done = 0
         self.frames_interpolated = 0
+        self.frames_shown = 0
         self.stop_reason: str | None = None
         self.exit_code = 0
         self.error: BaseException | None = None
@@ -120,6 +129,8 @@ class LivePipeline:
             self.source.close()
             for worker in workers:
                 worker.join()
+            if self.virtual_camera is not None:
+                self.virtual_camera.close()
             self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -212,9 +223,11 @@ class LivePipeline:
             if result.frame.index <= self._published_index:
                 return False
             self._published_index = result.frame.index
+            self.frames_shown += 1
             self._update_recorder(result)
-            if self._recorder is not None:
-                self._recorder.submit(result.frame.pts, result.image)
+            for sink in (self._recorder, self.virtual_camera):
+                if sink is not None:
+                    sink.submit(result.frame.pts, result.image)
         with self._latest_ready:
             self._latest = result
             self._latest_ready.notify_all()

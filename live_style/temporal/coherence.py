@@ -137,6 +137,13 @@ class TwoWaySteadier:
         return done
 
 
+def steady_clip(contents: list[np.ndarray], stylized: list[np.ndarray]) -> list[np.ndarray]:
+    """A whole clip's per-frame outputs steadied as a file (two-way), in order."""
+    steadier = TwoWaySteadier()
+    done = [ready for i, pair in enumerate(zip(contents, stylized, strict=True)) for ready in steadier.push(i, *pair)]
+    return [image for _, image in done + steadier.flush()]
+
+
 def average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The mean of two uint8 frames, rounded."""
     return ((a.astype(np.uint16) + b + 1) // 2).astype(np.uint8)
