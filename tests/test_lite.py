@@ -20,7 +20,7 @@ def content_384(chicago: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("transfer", ["style_transfer_fp16.tflite", "style_transfer_int8.tflite"])
 def test_tf_graph_matches_interpreter_for_every_painting(transfer: str, content_384: np.ndarray, cache_dir) -> None:
     spec = f"{LITE_DIR / 'style_predict_int8.tflite'},{LITE_DIR / transfer}"
-    graph = load_model(spec, cache_dir=cache_dir)
+    graph = load_model(spec, cache_dir=cache_dir, runtime="tensorflow")
     reference = load_model(spec, cache_dir=cache_dir, lite_interpreter=True)
     scores = {}
     for style in STYLES:
@@ -49,7 +49,7 @@ def test_batch_layout_is_kept_and_matches_single_frames(lite_model, chicago, wav
 
 
 def test_a_stream_of_frames_traces_the_transfer_once(cache_dir, chicago, wave) -> None:
-    model = load_model(str(LITE_DIR), cache_dir=cache_dir)
+    model = load_model(str(LITE_DIR), cache_dir=cache_dir, runtime="tensorflow")
     vector = model.style_vector(wave)
     frame = cv2.resize(chicago, (320, 240))
     for _ in range(5):
@@ -59,7 +59,7 @@ def test_a_stream_of_frames_traces_the_transfer_once(cache_dir, chicago, wave) -
 
 
 def test_xla_compiles_and_agrees(cache_dir, chicago, wave) -> None:
-    plain = load_model(str(LITE_DIR), cache_dir=cache_dir)
+    plain = load_model(str(LITE_DIR), cache_dir=cache_dir, runtime="tensorflow")
     xla = load_model(str(LITE_DIR), cache_dir=cache_dir, xla=True)
     frame = cv2.resize(chicago, (160, 120))
     vector = plain.style_vector(wave)

@@ -9,6 +9,7 @@ import numpy as np
 
 from live_style.imaging import read_image
 from live_style.model import load_model
+from live_style.model.openvino_runtime import INSTALL_HINT, openvino_available
 from live_style.model.stylizer import Stylizer
 from live_style.styles import mix_vectors, normalized_weights, parse_mix, style_files
 
@@ -16,9 +17,19 @@ from live_style.styles import mix_vectors, normalized_weights, parse_mix, style_
 def open_model(args: argparse.Namespace) -> Stylizer:
     """load_model from the shared model options, saying what runs."""
     model = load_model(
-        args.model, device=args.device, xla=args.xla, precision=args.precision, lite_interpreter=args.lite_interpreter
+        args.model,
+        device=args.device,
+        xla=args.xla,
+        precision=args.precision,
+        lite_interpreter=args.lite_interpreter,
+        runtime=args.runtime,
     )
     print(f"model: {model.description}", file=sys.stderr)
+    if args.runtime == "auto" and model.runtime == "tensorflow" and "CPU" in model.device and not openvino_available():
+        print(
+            f"note: OpenVINO is not installed, so TensorFlow runs the model; for a faster CPU path: {INSTALL_HINT}",
+            file=sys.stderr,
+        )
     return model
 
 

@@ -7,11 +7,13 @@ from pathlib import Path
 import tensorflow as tf
 
 from live_style.errors import UserError
+from live_style.model.openvino_runtime import import_openvino, openvino_available
 from live_style.model.spec import ModelFiles, locate_model
 from live_style.model.style_cache import StyleCache
 from live_style.model.stylizer import Network, Stylizer
 
 DEVICES = ("auto", "cpu", "gpu")
+RUNTIMES = ("auto", "tensorflow", "openvino")
 PRECISIONS = {"float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 
 
@@ -40,6 +42,29 @@ def open_network(files: ModelFiles, precision: str, interpreter: bool) -> Networ
     return LiteNetwork(*files.paths, dtype=PRECISIONS[precision], interpreter=interpreter)
 
 
+def pick_runtime(runtime: str, tf_device: str, kind: str, tensorflow_only: list[str]) -> str:
+    """'openvino' or 'tensorflow'. auto: OpenVINO for the TF Lite model on the CPU when it is installed.
+
+    `tensorflow_only` names the options given that only TensorFlow has (they keep auto on TensorFlow).
+    """
+    if runtime not in RUNTIMES:
+        raise UserError(f"--runtime {runtime}: choose one of {', '.join(RUNTIMES)}")
+    if runtime == "tensorflow":
+        return runtime
+    eligible = "CPU" in tf_device and kind == "lite" and not tensorflow_only
+    if runtime == "auto":
+        return "openvino" if eligible and openvino_available() else "tensorflow"
+    import_openvino()
+    if not eligible:
+        reason = (
+            f"{', '.join(tensorflow_only)}: TensorFlow only"
+            if tensorflow_only
+            else "it runs the TF Lite model on the CPU"
+        )
+        raise UserError(f"--runtime openvino cannot be used here: {reason}; use --runtime tensorflow")
+    return runtime
+
+
 def load_model(
     spec: str | None = None,
     *,
@@ -48,13 +73,24 @@ def load_model(
     precision: str = "float32",
     lite_interpreter: bool = False,
     cache_dir: Path | None = None,
+    runtime: str = "auto",
 ) -> Stylizer:
-    """Open a model (see `live_style.model.spec`) as a Stylizer."""
+    """Open a model (see `live_style.model.spec`) as a Stylizer, on the runtime asked for (auto: the fastest)."""
     if precision not in PRECISIONS:
         raise UserError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
     if xla and lite_interpreter:
         raise UserError("--xla cannot compile the TF Lite interpreter; drop --lite-interpreter or --xla")
     tf_device = pick_device(device)
     files = locate_model(spec, gpu="GPU" in tf_device)
+    tensorflow_only = [
+        name
+        for name, given in (
+            ("--xla", xla),
+            ("--lite-interpreter", lite_interpreter),
+            ("--precision", precision != "float32"),
+        )
+        if given
+    ]
+    chosen = pick_runtime(runtime, tf_device, files.kind, tensorflow_only)
     network = open_network(files, precision, lite_interpreter)
-    return Stylizer(network, files.identity(), tf_device, xla=xla, cache=StyleCache(cache_dir))
+    return Stylizer(network, files.identity(), tf_device, xla=xla, cache=StyleCache(cache_dir), runtime=chosen)

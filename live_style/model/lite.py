@@ -172,6 +172,7 @@ class LiteNetwork:
 
     def __init__(self, predict: Path, transfer: Path, dtype: tf.DType = tf.float32, interpreter: bool = False):
         self.predictor = tflite_interpreter(predict)
+        self.transfer_path = Path(transfer)
         transfer_file = tflite_interpreter(transfer)
         self.fixed_size = input_size(transfer_file) if interpreter else None
         self.weights = read_weights(transfer_file)

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from live_style.imaging import as_batch, processing_shape, resize_frames, style_input
 from live_style.imaging import preserve_colors as keep_colors
+from live_style.model.openvino_runtime import OpenVinoTransfer
 from live_style.model.style_cache import StyleCache, style_key
 
 GPU_DEFAULT_SIZE = 512
@@ -33,12 +34,19 @@ class Stylizer:
     """`style_vector(style_bgr)` once per style; `stylize(frames_bgr, vector)` per frame or batch."""
 
     def __init__(
-        self, network: Network, identity: str, device: str, xla: bool = False, cache: StyleCache | None = None
+        self,
+        network: Network,
+        identity: str,
+        device: str,
+        xla: bool = False,
+        cache: StyleCache | None = None,
+        runtime: str = "tensorflow",
     ):
         self.network = network
         self.identity = identity
         self.device = device
         self.xla = xla
+        self.runtime = runtime
         self.cache = cache or StyleCache()
         self.default_size = GPU_DEFAULT_SIZE if "GPU" in device.upper() else CPU_DEFAULT_SIZE
         self.trace_count = 0
@@ -47,12 +55,19 @@ class Stylizer:
             tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames_bgr"),
             tf.TensorSpec([1, 1, 1, network.vector_size], tf.float32, name="style_vector"),
         ]
-        self._compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
+        if runtime == "openvino":
+            self._run = OpenVinoTransfer(network.transfer, network.vector_size)
+        else:
+            compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
+            self._run = lambda frames, vector: compiled(frames, vector).numpy()
 
     @property
     def description(self) -> str:
         """What runs, where, and how (for logs and benchmark headers)."""
-        return f"{self.network.description} on {self.device}" + (" with XLA" if self.xla else "")
+        how = " with XLA" if self.xla else ""
+        if self.runtime == "openvino":
+            return f"{self.network.description.replace('TF ops', 'OpenVINO')} on the CPU"
+        return f"{self.network.description} on {self.device}{how}"
 
     def style_vector(self, style_bgr: np.ndarray) -> np.ndarray:
         """The style vector [1,1,1,D] of a style image, from the cache when seen before."""
@@ -83,7 +98,7 @@ class Stylizer:
         """
         batch, single = as_batch(frames)
         small = resize_frames(batch, *self.processing_shape(*batch.shape[1:3], size))
-        out = self._compiled(small, np.asarray(vector, np.float32).reshape(1, 1, 1, -1)).numpy()
+        out = self._run(small, np.asarray(vector, np.float32).reshape(1, 1, 1, -1))
         if preserve_colors:
             out = np.stack([keep_colors(o, s) for o, s in zip(out, small, strict=True)])
         width, height = output_size or (batch.shape[2], batch.shape[1])

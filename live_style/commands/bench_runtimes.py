@@ -1,0 +1,96 @@
+"""The CPU runtimes side by side, in one run: our default path against the TF Lite interpreter and
+OpenVINO reading Magenta's own int8 and fp16 transfer files (which run at 384x384 only).
+
+Each peer is timed in interleaved rounds (the machine is noisy), best round's median kept; the
+fixed-size peers are compared per pixel at the other sizes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from live_style.model.lite import run_interpreter, tflite_interpreter
+from live_style.model.openvino_runtime import openvino_available
+from live_style.model.stylizer import Stylizer
+
+PEER_SIZE = (384, 384)
+SIZES = ((256, 340), (384, 384), (480, 640))
+ROUNDS, CALLS = 3, 5
+
+
+def magenta_transfer_files(transfer: Path) -> dict[str, Path]:
+    """Magenta's int8 and fp16 transfer files beside the model's transfer file, by precision."""
+    found = {}
+    for path in sorted(transfer.parent.glob("*transfer*.tflite")):
+        for tag in ("int8", "fp16"):
+            if tag in path.name and "dynamic" not in path.name:
+                found.setdefault(tag, path)
+    return found
+
+
+def peers(transfer: Path, content: np.ndarray, vector: np.ndarray) -> dict[str, Callable[[], None]]:
+    """Name -> one call, for every fixed-size peer that can run here."""
+    rgb = (cv2.resize(content, PEER_SIZE[::-1])[None, ..., ::-1] / 255.0).astype(np.float32)
+    calls: dict[str, Callable[[], None]] = {}
+    files = magenta_transfer_files(transfer)
+    for path in files.values():
+        interpreter = tflite_interpreter(path)
+        calls[f"TF Lite interpreter, {path.name}"] = lambda i=interpreter: run_interpreter(i, rgb, vector)
+    if openvino_available():
+        import openvino as ov
+
+        core = ov.Core()
+        for path in files.values():
+            compiled = core.compile_model(core.read_model(str(path)), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+            feed = {port: (rgb if port.get_partial_shape()[-1] == 3 else vector) for port in compiled.inputs}
+            calls[f"OpenVINO, {path.name}"] = lambda c=compiled, f=feed: c(f)
+    return calls
+
+
+def best_median_ms(calls: dict[str, Callable[[], None]]) -> dict[str, float]:
+    """Interleaved rounds of CALLS calls each; the best round's median per name."""
+    for call in calls.values():
+        call()  # warm up (first-call compilation)
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(ROUNDS):
+        for name, call in calls.items():
+            times = []
+            for _ in range(CALLS):
+                started = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - started)
+            best[name] = min(best[name], 1000 * float(np.median(times)))
+    return best
+
+
+def runtime_report(models: dict[str, Stylizer], transfer: Path, content: np.ndarray, style: np.ndarray) -> dict:
+    """ms per frame of each of our runtimes at every size and of each peer at 384x384, with ratios."""
+    calls = {}
+    for label, model in models.items():
+        vector = model.style_vector(style)
+        for height, width in SIZES:
+            frame = cv2.resize(content, (width, height))
+            calls[f"{label}@{height}x{width}"] = lambda m=model, f=frame, v=vector: m.stylize(f, v, size=f.shape[0])
+    any_model = next(iter(models.values()))
+    calls.update(peers(transfer, content, any_model.style_vector(style)))
+    timings = best_median_ms(calls)
+    fastest_peer = min((ms for name, ms in timings.items() if "@" not in name), default=None)
+    return {"ms": timings, "fastest_peer_ms": fastest_peer, "peer_pixels": PEER_SIZE[0] * PEER_SIZE[1]}
+
+
+def print_runtimes(report: dict) -> None:
+    """Our runtimes per size, the peers at 384x384, and the ratio to the fastest peer (per pixel)."""
+    fastest = report["fastest_peer_ms"]
+    print(
+        "runtimes, ms per frame (best of interleaved rounds); ratio: per pixel against the fastest peer (<1 = faster)"
+    )
+    for name, ms in report["ms"].items():
+        label, _, size = name.partition("@")
+        height, width = (int(v) for v in size.split("x")) if size else PEER_SIZE
+        ratio = (ms / (height * width)) / (fastest / report["peer_pixels"]) if fastest else float("nan")
+        print(f"  {label:<52} {width:>4}x{height:<4} {ms:7.1f} ms   ratio {ratio:4.2f}")
