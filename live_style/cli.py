@@ -111,6 +111,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "PREDICT.tflite,TRANSFER.tflite (default: $LIVE_STYLE_MODEL, else downloaded once)",
     )
     group.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"), help="where to run (default: auto)")
+    group.add_argument(
+        "--runtime",
+        default="auto",
+        choices=("auto", "tensorflow", "openvino"),
+        help="what runs the transfer network (default auto: OpenVINO on a CPU when the [openvino] extra is "
+        "installed, else TensorFlow)",
+    )
     group.add_argument("--xla", action="store_true", help="compile the transfer network with XLA")
     group.add_argument(
         "--precision",

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from live_style.temporal.metrics import psnr  # noqa: F401  (tests import it from here)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LIVE_STYLE_SHARED", ROOT.parent / "shared")).resolve()
 LITE_DIR = SHARED / "models" / "magenta-lite"
@@ -35,7 +37,7 @@ def lite_model(cache_dir: Path):
     """The real Magenta TF Lite weights as the TF-graph Stylizer."""
     from live_style import load_model
 
-    return load_model(str(LITE_DIR), cache_dir=cache_dir)
+    return load_model(str(LITE_DIR), cache_dir=cache_dir, runtime="tensorflow")
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +56,6 @@ def chicago() -> np.ndarray:
 @pytest.fixture(scope="session")
 def wave() -> np.ndarray:
     return cv2.imread(str(SHARED / "styles" / "wave.jpg"))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio of two uint8 images, in dB."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def run_cli(*args: str | Path, cache: Path, timeout: float = 300, **popen) -> subprocess.CompletedProcess:

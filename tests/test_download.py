@@ -153,6 +153,7 @@ BROKEN = {
     "http 500": status(500),
     "redirect loop": redirect_loop,
     "truncated": truncated(tar_gz({"1.tflite": PREDICT})),
+    "truncated archive": body(tar_gz({"1.tflite": PREDICT})[:50_000]),  # served whole, but the .tar.gz is cut
     "wrong content": body(tar_gz({"1.tflite": TRANSFER})),  # a transfer file where the predict file belongs
     "not a model": body(tar_gz({"README.txt": b"hello"})),
 }
@@ -238,6 +239,13 @@ def test_kaggle_and_tfhub_references_name_the_same_models(spec: str, role: str, 
     assert remote is not None and remote.role == role
     assert remote.kaggle == f"google/arbitrary-image-stylization-v1/{kaggle}"
     assert remote.tfhub is not None  # Magenta's own models keep their tfhub.dev fallback
+
+
+@pytest.mark.parametrize(
+    "spec", ["https://tfhub.dev/x", "https://tfhub.dev/", "https://notkaggle.com/models/a/b/tfLite/c", "google/x"]
+)
+def test_what_is_not_a_model_reference_is_not_taken_for_one(spec: str) -> None:
+    assert parse_reference(spec) is None
 
 
 def test_a_kaggle_handle_given_as_model_is_downloaded(host: ModelHost, tmp_path: Path) -> None:

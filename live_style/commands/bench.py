@@ -22,10 +22,13 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from live_style.commands.bench_runtimes import print_runtimes, runtime_report
 from live_style.commands.bench_temporal import check_clip, print_temporal, read_frames, temporal_report
 from live_style.commands.common import open_model
 from live_style.errors import UserError
 from live_style.imaging import resize_frames, style_input
+from live_style.model import load_model
+from live_style.model.openvino_runtime import openvino_available
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.file_job import VideoJob
@@ -34,7 +37,7 @@ from live_style.sinks.video_file import VideoFileWriter, even
 from live_style.sources.capture import open_input
 from live_style.sources.video_file import DecodedFrame, VideoFile
 from live_style.styles import StyleBank
-from live_style.synthetic_media import style_painting, write_clip
+from live_style.synthetic_media import scene, style_painting, write_clip
 
 SYNTHETIC_SIZE, SYNTHETIC_FPS = (640, 480), 30
 MATMUL_N = 2048
@@ -167,19 +170,16 @@ def source_clip(args: argparse.Namespace, scratch: Path) -> Path:
 def live_run(
     model: Stylizer, vector: np.ndarray, clip: Path, size: int, seconds: float, paced: bool, **options
 ) -> tuple[LivePipeline, float]:
-    """One headless live session over a clip, recording beside it (LiveOptions as keywords): (the run, seconds)."""
+    """One headless live session over a clip, recording to a scratch file (LiveOptions as keywords): (run, seconds)."""
     source = open_input(str(clip), paced=paced, stall_timeout=10)
     bank = StyleBank(lambda _: vector, [Path("bench")])
-    pipeline = LivePipeline(
-        model,
-        source,
-        bank,
-        LiveControls(style_count=1, size=size),
-        LiveOptions(record=clip.with_name(f"live-{clip.stem}.mp4"), window=False, duration=seconds, **options),
-    )
-    started = time.perf_counter()
-    pipeline.run()
-    return pipeline, time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as scratch:
+        recording = Path(scratch) / "live.mp4"
+        options = LiveOptions(record=recording, window=False, duration=seconds, **options)
+        pipeline = LivePipeline(model, source, bank, LiveControls(style_count=1, size=size), options)
+        started = time.perf_counter()
+        pipeline.run()
+        return pipeline, time.perf_counter() - started
 
 
 def live_fps(model: Stylizer, vector: np.ndarray, clip: Path, size: int, seconds: float) -> dict[str, float]:
@@ -226,6 +226,25 @@ def print_table(report: dict) -> None:
     print("steadiness: live-style bench --temporal CLIP (warping error, SSIM, cost, live fps)")
 
 
+def cpu_runtimes(args: argparse.Namespace, model: Stylizer) -> dict[str, Stylizer]:
+    """The model on each CPU runtime that runs here, the benchmarked one first."""
+    models = {
+        f"live-style ({model.runtime}, the default)"
+        if args.runtime == "auto"
+        else f"live-style ({model.runtime})": model
+    }
+    for runtime in ("openvino", "tensorflow"):
+        if runtime != model.runtime and (runtime != "openvino" or openvino_available()):
+            other = load_model(args.model, device="cpu", runtime=runtime)
+            models[f"live-style ({runtime})"] = other
+    return models
+
+
+def scene_content() -> np.ndarray:
+    """Content for the runtime timings (pixels do not change the cost; a real-looking frame all the same)."""
+    return scene(0, *SYNTHETIC_SIZE)
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """Measure every size and write the table (and JSON)."""
     try:
@@ -253,7 +272,13 @@ def run_bench(args: argparse.Namespace) -> int:
         for size in sizes:
             report["runs"].append(one_run(model, clip, style, vector, size, args, Path(scratch)))
             print(f"measured size {size}", file=sys.stderr, flush=True)
+        if "CPU" in model.device and hasattr(model.network, "transfer_path"):
+            report["runtimes"] = runtime_report(
+                cpu_runtimes(args, model), model.network.transfer_path, scene_content(), style
+            )
     print_table(report)
+    if "runtimes" in report:
+        print_runtimes(report["runtimes"])
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from live_style.errors import UserError
 from live_style.imaging import resize_frames
 from live_style.model.stylizer import Stylizer
 from live_style.sources.video_file import DecodedFrame, VideoFile
@@ -33,6 +34,8 @@ def read_frames(path: Path, limit: int) -> list[np.ndarray]:
         frames = [item.image for item in video.demux(with_audio=False) if isinstance(item, DecodedFrame)][:limit]
     finally:
         video.close()
+    if len(frames) < 2:
+        raise UserError(f"{path} has {len(frames)} decodable frame(s); steadiness needs at least 2")
     return frames
 
 
@@ -122,4 +125,6 @@ def check_clip(args: argparse.Namespace) -> Path:
     """The --temporal clip, checked to exist and decode (a clear error otherwise)."""
     path = Path(args.temporal)
     VideoFile(path).close()
+    if args.frames < 2:
+        raise UserError(f"--frames {args.frames}: steadiness is measured between frames; give at least 2")
     return path

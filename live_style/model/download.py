@@ -14,6 +14,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 import requests
@@ -101,7 +102,7 @@ def unpack(body: Path, into: Path, remote: RemoteModel) -> Path:
     into.mkdir()
     if tarfile.is_tarfile(body):
         with tarfile.open(body) as archive:
-            archive.extractall(into, filter="data")
+            extract_safely(archive, into)
         found = sorted(into.rglob("saved_model.pb")) if remote.role == "hub" else sorted(into.rglob("*.tflite"))
         if len(found) != 1:
             raise BadModel(
@@ -114,6 +115,18 @@ def unpack(body: Path, into: Path, remote: RemoteModel) -> Path:
         return into
     shutil.move(body, into / f"{remote.name.split('/')[-2]}.tflite")
     return into
+
+
+def extract_safely(archive: tarfile.TarFile, into: Path) -> None:
+    """Extract regular files and folders only, never outside `into` (tarfile's "data" filter where it exists)."""
+    if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+        archive.extractall(into, filter="data")
+        return
+    for member in archive.getmembers():
+        target = (into / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or not target.is_relative_to(into.resolve()):
+            raise BadModel(f"the archive holds an unsafe entry ({member.name})")
+    archive.extractall(into)
 
 
 def describe(error: Exception) -> str:
@@ -130,7 +143,9 @@ def describe(error: Exception) -> str:
         return "cannot connect"
     if isinstance(error, requests.Timeout):
         return "timed out"
-    return str(error)
+    if isinstance(error, (EOFError, zlib.error)):
+        return "the archive is truncated or damaged"
+    return str(error) or type(error).__name__
 
 
 def download_into_cache(remote: RemoteModel, entry: Path, session: requests.Session) -> Path:
@@ -145,7 +160,7 @@ def download_into_cache(remote: RemoteModel, entry: Path, session: requests.Sess
                 fetch_body(session, url, body, remote.name.split("/")[-2])
                 folder = unpack(body, Path(scratch) / "model", remote)
                 check_model(model_path(folder, remote.role), remote.role)
-            except (requests.RequestException, BadModel, tarfile.TarError, OSError) as error:
+            except (requests.RequestException, BadModel, tarfile.TarError, EOFError, zlib.error, OSError) as error:
                 tried.append(f"{url} ({describe(error)})")
                 continue
             (folder / RECORD).write_text(json.dumps({"url": url, "sha256": file_hashes(folder)}, indent=2))

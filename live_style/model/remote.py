@@ -104,14 +104,15 @@ def parse_reference(spec: str) -> RemoteModel | None:
     if spec.startswith(("http://", "https://")):
         url = urlparse(spec)
         path = url.path.strip("/")
-        if url.netloc.endswith("kaggle.com"):
+        host = url.hostname or ""
+        if host == "kaggle.com" or host.endswith(".kaggle.com"):
             path = re.sub(r"^(api/v1/)?models/", "", path).removesuffix("/download")
             return from_kaggle(path) if KAGGLE_HANDLE.match(path) else None
-        if url.netloc.endswith("tfhub.dev"):
-            return from_tfhub(path)
+        if host == "tfhub.dev" or host.endswith(".tfhub.dev"):
+            return from_tfhub(path) if path.count("/") >= 2 else None
         return None
     if KAGGLE_HANDLE.match(spec):
         return from_kaggle(spec)
-    if spec.startswith("google/"):
+    if spec.startswith("google/") and spec.count("/") >= 2:
         return from_tfhub(spec)
     return None

@@ -118,19 +118,19 @@ class LivePipeline:
         if self._interpolator is not None:
             self.source.subscribe(self._offer_between)
             workers.append(threading.Thread(target=self._interpolate_loop, name="interpolate", daemon=True))
-        self._warm_up()
-        self.source.start()
-        for worker in workers:
-            worker.start()
         try:
+            self._warm_up()
+            self.source.start()
+            for worker in workers:
+                worker.start()
             self._window_loop() if self.options.window else self._headless_loop()
         finally:
             self.request_stop("stopped")
             self.source.close()
             for worker in workers:
-                worker.join()
-            if self.virtual_camera is not None:
-                self.virtual_camera.close()
+                if worker.is_alive():
+                    worker.join()
+            self._close_virtual_camera()
             self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -140,6 +140,23 @@ class LivePipeline:
         if self.error is not None:
             raise RuntimeError(f"the model thread failed: {self.error!r}") from self.error
         return self.exit_code
+
+    def _close_virtual_camera(self) -> None:
+        """Release the device; a send that failed after the last frame still ends the session with its error."""
+        if self.virtual_camera is None:
+            return
+        self.virtual_camera.close()
+        if self.virtual_camera.error is not None and self.error is None:
+            self.error = UserError(f"the virtual camera stopped ({self.virtual_camera.error})")
+
+    def _fail(self, error: BaseException) -> None:
+        """Remember what stopped a worker thread and stop the session with it (surfaced by run())."""
+        if self.error is None:
+            self.error = error
+        if isinstance(error, UserError):
+            self.request_stop(str(error), error.exit_code)
+        else:
+            self.request_stop("error", 1)
 
     def _on_signal(self, signum: int, _frame) -> None:
         self.request_stop(*STOP_SIGNALS[signal.Signals(signum)])
@@ -165,12 +182,8 @@ class LivePipeline:
                 self.frames_done += 1
                 self._publish(result)
                 self._check_limits()
-        except UserError as error:
-            self.error = error
-            self.request_stop(str(error), error.exit_code)
         except BaseException as error:  # surfaced by run() after the recording is finalized
-            self.error = error
-            self.request_stop("error", 1)
+            self._fail(error)
 
     def _vector(self, frame: Frame) -> np.ndarray:
         """The chosen style (cross-faded after a switch) at the chosen strength.
@@ -228,10 +241,10 @@ class LivePipeline:
             for sink in (self._recorder, self.virtual_camera):
                 if sink is not None:
                     sink.submit(result.frame.pts, result.image)
+            self.output_rate.tick()
         with self._latest_ready:
             self._latest = result
             self._latest_ready.notify_all()
-        self.output_rate.tick()
         if not self.options.window:
             self.times.add("latency", time.monotonic() - result.frame.captured_at)
         return True
@@ -244,7 +257,17 @@ class LivePipeline:
             self._between_ready.notify_all()
 
     def _interpolate_loop(self) -> None:
-        """Warp the last stylized frame onto every newer captured frame the model skips."""
+        """Warp the last stylized frame onto every newer captured frame the model skips.
+
+        The newest key is always the one warped, so a model frame overtaken by in-between frames is not
+        shown late (that would step back in time); its style reaches the next in-between frames.
+        """
+        try:
+            self._interpolate_until_stopped()
+        except BaseException as error:
+            self._fail(error)
+
+    def _interpolate_until_stopped(self) -> None:
         while not self._stop.is_set():
             with self._between_ready:
                 self._between_ready.wait_for(lambda: self._between or self._stop.is_set())

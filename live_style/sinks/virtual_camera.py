@@ -52,13 +52,10 @@ class VirtualCamera:
         pyvirtualcam = import_pyvirtualcam()
         self.size, self.fps = size, fps
         try:
-            self.camera = pyvirtualcam.Camera(
-                size[0], size[1], fps, fmt=pyvirtualcam.PixelFormat.BGR, device=device or None
-            )
+            self.camera = pyvirtualcam.Camera(size[0], size[1], fps, fmt=pyvirtualcam.PixelFormat.BGR, device=device)
         except Exception as error:  # the backends raise RuntimeError, ValueError or their own kinds
             raise device_error(error, size) from None
         self.device = self.camera.device
-        self.sent = 0
         self.error: Exception | None = None
         self._latest: np.ndarray | None = None
         self._changed = threading.Condition()
@@ -85,7 +82,6 @@ class VirtualCamera:
                 if latest is not source:
                     source, fitted = latest, self._fit(latest)
                 self.camera.send(fitted)
-                self.sent += 1
                 self.camera.sleep_until_next_frame()
         except Exception as error:  # the device went away: the next submit says so
             self.error = error
@@ -104,4 +100,5 @@ class VirtualCamera:
         with self._changed:
             self._changed.notify_all()
         self._thread.join(timeout=5)
-        self.camera.close()
+        if not self._thread.is_alive():  # never pull the device from under a send still in the driver
+            self.camera.close()

@@ -42,10 +42,6 @@ class FrameLinks:
         self.flow = flow or FlowEstimator()
         self.both = both
         self._previous: np.ndarray | None = None
-        self.cuts = 0
-
-    def reset(self) -> None:
-        self._previous = None
 
     def link(self, content: np.ndarray) -> tuple[Alignment, Alignment | None] | None:
         """(this frame -> previous, previous -> this frame or None), or None for the first frame and after a cut."""
@@ -54,34 +50,22 @@ class FrameLinks:
         if previous is None or previous.shape != small.shape:
             return None
         links = self.flow.align(small, previous, content.shape[:2], both=self.both)
-        if links[0].coverage < CUT_COVERAGE:
-            self.cuts += 1
-            return None
-        return links
+        return None if links[0].coverage < CUT_COVERAGE else links
 
 
 class Steadier:
-    """Causal coherence for a live stream: `prepare(content)` may run while the model works, then `finish`."""
+    """Causal coherence for a live stream: each output is blended with the previous output only."""
 
     def __init__(self, keep: float = KEEP, flow: FlowEstimator | None = None):
         self.keep = keep
         self.links = FrameLinks(flow)
-        self._back: Alignment | None = None
         self._previous_output: np.ndarray | None = None
 
-    def prepare(self, content: np.ndarray) -> None:
-        """Align `content` (BGR uint8, processing size) with the previous frame."""
-        links = self.links.link(content)
-        self._back = links[0] if links else None
-
-    def finish(self, stylized: np.ndarray) -> np.ndarray:
-        """The steadied frame for the stylized `prepare`d content (same size, BGR uint8)."""
-        self._previous_output = blend(stylized, self._previous_output, self._back, self.keep)
-        return self._previous_output
-
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        self.prepare(content)
-        return self.finish(stylized)
+        """The steadied frame of `stylized`, the output for `content` (both BGR uint8, processing size)."""
+        links = self.links.link(content)
+        self._previous_output = blend(stylized, self._previous_output, links[0] if links else None, self.keep)
+        return self._previous_output
 
 
 @dataclass
