@@ -15,9 +15,10 @@ from conftest import SHARED, run_cli
 from handheld import handheld_clip, photos, write_frames
 from media import av_facts
 
+from live_style.commands.bench_temporal import read_frames
 from live_style.imaging import resize_frames
 from live_style.sinks.video_file import VideoFileWriter
-from live_style.sources.video_file import DecodedFrame, VideoFile
+from live_style.sources.video_file import VideoFile
 from live_style.temporal.metrics import warping_errors
 
 WAVE = SHARED / "styles" / "wave.jpg"
@@ -32,10 +33,7 @@ def handheld(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def decoded(path: Path) -> list[np.ndarray]:
-    video = VideoFile(path)
-    frames = [item.image for item in video.demux(with_audio=False) if isinstance(item, DecodedFrame)]
-    video.close()
-    return frames
+    return read_frames(path, limit=10_000)
 
 
 def test_video_is_steady_by_default_and_no_stabilize_is_the_exact_per_frame_output(

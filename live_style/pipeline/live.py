@@ -180,7 +180,8 @@ class LivePipeline:
                     break
                 result = self._stylize(frame)
                 self.frames_done += 1
-                self._publish(result)
+                if result is not None:
+                    self._publish(result)
                 self._check_limits()
         except BaseException as error:  # surfaced by run() after the recording is finalized
             self._fail(error)
@@ -201,8 +202,11 @@ class LivePipeline:
             self._content_vector = self.model.style_vector(frame.image)
         return apply_strength(vector, self._content_vector, self.controls.strength)
 
-    def _stylize(self, frame: Frame) -> Stylized:
-        """Downscale, stylize, upscale back to the source's size; each stage timed."""
+    def _stylize(self, frame: Frame) -> Stylized | None:
+        """Downscale, stylize, upscale back to the source's size; each stage timed.
+
+        None (no upscale) when in-between frames already overtook this one: it only becomes the new key.
+        """
         height, width = frame.image.shape[:2]
         started = time.perf_counter()
         shape = self.model.processing_shape(height, width, self.controls.size)
@@ -215,15 +219,16 @@ class LivePipeline:
         if self._interpolator is not None:
             self._interpolator.set_key(small[0], out[0])
         steadied = time.perf_counter()
-        full = resize_frames(out, height, width)[0]
-        done = time.perf_counter()
         for stage, seconds in (
             ("preprocess", prepared - started),
             ("stylize", stylized - prepared),
             ("temporal", steadied - stylized),
-            ("postprocess", done - steadied),
         ):
             self.times.add(stage, seconds)
+        if frame.index <= self._published_index:
+            return None
+        full = resize_frames(out, height, width)[0]
+        self.times.add("postprocess", time.perf_counter() - steadied)
         return Stylized(frame, full, self.bank.names[self.controls.style_index], shape)
 
     def _publish(self, result: Stylized) -> bool:
