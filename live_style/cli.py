@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -10,7 +11,7 @@ from collections.abc import Callable, Sequence
 from live_style import logs
 from live_style.errors import EXIT_INTERRUPTED, UserError
 
-COMMANDS = ("live", "image", "video", "bench", "styles")
+COMMANDS = ("live", "image", "video", "bench", "styles", "serve")
 EXAMPLES = {
     "live-style": (
         "live-style --camera 0 --style styles/wave.jpg",
@@ -36,6 +37,11 @@ EXAMPLES = {
         "live-style bench",
         "live-style bench --source my-clip.mp4 --sizes 256,384,512 --json bench.json",
         "live-style bench --temporal handheld.mp4 --sizes 256 --frames 90",
+    ),
+    "serve": (
+        "live-style serve --style styles/            # then open the printed URL",
+        "live-style serve --host 0.0.0.0 --cert cert.pem --key key.pem   # other machines: HTTPS and a token",
+        "live-style serve --camera 0                 # watch and steer this machine's webcam from a browser",
     ),
     "styles": (
         "live-style styles styles -o sheet.png",
@@ -198,7 +204,49 @@ def build_parser() -> argparse.ArgumentParser:
     add_video_command(commands)
     add_bench_command(commands)
     add_styles_command(commands)
+    add_serve_command(commands)
     return parser
+
+
+def add_serve_command(commands: argparse._SubParsersAction) -> None:
+    """`serve`: the browser studio over WebRTC."""
+    serve = add_command(commands, "serve", "serve the browser studio: the browser's own camera, stylized over WebRTC")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    serve.add_argument("--port", type=positive_int, default=8080, help="port (default 8080)")
+    serve.add_argument(
+        "--token",
+        help="access token asked of every request (default: none on 127.0.0.1, a new random one on any other --host)",
+    )
+    serve.add_argument(
+        "--cert", metavar="PEM", help="TLS certificate: browsers give the camera only to https or localhost"
+    )
+    serve.add_argument("--key", metavar="PEM", help="the certificate's private key")
+    serve.add_argument(
+        "--style", action="append", metavar="IMAGE_OR_DIR", help="styles to offer (repeat; default: ./styles)"
+    )
+    serve.add_argument(
+        "--strength", type=strength_value, default=1.0, metavar="X", help="each session's starting strength (1)"
+    )
+    serve.add_argument("--size", type=positive_int, metavar="N", help="starting processing short side (256 on CPU)")
+    serve.add_argument("--preserve-colors", action="store_true", help="start with the content's colours kept")
+    add_stabilize_option(serve, "past frames only")
+    serve.add_argument("--max-sessions", type=positive_int, default=4, metavar="N", help="browsers at once (4)")
+    source = serve.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, metavar="N", help="show this machine's webcam N instead of the browser's")
+    source.add_argument(
+        "--input", metavar="PATH_OR_URL", help="show a video file or stream instead of the browser's camera"
+    )
+    serve.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="end a session whose camera sends nothing for S seconds (default: 5)",
+    )
+    add_model_options(serve)
+    serve.set_defaults(run=command("serve", "run_serve"))
 
 
 def add_styles_command(commands: argparse._SubParsersAction) -> None:
@@ -342,13 +390,21 @@ def with_default_command(argv: Sequence[str]) -> list[str]:
     return ["live", *argv]
 
 
+def preload_webrtc() -> None:
+    """Load aiortc before TensorFlow: its libsrtp crashes when loaded after TensorFlow's global BoringSSL symbols."""
+    with contextlib.suppress(ImportError):  # `serve` then names the extra to install
+        importlib.import_module("aiortc")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run, turn errors into one line and an exit code."""
     args = build_parser().parse_args(with_default_command(sys.argv[1:] if argv is None else argv))
     logs.set_verbose(args.verbose)
-    logs.import_tensorflow_quietly()
     run: Callable[[argparse.Namespace], int] = args.run
     try:
+        if args.command == "serve":
+            preload_webrtc()
+        logs.import_tensorflow_quietly()
         return run(args)
     except UserError as error:
         print(f"live-style: error: {error}", file=sys.stderr)

@@ -64,14 +64,17 @@ def style_input(style_bgr: np.ndarray) -> np.ndarray:
 
     Cropping (not squeezing) keeps the painting's brush strokes at their own aspect ratio.
     """
-    bgr = to_bgr_uint8(style_bgr)
-    height, width = bgr.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = bgr[top : top + side, left : left + side]
-    interpolation = cv2.INTER_AREA if side > STYLE_SIZE else cv2.INTER_CUBIC
-    square = cv2.resize(square, (STYLE_SIZE, STYLE_SIZE), interpolation=interpolation)
+    square = center_square(to_bgr_uint8(style_bgr), STYLE_SIZE)
     return (square[None, ..., ::-1] / 255.0).astype(np.float32)
+
+
+def center_square(image: np.ndarray, side: int) -> np.ndarray:
+    """The central square of an image, resized to side x side."""
+    height, width = image.shape[:2]
+    crop = min(height, width)
+    top, left = (height - crop) // 2, (width - crop) // 2
+    interpolation = cv2.INTER_AREA if crop > side else cv2.INTER_CUBIC
+    return cv2.resize(image[top : top + crop, left : left + crop], (side, side), interpolation=interpolation)
 
 
 def round_to_multiple(value: float, multiple: int = SIZE_MULTIPLE) -> int:

@@ -78,6 +78,19 @@ class StyleBank:
     def __len__(self) -> int:
         return len(self.names)
 
+    @classmethod
+    def of(cls, names: Sequence[str], vectors: Sequence[np.ndarray]) -> StyleBank:
+        """A bank of vectors already computed (a browser session's own copy of the served styles)."""
+        bank = cls(lambda _: None, [])
+        bank.names, bank.vectors = list(names), list(vectors)
+        return bank
+
+    def add(self, name: str, vector: np.ndarray) -> int:
+        """Add a style (an upload); returns its index."""
+        self.names.append(name)
+        self.vectors.append(vector)
+        return len(self.names) - 1
+
 
 def live_style_files(paths: Sequence[str | Path]) -> list[Path]:
     """Styles to switch between: those given, or for a single image every image beside it (it first)."""

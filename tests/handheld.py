@@ -111,3 +111,13 @@ def write_frames(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Pat
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
         container.mux(stream.encode(None))
     return path
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
+    """A raw YUV 4:2:0 .y4m of the frames: what Chromium's fake camera plays (--use-file-for-fake-video-capture)."""
+    height, width = frames[0].shape[:2]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path

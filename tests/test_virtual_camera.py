@@ -104,7 +104,7 @@ def test_a_style_switch_reaches_the_virtual_camera(backend, clip: Path, lite_mod
     camera = VirtualCamera((320, 240), 30.0)
     device = backend()
     source = open_input(str(clip), paced=True, stall_timeout=5)
-    pipeline = LivePipeline(lite_model, source, bank, controls, LiveOptions(window=False), camera)
+    pipeline = LivePipeline(lite_model, source, bank, controls, LiveOptions(window=False), [camera])
     switched_at: list[int] = []
 
     def switch_after_15_frames() -> None:

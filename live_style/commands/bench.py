@@ -168,7 +168,14 @@ def source_clip(args: argparse.Namespace, scratch: Path) -> Path:
 
 
 def live_run(
-    model: Stylizer, vector: np.ndarray, clip: Path, size: int, seconds: float, paced: bool, **options
+    model: Stylizer,
+    vector: np.ndarray,
+    clip: Path,
+    size: int,
+    seconds: float,
+    paced: bool,
+    stabilize: bool = True,
+    **options,
 ) -> tuple[LivePipeline, float]:
     """One headless live session over a clip, recording to a scratch file (LiveOptions as keywords): (run, seconds)."""
     source = open_input(str(clip), paced=paced, stall_timeout=10)
@@ -176,7 +183,8 @@ def live_run(
     with tempfile.TemporaryDirectory() as scratch:
         recording = Path(scratch) / "live.mp4"
         options = LiveOptions(record=recording, window=False, duration=seconds, **options)
-        pipeline = LivePipeline(model, source, bank, LiveControls(style_count=1, size=size), options)
+        controls = LiveControls(style_count=1, size=size, stabilize=stabilize)
+        pipeline = LivePipeline(model, source, bank, controls, options)
         started = time.perf_counter()
         pipeline.run()
         return pipeline, time.perf_counter() - started

@@ -82,19 +82,24 @@ def run_live(args: argparse.Namespace) -> int:
             virtual_camera.close()
         raise
     size = args.size or (CPU_LIVE_SIZE if "CPU" in model.device else model.default_size)
-    controls = LiveControls(style_count=len(bank), size=size, strength=args.strength)
+    controls = LiveControls(
+        style_count=len(bank),
+        size=size,
+        strength=args.strength,
+        preserve_colors=args.preserve_colors,
+        stabilize=args.stabilize,
+    )
     options = LiveOptions(
         record=Path(args.record) if args.record else None,
         window=args.window,
         max_frames=args.max_frames,
         duration=args.duration,
         snapshot_dir=Path(args.snapshot_dir),
-        preserve_colors=args.preserve_colors,
-        stabilize=args.stabilize,
         interpolate=args.interpolate,
     )
     print(f"live: {source.name} at {source.fps:g} fps, styles: {', '.join(bank.names)}", file=sys.stderr, flush=True)
-    return LivePipeline(model, source, bank, controls, options, virtual_camera).run()
+    sinks = [virtual_camera] if virtual_camera is not None else []
+    return LivePipeline(model, source, bank, controls, options, sinks).run()
 
 
 def open_virtual_camera(args: argparse.Namespace, source: VideoSource) -> VirtualCamera:

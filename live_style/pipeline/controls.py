@@ -12,12 +12,16 @@ SIZE_RANGE = (64, 1024)
 
 @dataclass
 class LiveControls:
-    """State the user changes while the stream runs (written by the window, read by the model thread)."""
+    """State the user changes while the stream runs (written by the window or the browser, read by the model thread)."""
 
     style_count: int
     size: int
     strength: float = 1.0
     style_index: int = 0
+    second_style: int | None = None  # mixed into the chosen style at `mix` (0: none of it, 1: all of it)
+    mix: float = 0.5
+    preserve_colors: bool = False
+    stabilize: bool = True
     view: str = "stylized"
     recording: bool = False
     show_help: bool = False

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +25,11 @@ from live_style.imaging import resize_frames, write_image
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.stats import RateMeter, StageTimes
+from live_style.sinks import Sink
 from live_style.sinks.recorder import VideoRecorder
-from live_style.sinks.virtual_camera import VirtualCamera
 from live_style.sinks.window import Window, compose_view
 from live_style.sources.capture import Frame, VideoSource
-from live_style.styles import CrossFade, StyleBank, apply_strength
+from live_style.styles import CrossFade, StyleBank, apply_strength, mix_vectors
 from live_style.temporal.coherence import Steadier
 from live_style.temporal.interpolate import Interpolator
 
@@ -48,9 +49,8 @@ class LiveOptions:
     max_frames: int | None = None
     duration: float | None = None
     snapshot_dir: Path = Path()
-    preserve_colors: bool = False
-    stabilize: bool = True
     interpolate: bool = False
+    progress: bool = True  # headless: a progress line every few seconds and a report at the end
 
 
 @dataclass
@@ -73,16 +73,17 @@ class LivePipeline:
         bank: StyleBank,
         controls: LiveControls,
         options: LiveOptions,
-        virtual_camera: VirtualCamera | None = None,
+        sinks: Sequence[Sink] = (),
     ):
         self.model, self.source, self.bank, self.controls, self.options = model, source, bank, controls, options
-        self.virtual_camera = virtual_camera
+        self.sinks = list(sinks)
         self.controls.recording = options.record is not None
         self.times = StageTimes()
         self.output_rate = RateMeter()
         self.frames_done = 0
         self.frames_interpolated = 0
         self.frames_shown = 0
+        self.processing: tuple[int, int] | None = None  # (height, width) of the newest frame shown
         self.stop_reason: str | None = None
         self.exit_code = 0
         self.error: BaseException | None = None
@@ -92,7 +93,7 @@ class LivePipeline:
         self._latest_ready = threading.Condition()
         self._recorder: VideoRecorder | None = None
         self._content_vector: np.ndarray | None = None
-        self._steadier = Steadier() if options.stabilize else None
+        self._steadier: Steadier | None = None
         self._interpolator = Interpolator() if options.interpolate else None
         self._between: deque[Frame] = deque(maxlen=1)  # the newest captured frame, for the interpolator
         self._between_ready = threading.Condition()
@@ -112,8 +113,12 @@ class LivePipeline:
                     condition.notify_all()
 
     def run(self) -> int:
-        """Run until something stops the session; finalize everything; return the exit code."""
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        """Run until something stops the session; finalize everything; return the exit code.
+
+        In the main thread Ctrl+C and SIGTERM stop it; elsewhere (a server's session) its owner does.
+        """
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS} if in_main_thread else {}
         workers = [threading.Thread(target=self._model_loop, name="stylize", daemon=True)]
         if self._interpolator is not None:
             self.source.subscribe(self._offer_between)
@@ -130,24 +135,24 @@ class LivePipeline:
             for worker in workers:
                 if worker.is_alive():
                     worker.join()
-            self._close_virtual_camera()
+            self._close_sinks()
             self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        self._report()
+        if self.options.progress:
+            self._report()
         if isinstance(self.error, UserError):
             raise self.error
         if self.error is not None:
             raise RuntimeError(f"the model thread failed: {self.error!r}") from self.error
         return self.exit_code
 
-    def _close_virtual_camera(self) -> None:
-        """Release the device; a send that failed after the last frame still ends the session with its error."""
-        if self.virtual_camera is None:
-            return
-        self.virtual_camera.close()
-        if self.virtual_camera.error is not None and self.error is None:
-            self.error = UserError(f"the virtual camera stopped ({self.virtual_camera.error})")
+    def _close_sinks(self) -> None:
+        """Close every sink; one that failed after the last frame still ends the session with its error."""
+        for sink in self.sinks:
+            sink.close()
+            if sink.error is not None and self.error is None:
+                self.error = UserError(f"the {sink.name} stopped ({sink.error})")
 
     def _fail(self, error: BaseException) -> None:
         """Remember what stopped a worker thread and stop the session with it (surfaced by run())."""
@@ -196,6 +201,9 @@ class LivePipeline:
             self._fading_to = self.controls.style_index
             self._fade.to(self.bank.vectors[self._fading_to], now)
         vector = self._fade.at(now)
+        second = self.controls.second_style
+        if second is not None and second < len(self.bank):
+            vector = mix_vectors([vector, self.bank.vectors[second]], [1.0 - self.controls.mix, self.controls.mix])
         if self.controls.strength >= 1.0:
             return vector
         if self._content_vector is None:
@@ -212,10 +220,11 @@ class LivePipeline:
         shape = self.model.processing_shape(height, width, self.controls.size)
         small = resize_frames(frame.image[None], *shape)
         prepared = time.perf_counter()
-        out = self.model.stylize(small, self._vector(frame), preserve_colors=self.options.preserve_colors)
+        out = self.model.stylize(small, self._vector(frame), preserve_colors=self.controls.preserve_colors)
         stylized = time.perf_counter()
-        if self._steadier is not None:
-            out = self._steadier(small[0], out[0])[None]
+        steadier = self._current_steadier()
+        if steadier is not None:
+            out = steadier(small[0], out[0])[None]
         if self._interpolator is not None:
             self._interpolator.set_key(small[0], out[0])
         steadied = time.perf_counter()
@@ -231,6 +240,14 @@ class LivePipeline:
         self.times.add("postprocess", time.perf_counter() - steadied)
         return Stylized(frame, full, self.bank.names[self.controls.style_index], shape)
 
+    def _current_steadier(self) -> Steadier | None:
+        """The steadier while steadiness is on (a fresh one each time it is switched back on)."""
+        if not self.controls.stabilize:
+            self._steadier = None
+        elif self._steadier is None:
+            self._steadier = Steadier()
+        return self._steadier
+
     def _publish(self, result: Stylized) -> bool:
         """Hand the result to the window (newest only) and to the recording, in capture order.
 
@@ -242,8 +259,9 @@ class LivePipeline:
                 return False
             self._published_index = result.frame.index
             self.frames_shown += 1
+            self.processing = result.processing
             self._update_recorder(result)
-            for sink in (self._recorder, self.virtual_camera):
+            for sink in (self._recorder, *self.sinks):
                 if sink is not None:
                     sink.submit(result.frame.pts, result.image)
             self.output_rate.tick()
@@ -380,7 +398,8 @@ class LivePipeline:
 
     def _headless_loop(self) -> None:
         while not self._stop.wait(PROGRESS_EVERY_S):
-            print(self.progress_line(), file=sys.stderr, flush=True)
+            if self.options.progress:
+                print(self.progress_line(), file=sys.stderr, flush=True)
 
     def progress_line(self) -> str:
         """frames, fps, latency, drops, and the ETA when the length is known."""

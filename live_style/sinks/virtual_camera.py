@@ -48,6 +48,8 @@ def device_error(error: Exception, size: tuple[int, int]) -> UserError:
 class VirtualCamera:
     """Publishes frames to a virtual camera device; `submit` never blocks the caller."""
 
+    name = "virtual camera"
+
     def __init__(self, size: tuple[int, int], fps: float, device: str | None = None):
         pyvirtualcam = import_pyvirtualcam()
         self.size, self.fps = size, fps

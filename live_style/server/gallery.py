@@ -1,0 +1,82 @@
+"""The studio's styles: the served images with thumbnails, and style images uploaded from the page.
+
+Uploads are untrusted: capped in bytes and pixels, decoded by Pillow as an image of a known format
+(its header is read before any pixel is decoded), and only ever kept in memory under a name the
+server makes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from live_style.errors import UserError
+from live_style.imaging import center_square, read_image, to_bgr_uint8
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"}
+THUMBNAIL_SIDE = 96
+TOO_MANY_PIXELS = f"upload an image of at most {MAX_UPLOAD_PIXELS // 1_000_000} megapixels"
+
+
+@dataclass
+class StyleImage:
+    """A style's name, its image (BGR) and its thumbnail (JPEG bytes)."""
+
+    name: str
+    image: np.ndarray
+    thumbnail: bytes
+
+    @property
+    def thumbnail_url(self) -> str:
+        """The thumbnail as a data: URL, for styles that have no file to serve."""
+        return "data:image/jpeg;base64," + base64.b64encode(self.thumbnail).decode()
+
+
+def thumbnail(image: np.ndarray) -> bytes:
+    """A small square JPEG of the style's centre (what the style network sees)."""
+    ok, encoded = cv2.imencode(".jpg", center_square(to_bgr_uint8(image), THUMBNAIL_SIDE))
+    return encoded.tobytes() if ok else b""
+
+
+def load_styles(files: list[Path]) -> list[StyleImage]:
+    """The served style images (already checked to exist)."""
+    styles = []
+    for path in files:
+        image = to_bgr_uint8(read_image(path, "style image"))
+        styles.append(StyleImage(path.stem, image, thumbnail(image)))
+    return styles
+
+
+class UploadRefused(UserError):
+    """An uploaded style image that is too big or not an image; the page shows the message."""
+
+
+def decode_upload(data: bytes, number: int) -> StyleImage:
+    """An uploaded style image, named `upload N` whatever the client called it."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        megabytes = len(data) / 2**20
+        raise UploadRefused(f"the image is {megabytes:.1f} MB; upload one of at most {MAX_UPLOAD_BYTES >> 20} MB")
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            if picture.format not in UPLOAD_FORMATS:
+                raise UploadRefused(f"{picture.format} is not a style image format; upload a JPEG, PNG or WebP")
+            width, height = picture.size
+            if width * height > MAX_UPLOAD_PIXELS:
+                raise UploadRefused(f"the image is {width}x{height}; {TOO_MANY_PIXELS}")
+            rgb = np.asarray(picture.convert("RGB"))
+    except Image.DecompressionBombError:
+        raise UploadRefused(TOO_MANY_PIXELS) from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise UploadRefused("that file is not an image; upload a JPEG, PNG or WebP") from None
+    if min(rgb.shape[:2]) < 8:
+        raise UploadRefused("the image is too small to have a style; upload one of at least 8x8 pixels")
+    image = np.ascontiguousarray(rgb[..., ::-1])
+    return StyleImage(f"upload {number}", image, thumbnail(image))

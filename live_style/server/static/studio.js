@@ -1,0 +1,271 @@
+// live-style studio: the browser's camera to the server over WebRTC, the stylized stream back,
+// controls over a data channel. Plain JS, no build step.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const ICE_GATHERING_WAIT_MS = 3000;
+const state = { pc: null, channel: null, session: null, rttMs: 0, serverMs: 0, jitterMs: 0, jitterLast: null, recorder: null };
+
+function say(text, isError = false) {
+  $("message").textContent = text;
+  $("message").classList.toggle("error", isError);
+}
+
+async function getJSON(url, options) {
+  const response = await fetch(url, options);
+  const body = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
+  if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+function send(message) {
+  if (state.channel && state.channel.readyState === "open") state.channel.send(JSON.stringify(message));
+}
+
+// --- styles -------------------------------------------------------------------------------------
+function addStyle(style) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.dataset.index = String(style.index);
+  button.title = style.name;
+  button.setAttribute("role", "option");
+  button.setAttribute("aria-selected", "false");
+  const image = document.createElement("img");
+  image.src = style.thumbnail;
+  image.alt = "";
+  const label = document.createElement("span");
+  label.textContent = style.name;
+  button.append(image, label);
+  button.addEventListener("click", () => chooseStyle(style.index));
+  $("styles").appendChild(button);
+  $("second").appendChild(new Option(style.name, String(style.index)));
+}
+
+function chooseStyle(index) {
+  for (const button of $("styles").children) {
+    button.setAttribute("aria-selected", String(Number(button.dataset.index) === index));
+  }
+  send({ style: index });
+}
+
+function selectedStyle() {
+  const chosen = $("styles").querySelector('[aria-selected="true"]');
+  return chosen ? Number(chosen.dataset.index) : 0;
+}
+
+async function uploadStyle() {
+  const file = $("upload").files[0];
+  if (!file) return;
+  try {
+    const style = await getJSON(`api/sessions/${state.session}/styles`, {
+      method: "POST",
+      headers: { "Content-Type": file.type || "application/octet-stream" },
+      body: file,
+    });
+    addStyle(style);
+    chooseStyle(style.index);
+    say(`Added ${file.name} as "${style.name}".`);
+  } catch (error) {
+    say(`The upload was refused: ${error.message}`, true);
+  } finally {
+    $("upload").value = "";
+  }
+}
+
+// --- settings -------------------------------------------------------------------------------------
+function settings() {
+  const second = $("second").value;
+  return {
+    style: selectedStyle(),
+    second: second === "" ? null : Number(second),
+    mix: Number($("mix").value),
+    strength: Number($("strength").value),
+    preserve_colors: $("preserve-colors").checked,
+    stabilize: $("stabilize").checked,
+    size: Number($("size-select").value),
+  };
+}
+
+function showConfig(config) {
+  config.styles.forEach(addStyle);
+  if (config.styles.length) $("styles").children[0].setAttribute("aria-selected", "true");
+  $("strength").value = config.strength;
+  $("strength-value").textContent = config.strength;
+  $("preserve-colors").checked = config.preserve_colors;
+  $("stabilize").checked = config.stabilize;
+  const size = String(config.size);
+  if (![...$("size-select").options].some((option) => option.value === size)) $("size-select").add(new Option(size));
+  $("size-select").value = size;
+  $("model").textContent = config.model;
+}
+
+function wireControls() {
+  $("strength").addEventListener("input", () => {
+    $("strength-value").textContent = $("strength").value;
+    send({ strength: Number($("strength").value) });
+  });
+  $("mix").addEventListener("input", () => send({ mix: Number($("mix").value) }));
+  $("second").addEventListener("change", () => send({ second: settings().second }));
+  $("preserve-colors").addEventListener("change", () => send({ preserve_colors: $("preserve-colors").checked }));
+  $("stabilize").addEventListener("change", () => send({ stabilize: $("stabilize").checked }));
+  $("size-select").addEventListener("change", () => send({ size: Number($("size-select").value) }));
+  $("side-by-side").addEventListener("change", () => $("screens").classList.toggle("side", $("side-by-side").checked));
+  $("upload").addEventListener("change", uploadStyle);
+  $("snapshot").addEventListener("click", snapshot);
+  $("record").addEventListener("click", toggleRecording);
+}
+
+// --- figures: fps and processing size from the server, the round trip measured here -------------
+function onServerMessage(message) {
+  if ("pong" in message) {
+    state.rttMs = performance.now() - message.pong;
+  } else if ("error" in message) {
+    say(message.error, true);
+  } else if ("fps" in message) {
+    state.serverMs = message.server_ms;
+    $("fps").textContent = message.fps.toFixed(1);
+    $("size").textContent = message.size;
+    $("model").textContent = message.model;
+    $("latency").textContent = String(Math.round(state.rttMs + state.serverMs + state.jitterMs));
+    if (message.ended) say(`The stream stopped: ${message.ended}. Reload the page to start again.`, true);
+  }
+}
+
+async function measureJitterBuffer() {
+  if (!state.pc) return;
+  const stats = await state.pc.getStats();
+  stats.forEach((report) => {
+    if (report.type !== "inbound-rtp" || report.kind !== "video" || !report.jitterBufferEmittedCount) return;
+    const last = state.jitterLast;
+    if (last && report.jitterBufferEmittedCount > last.count) {
+      state.jitterMs = (1000 * (report.jitterBufferDelay - last.delay)) / (report.jitterBufferEmittedCount - last.count);
+    }
+    state.jitterLast = { delay: report.jitterBufferDelay, count: report.jitterBufferEmittedCount };
+  });
+}
+
+// --- snapshot and recording -------------------------------------------------------------------------
+function download(blob, name) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+function stamp() {
+  return new Date().toISOString().replace(/[:.]/g, "-");
+}
+
+function snapshot() {
+  const video = $("stylized");
+  if (!video.videoWidth) return say("No stylized frame yet.", true);
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  canvas.toBlob((blob) => download(blob, `live-style-${stamp()}.png`), "image/png");
+}
+
+function toggleRecording() {
+  if (state.recorder) {
+    state.recorder.stop();
+    return;
+  }
+  const stream = $("stylized").srcObject;
+  if (!stream) return say("No stylized stream to record yet.", true);
+  const chunks = [];
+  const recorder = new MediaRecorder(stream, { mimeType: "video/webm" });
+  recorder.ondataavailable = (event) => event.data.size && chunks.push(event.data);
+  recorder.onstop = () => {
+    download(new Blob(chunks, { type: "video/webm" }), `live-style-${stamp()}.webm`);
+    state.recorder = null;
+    $("record").textContent = "Record";
+    $("record").classList.remove("recording");
+  };
+  recorder.start(1000);
+  state.recorder = recorder;
+  $("record").textContent = "Stop recording";
+  $("record").classList.add("recording");
+}
+
+// --- the connection -----------------------------------------------------------------------------------
+function iceGatheringComplete(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => pc.iceGatheringState === "complete" && resolve();
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, ICE_GATHERING_WAIT_MS);
+  });
+}
+
+async function openCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw new Error(
+      "This page cannot use a camera here: browsers give the camera only to https:// pages or to localhost. " +
+        "Start live-style serve with --cert and --key, or open it through an SSH tunnel to localhost."
+    );
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  } catch (error) {
+    throw new Error(
+      `The browser refused the camera (${error.name}): allow this page to use the camera, ` +
+        "check that no other program holds it, and reload."
+    );
+  }
+}
+
+async function connect(config) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  state.pc = pc;
+  state.channel = pc.createDataChannel("controls");
+  state.channel.onopen = () => send(settings());
+  state.channel.onmessage = (event) => onServerMessage(JSON.parse(event.data));
+  if (config.mode === "camera") {
+    const stream = await openCamera();
+    $("original").srcObject = stream;
+    stream.getVideoTracks().forEach((track) => pc.addTrack(track, stream));
+  } else {
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("video", { direction: "recvonly" });
+  }
+  pc.ontrack = (event) => {
+    const second = pc.getTransceivers().indexOf(event.transceiver) === 1;
+    $(config.mode === "watch" && second ? "original" : "stylized").srcObject = new MediaStream([event.track]);
+  };
+  pc.onconnectionstatechange = () => {
+    if (["failed", "closed"].includes(pc.connectionState)) {
+      say("The connection to the server ended; reload the page to start again.", true);
+    }
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceGatheringComplete(pc);
+  const answer = await getJSON("api/offer", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
+  });
+  state.session = answer.session;
+  await pc.setRemoteDescription(answer);
+}
+
+async function start() {
+  wireControls();
+  try {
+    const config = await getJSON("api/config");
+    showConfig(config);
+    await connect(config);
+    say(config.mode === "camera" ? "Your camera, stylized on the server." : "The server's camera, stylized.");
+  } catch (error) {
+    say(error.message, true);
+    const stream = $("original").srcObject;
+    if (stream && stream.getTracks) stream.getTracks().forEach((track) => track.stop());
+    if (state.pc) state.pc.close();
+    return;
+  }
+  setInterval(() => send({ ping: performance.now() }), 1000);
+  setInterval(measureJitterBuffer, 1000);
+}
+
+start();

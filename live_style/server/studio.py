@@ -1,0 +1,146 @@
+"""What the studio serves: one shared model, the styles, the sessions, and (watch mode) the server's own source."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+import threading
+from dataclasses import dataclass
+
+from aiortc import RTCConfiguration, RTCSessionDescription
+
+from live_style.errors import UserError
+from live_style.model.shared import ModelThread
+from live_style.pipeline.controls import LiveControls
+from live_style.pipeline.live import LiveOptions, LivePipeline
+from live_style.server.gallery import StyleImage, decode_upload
+from live_style.server.session import Session
+from live_style.sinks.browser import FrameFeed
+from live_style.sources.capture import VideoSource
+from live_style.styles import StyleBank
+
+
+@dataclass
+class StudioOptions:
+    """Each new session's starting settings, and the server's limits."""
+
+    size: int
+    strength: float = 1.0
+    preserve_colors: bool = False
+    stabilize: bool = True
+    max_sessions: int = 4
+    stall_timeout: float = 5.0
+
+
+class Busy(UserError):
+    """Every session slot is taken."""
+
+
+class Studio:
+    """Shared state of `live-style serve`; sessions come and go through `open_session`."""
+
+    rtc_configuration = RTCConfiguration(iceServers=[])  # no STUN or TURN: nothing leaves the machine's interfaces
+
+    def __init__(self, model: ModelThread, styles: list[StyleImage], options: StudioOptions):
+        self.model, self.options = model, options
+        self.names = [style.name for style in styles]
+        self.vectors = [model.style_vector(style.image) for style in styles]
+        self.thumbnails = {style.name: style.thumbnail_url for style in styles}
+        self.sessions: dict[str, Session] = {}
+        self.watch: Watch | None = None
+        self._session_numbers = itertools.count(1)
+        self._upload_numbers = itertools.count(1)
+
+    def new_controls(self) -> LiveControls:
+        o = self.options
+        return LiveControls(
+            style_count=len(self.names),
+            size=o.size,
+            strength=o.strength,
+            preserve_colors=o.preserve_colors,
+            stabilize=o.stabilize,
+        )
+
+    def new_bank(self) -> StyleBank:
+        """A session's own copy of the served styles (its uploads are its own)."""
+        return StyleBank.of(self.names, self.vectors)
+
+    def style_list(self, bank: StyleBank) -> list[dict]:
+        return [{"index": i, "name": name, "thumbnail": self.thumbnails[name]} for i, name in enumerate(bank.names)]
+
+    async def open_session(self, offer: RTCSessionDescription) -> tuple[Session, RTCSessionDescription]:
+        """A new session answering `offer`, or Busy past the cap."""
+        if len(self.sessions) >= self.options.max_sessions:
+            raise Busy(f"busy: {len(self.sessions)} sessions are running, the most this server takes; try again later")
+        session = Session(self, next(self._session_numbers), lambda s: self.sessions.pop(s.id, None))
+        self.sessions[session.id] = session
+        try:
+            answer = await session.answer(offer)
+        except BaseException:
+            await session.close()
+            raise
+        print(f"session {session.number} started ({len(self.sessions)} running)", file=sys.stderr, flush=True)
+        return session, answer
+
+    async def add_upload(self, session: Session, data: bytes) -> dict:
+        """An uploaded style image, decoded and turned into a vector off the event loop, added to the session."""
+        style = await asyncio.to_thread(decode_upload, data, next(self._upload_numbers))
+        vector = await asyncio.to_thread(self.model.style_vector, style.image)
+        index = session.bank.add(style.name, vector)
+        session.controls.style_count = len(session.bank)
+        self.thumbnails[style.name] = style.thumbnail_url
+        return {"index": index, "name": style.name, "thumbnail": style.thumbnail_url}
+
+    def figures(self, pipeline: LivePipeline, controls: LiveControls, bank: StyleBank) -> dict:
+        """What the page shows under the video."""
+        height, width = pipeline.processing or (0, 0)
+        return {
+            "fps": round(pipeline.output_rate.rate, 1),
+            "server_ms": round(pipeline.times.median("latency")),
+            "size": f"{width}x{height}",
+            "model": self.model.description,
+            "style": bank.names[controls.style_index],
+            "frames": pipeline.frames_done,
+            "dropped": pipeline.source.dropped,
+            "ended": pipeline.stop_reason,
+        }
+
+    async def close(self) -> None:
+        """Close every peer connection and stop every pipeline."""
+        await asyncio.gather(*(session.close() for session in list(self.sessions.values())))
+        if self.watch is not None:
+            await asyncio.to_thread(self.watch.stop)
+        self.model.close()
+
+
+class Watch:
+    """Watch mode: the server's own camera or stream through the live pipeline, shown to every session."""
+
+    def __init__(self, studio: Studio, source: VideoSource, loop: asyncio.AbstractEventLoop):
+        self.controls, self.bank = studio.new_controls(), studio.new_bank()
+        self.stylized = FrameFeed(loop)
+        self.original = FrameFeed(loop, "original stream")
+        source.subscribe(lambda frame: self.original.submit(frame.pts, frame.image))
+        options = LiveOptions(window=False, progress=False)
+        self.pipeline = LivePipeline(studio.model, source, self.bank, self.controls, options, [self.stylized])
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.pipeline.run()
+        except UserError as error:
+            self.error = str(error)
+        except Exception as error:
+            self.error = f"the model failed ({error!r})"
+        self.original.close()
+        print(f"the server's source stopped: {self.error or self.pipeline.stop_reason}", file=sys.stderr, flush=True)
+
+    def stop(self) -> None:
+        self.pipeline.request_stop("server stopped")
+        if self._thread.is_alive():
+            self._thread.join()

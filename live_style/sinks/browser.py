@@ -1,0 +1,90 @@
+"""The stylized stream (or the server's original) sent to browsers as a WebRTC track (aiortc).
+
+`FrameFeed` is a sink like the virtual camera: the live pipeline submits frames from its threads and
+only the newest is kept. Each viewer's `FeedTrack` awaits the next new frame on the server's event
+loop, so a track never queues old frames: latency stays bounded however slow the model is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from fractions import Fraction
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
+
+CLOCK = Fraction(1, 90_000)  # the RTP video clock
+
+
+class FrameFeed:
+    """The newest frame, handed from the pipeline's threads to tracks on one asyncio loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, name: str = "browser stream"):
+        self.name = name
+        self.error: Exception | None = None
+        self.loop = loop
+        self.version = 0
+        self.closed = False
+        self._image: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._waiters: set[asyncio.Event] = set()
+
+    def submit(self, pts: float, image: np.ndarray) -> None:
+        """Make `image` the frame to send next (called from any thread; never blocks)."""
+        with self._lock:
+            self._image, self.version = image, self.version + 1
+        self._wake()
+
+    def close(self) -> None:
+        """End every track reading this feed."""
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the event loop is already closed: nobody is waiting
+            self.loop.call_soon_threadsafe(self._set_waiters)
+
+    def _set_waiters(self) -> None:
+        for waiter in self._waiters:
+            waiter.set()
+
+    async def newer_than(self, version: int) -> tuple[int, np.ndarray] | None:
+        """(version, image) once a frame newer than `version` is there; None when the feed is closed."""
+        waiter = asyncio.Event()
+        self._waiters.add(waiter)
+        try:
+            while self.version <= version and not self.closed:
+                await waiter.wait()
+                waiter.clear()
+        finally:
+            self._waiters.discard(waiter)
+        with self._lock:
+            return None if self.closed else (self.version, self._image)
+
+
+class FeedTrack(MediaStreamTrack):
+    """A video track sending each new frame of a feed once, stamped with the time it was sent."""
+
+    kind = "video"
+
+    def __init__(self, feed: FrameFeed):
+        super().__init__()
+        self.feed = feed
+        self._version = 0
+        self._started: float | None = None
+
+    async def recv(self) -> VideoFrame:
+        newer = await self.feed.newer_than(self._version)
+        if newer is None:
+            self.stop()
+            raise MediaStreamError
+        self._version, image = newer
+        frame = VideoFrame.from_ndarray(image, format="bgr24")
+        now = time.monotonic()
+        self._started = self._started if self._started is not None else now
+        frame.pts, frame.time_base = round((now - self._started) / CLOCK), CLOCK
+        return frame
