@@ -96,6 +96,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 0 to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
 def strength_value(text: str) -> float:
     """argparse type: a number in [0, 1]."""
     try:
@@ -214,7 +221,7 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
     )
-    serve.add_argument("--port", type=positive_int, default=8080, help="port (default 8080)")
+    serve.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0: any free port)")
     serve.add_argument(
         "--token",
         help="access token asked of every request (default: none on 127.0.0.1, a new random one on any other --host)",

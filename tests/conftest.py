@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,6 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
+with contextlib.suppress(ImportError):  # before TensorFlow, as `live-style serve` does: libsrtp crashes after it
+    import aiortc  # noqa: F401
 
 from live_style.temporal.metrics import psnr  # noqa: F401  (tests import it from here)
 

@@ -6,6 +6,7 @@ Routes (all behind the token when one is set):
   GET  /api/config              mode, model, styles with thumbnails, starting settings
   POST /api/offer               {sdp, type} -> the answer and the session id (503 when busy)
   POST /api/sessions/ID/styles  an uploaded style image (the raw file) -> the new style
+  POST /api/sessions/ID/close   the page is going away (a beacon): free its slot at once
 """
 
 from __future__ import annotations
@@ -124,6 +125,15 @@ async def upload_style(request: web.Request) -> web.Response:
         return json_error(400, str(error))
 
 
+async def close_session(request: web.Request) -> web.Response:
+    """The page is going away (sent as a beacon on pagehide): free its slot now."""
+    session = request.app[STUDIO].sessions.get(request.match_info["session"])
+    if session is not None:
+        session.end_reason = "the page was closed"
+        await session.close()
+    return web.Response(status=204)
+
+
 async def close_sessions(app: web.Application) -> None:
     await app[STUDIO].close()
 
@@ -137,5 +147,6 @@ def build_app(studio: Studio, token: str) -> web.Application:
     app.router.add_get("/api/config", config)
     app.router.add_post("/api/offer", offer)
     app.router.add_post("/api/sessions/{session}/styles", upload_style)
+    app.router.add_post("/api/sessions/{session}/close", close_session)
     app.on_shutdown.append(close_sessions)
     return app

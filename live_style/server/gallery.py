@@ -59,8 +59,8 @@ class UploadRefused(UserError):
     """An uploaded style image that is too big or not an image; the page shows the message."""
 
 
-def decode_upload(data: bytes, number: int) -> StyleImage:
-    """An uploaded style image, named `upload N` whatever the client called it."""
+def decode_upload(data: bytes, name: str) -> StyleImage:
+    """An uploaded style image, under the server's `name` whatever the client called it."""
     if len(data) > MAX_UPLOAD_BYTES:
         megabytes = len(data) / 2**20
         raise UploadRefused(f"the image is {megabytes:.1f} MB; upload one of at most {MAX_UPLOAD_BYTES >> 20} MB")
@@ -79,4 +79,4 @@ def decode_upload(data: bytes, number: int) -> StyleImage:
     if min(rgb.shape[:2]) < 8:
         raise UploadRefused("the image is too small to have a style; upload one of at least 8x8 pixels")
     image = np.ascontiguousarray(rgb[..., ::-1])
-    return StyleImage(f"upload {number}", image, thumbnail(image))
+    return StyleImage(name, image, thumbnail(image))

@@ -22,6 +22,7 @@ from live_style.errors import UserError
 from live_style.pipeline.controls import SIZE_RANGE, LiveControls
 from live_style.pipeline.live import LiveOptions, LivePipeline
 from live_style.sinks.browser import FeedTrack, FrameFeed
+from live_style.sources.capture import SourceLost
 from live_style.sources.webrtc import TrackCapture, track_source
 
 if TYPE_CHECKING:
@@ -112,7 +113,10 @@ class Session:
         """The session's live pipeline until it stops; then the session ends."""
         try:
             self.pipeline.run()
-            self.end_reason = self.pipeline.stop_reason
+            reason = self.pipeline.stop_reason
+            self.end_reason = self.end_reason or ("the browser stopped sending" if reason == "end of input" else reason)
+        except SourceLost:
+            self.end_reason = f"the browser sent no video for {self.studio.options.stall_timeout:g} s"
         except UserError as error:
             self.end_reason = str(error)
         except Exception as error:  # the model failed: end this session, keep the server

@@ -85,7 +85,8 @@ class Studio:
 
     async def add_upload(self, session: Session, data: bytes) -> dict:
         """An uploaded style image, decoded and turned into a vector off the event loop, added to the session."""
-        style = await asyncio.to_thread(decode_upload, data, next(self._upload_numbers))
+        style = await asyncio.to_thread(decode_upload, data, "upload")
+        style.name = f"upload {next(self._upload_numbers)}"  # numbered once accepted
         vector = await asyncio.to_thread(self.model.style_vector, style.image)
         index = session.bank.add(style.name, vector)
         session.controls.style_count = len(session.bank)

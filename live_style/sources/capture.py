@@ -95,7 +95,7 @@ class VideoSource:
             ok, image = self.capture.read()
             now = time.monotonic()
             if not ok or image is None:
-                if not self.live:
+                if not self.live or not self.capture.isOpened():  # a file's end, or a stream its sender closed
                     break
                 self._stop.wait(RETRY_WAIT_S)  # a dead camera returns at once; the consumer times out
                 continue

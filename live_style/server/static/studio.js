@@ -264,6 +264,10 @@ async function start() {
     if (state.pc) state.pc.close();
     return;
   }
+  window.addEventListener("pagehide", () => {
+    navigator.sendBeacon(`api/sessions/${state.session}/close`);
+    state.pc.close();
+  });
   setInterval(() => send({ ping: performance.now() }), 1000);
   setInterval(measureJitterBuffer, 1000);
 }

@@ -1,0 +1,75 @@
+"""Serving the studio: the listening socket, HTTPS, the address to open, and the run until a stop signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import ssl
+import sys
+
+from aiohttp import web
+
+from live_style.errors import UserError
+from live_style.server.studio import Studio, Watch
+from live_style.sources.capture import VideoSource
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the model loads so a taken port fails at once."""
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as error:
+        reason = error.strerror or error
+        raise UserError(
+            f"cannot listen on {host}:{port} ({reason}); pick another --port or stop what uses it"
+        ) from None
+
+
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """HTTPS from --cert/--key (browsers give the camera only to https pages or localhost)."""
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise UserError("give both --cert and --key for HTTPS")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        raise UserError(
+            f"--cert {cert} / --key {key} cannot be used ({error}); give a PEM certificate and key"
+        ) from None
+    return context
+
+
+def page_url(sock: socket.socket, host: str, token: str, tls: bool) -> str:
+    """The address to open (the wildcard hosts become this machine's name; port 0 becomes the one bound)."""
+    port = sock.getsockname()[1]
+    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"{'https' if tls else 'http'}://{shown}:{port}/" + (f"?token={token}" if token else "")
+
+
+async def serve(
+    app: web.Application,
+    studio: Studio,
+    sock: socket.socket,
+    tls: ssl.SSLContext | None,
+    url: str,
+    source: VideoSource | None,
+) -> None:
+    """Run the app on the bound socket until SIGINT or SIGTERM, then close every session."""
+    loop = asyncio.get_running_loop()
+    if source is not None:
+        studio.watch = Watch(studio, source, loop)
+        studio.watch.start()
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock, ssl_context=tls).start()
+    print(f"live-style studio: open {url}", flush=True)
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print(f"stopping: closing {len(studio.sessions)} session(s)", file=sys.stderr, flush=True)
+    await runner.cleanup()
