@@ -145,6 +145,17 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_stall_timeout_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """--stall-timeout: when a silent live source counts as gone."""
+    parser.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help=f"{what} sends nothing for S seconds (default: 5)",
+    )
+
+
 def add_stabilize_option(parser: argparse.ArgumentParser, which: str) -> None:
     """--stabilize (the default) / --no-stabilize."""
     parser.add_argument(
@@ -245,13 +256,7 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     source.add_argument(
         "--input", metavar="PATH_OR_URL", help="show a video file or stream instead of the browser's camera"
     )
-    serve.add_argument(
-        "--stall-timeout",
-        type=float,
-        default=5.0,
-        metavar="S",
-        help="end a session whose camera sends nothing for S seconds (default: 5)",
-    )
+    add_stall_timeout_option(serve, "end a session whose camera")
     add_model_options(serve)
     serve.set_defaults(run=command("serve", "run_serve"))
 
@@ -378,13 +383,7 @@ def add_live_command(commands: argparse._SubParsersAction) -> None:
     )
     live.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N stylized frames")
     live.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    live.add_argument(
-        "--stall-timeout",
-        type=float,
-        default=5.0,
-        metavar="S",
-        help="give up on a camera or stream that sends nothing for S seconds (default: 5)",
-    )
+    add_stall_timeout_option(live, "give up on a camera or stream that")
     add_model_options(live)
     live.set_defaults(run=command("live", "run_live"))
 
