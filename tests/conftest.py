@@ -62,9 +62,14 @@ def wave() -> np.ndarray:
     return cv2.imread(str(SHARED / "styles" / "wave.jpg"))
 
 
+def cli_env(cache: Path) -> dict[str, str]:
+    """The environment the CLI runs in under test: the shared TF Lite model and a private cache."""
+    return {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
+
+
 def run_cli(*args: str | Path, cache: Path, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
     """`live-style ARGS` as a user runs it (a subprocess), with the shared TF Lite model and a private cache."""
-    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache), **popen.pop("env", {})}
+    env = {**cli_env(cache), **popen.pop("env", {})}
     return subprocess.run(
         [sys.executable, "-m", "live_style", *map(str, args)],
         capture_output=True,

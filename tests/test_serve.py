@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import LITE_DIR, ROOT, SHARED, run_cli
+from conftest import ROOT, SHARED, cli_env, run_cli
 from handheld import handheld_clip, write_frames, write_y4m
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
@@ -40,7 +40,7 @@ class Server:
     """A `live-style serve --port 0` process; `url` is the address it printed."""
 
     def __init__(self, *args: str, cache: Path, log: Path):
-        env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
+        env = cli_env(cache)
         self.log = log
         self.process = subprocess.Popen(
             [sys.executable, "-m", "live_style", "serve", "--port", "0", *args],

@@ -81,14 +81,7 @@ def run_live(args: argparse.Namespace) -> int:
         if virtual_camera is not None:
             virtual_camera.close()
         raise
-    size = args.size or (CPU_LIVE_SIZE if "CPU" in model.device else model.default_size)
-    controls = LiveControls(
-        style_count=len(bank),
-        size=size,
-        strength=args.strength,
-        preserve_colors=args.preserve_colors,
-        stabilize=args.stabilize,
-    )
+    controls = starting_controls(args, model.device, model.default_size, len(bank))
     options = LiveOptions(
         record=Path(args.record) if args.record else None,
         window=args.window,
@@ -100,6 +93,17 @@ def run_live(args: argparse.Namespace) -> int:
     print(f"live: {source.name} at {source.fps:g} fps, styles: {', '.join(bank.names)}", file=sys.stderr, flush=True)
     sinks = [virtual_camera] if virtual_camera is not None else []
     return LivePipeline(model, source, bank, controls, options, sinks).run()
+
+
+def starting_controls(args: argparse.Namespace, device: str, default_size: int, style_count: int) -> LiveControls:
+    """The live settings from the command line (--size defaults to CPU_LIVE_SIZE on a CPU)."""
+    return LiveControls(
+        style_count=style_count,
+        size=args.size or (CPU_LIVE_SIZE if "CPU" in device else default_size),
+        strength=args.strength,
+        preserve_colors=args.preserve_colors,
+        stabilize=args.stabilize,
+    )
 
 
 def open_virtual_camera(args: argparse.Namespace, source: VideoSource) -> VirtualCamera:

@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from live_style.commands.common import open_model
-from live_style.commands.live import CPU_LIVE_SIZE
+from live_style.commands.live import starting_controls
 from live_style.errors import UserError
 from live_style.model.shared import ModelThread
 
@@ -36,12 +36,8 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         styles = gallery.load_styles(files)
         model = ModelThread(open_model(args))
-        size = args.size or (CPU_LIVE_SIZE if "CPU" in model.device else model.model.default_size)
         options = studio_module.StudioOptions(
-            size=size,
-            strength=args.strength,
-            preserve_colors=args.preserve_colors,
-            stabilize=args.stabilize,
+            start=starting_controls(args, model.device, model.model.default_size, len(styles)),
             max_sessions=args.max_sessions,
             stall_timeout=args.stall_timeout,
         )

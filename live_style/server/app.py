@@ -76,18 +76,19 @@ async def index(request: web.Request) -> web.FileResponse:
 
 
 async def config(request: web.Request) -> web.Response:
+    """Mode, model, styles and the settings a new page starts from (watch mode: the shared ones now)."""
     studio = request.app[STUDIO]
-    options = studio.options
-    bank = studio.watch.bank if studio.watch is not None else studio.new_bank()
+    watch = studio.watch
+    controls = watch.controls if watch is not None else studio.new_controls()
     return web.json_response(
         {
-            "mode": "watch" if studio.watch is not None else "camera",
+            "mode": "watch" if watch is not None else "camera",
             "model": studio.model.description,
-            "styles": studio.style_list(bank),
-            "size": options.size,
-            "strength": options.strength,
-            "preserve_colors": options.preserve_colors,
-            "stabilize": options.stabilize,
+            "styles": studio.style_list(watch.bank.names if watch is not None else studio.names),
+            "size": controls.size,
+            "strength": controls.strength,
+            "preserve_colors": controls.preserve_colors,
+            "stabilize": controls.stabilize,
         }
     )
 

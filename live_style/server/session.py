@@ -63,6 +63,17 @@ def apply_settings(controls: LiveControls, message: dict, style_count: int) -> N
             setattr(controls, flag, message[flag])
 
 
+def run_to_end(pipeline: LivePipeline) -> str:
+    """Run a live pipeline in this thread; why it ended (its stop reason, or the error that stopped it)."""
+    try:
+        pipeline.run()
+        return pipeline.stop_reason or "stopped"
+    except UserError as error:
+        return str(error)
+    except Exception as error:  # the model failed: end this pipeline, keep the server
+        return f"the model failed ({error!r})"
+
+
 class Session:
     """A peer connection to one browser tab and what it shows."""
 
@@ -111,16 +122,12 @@ class Session:
 
     def _run_pipeline(self) -> None:
         """The session's live pipeline until it stops; then the session ends."""
-        try:
-            self.pipeline.run()
-            reason = self.pipeline.stop_reason
-            self.end_reason = self.end_reason or ("the browser stopped sending" if reason == "end of input" else reason)
-        except SourceLost:
-            self.end_reason = f"the browser sent no video for {self.studio.options.stall_timeout:g} s"
-        except UserError as error:
-            self.end_reason = str(error)
-        except Exception as error:  # the model failed: end this session, keep the server
-            self.end_reason = f"the model failed ({error!r})"
+        reason = run_to_end(self.pipeline)
+        if isinstance(self.pipeline.error, SourceLost):
+            reason = f"the browser sent no video for {self.studio.options.stall_timeout:g} s"
+        elif reason == "end of input":
+            reason = "the browser stopped sending"
+        self.end_reason = self.end_reason or reason
         with contextlib.suppress(RuntimeError):  # the loop is gone when the server is shutting down
             self.loop.call_soon_threadsafe(self.close_soon)
 

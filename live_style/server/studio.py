@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiortc import RTCConfiguration, RTCSessionDescription
 
@@ -15,7 +15,7 @@ from live_style.model.shared import ModelThread
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.live import LiveOptions, LivePipeline
 from live_style.server.gallery import StyleImage, decode_upload
-from live_style.server.session import Session
+from live_style.server.session import Session, run_to_end
 from live_style.sinks.browser import FrameFeed
 from live_style.sources.capture import VideoSource
 from live_style.styles import StyleBank
@@ -25,10 +25,7 @@ from live_style.styles import StyleBank
 class StudioOptions:
     """Each new session's starting settings, and the server's limits."""
 
-    size: int
-    strength: float = 1.0
-    preserve_colors: bool = False
-    stabilize: bool = True
+    start: LiveControls
     max_sessions: int = 4
     stall_timeout: float = 5.0
 
@@ -53,21 +50,15 @@ class Studio:
         self._upload_numbers = itertools.count(1)
 
     def new_controls(self) -> LiveControls:
-        o = self.options
-        return LiveControls(
-            style_count=len(self.names),
-            size=o.size,
-            strength=o.strength,
-            preserve_colors=o.preserve_colors,
-            stabilize=o.stabilize,
-        )
+        """A session's own settings, as the server was started with."""
+        return replace(self.options.start, style_count=len(self.names))
 
     def new_bank(self) -> StyleBank:
         """A session's own copy of the served styles (its uploads are its own)."""
         return StyleBank.of(self.names, self.vectors)
 
-    def style_list(self, bank: StyleBank) -> list[dict]:
-        return [{"index": i, "name": name, "thumbnail": self.thumbnails[name]} for i, name in enumerate(bank.names)]
+    def style_list(self, names: list[str]) -> list[dict]:
+        return [{"index": i, "name": name, "thumbnail": self.thumbnails[name]} for i, name in enumerate(names)]
 
     async def open_session(self, offer: RTCSessionDescription) -> tuple[Session, RTCSessionDescription]:
         """A new session answering `offer`, or Busy past the cap."""
@@ -125,21 +116,15 @@ class Watch:
         source.subscribe(lambda frame: self.original.submit(frame.pts, frame.image))
         options = LiveOptions(window=False, progress=False)
         self.pipeline = LivePipeline(studio.model, source, self.bank, self.controls, options, [self.stylized])
-        self.error: str | None = None
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def _run(self) -> None:
-        try:
-            self.pipeline.run()
-        except UserError as error:
-            self.error = str(error)
-        except Exception as error:
-            self.error = f"the model failed ({error!r})"
+        reason = run_to_end(self.pipeline)
         self.original.close()
-        print(f"the server's source stopped: {self.error or self.pipeline.stop_reason}", file=sys.stderr, flush=True)
+        print(f"the server's source stopped: {reason}", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         self.pipeline.request_stop("server stopped")
