@@ -20,7 +20,7 @@ from aiortc.rtcdatachannel import RTCDataChannel
 
 from live_style.errors import UserError
 from live_style.pipeline.controls import SIZE_RANGE, LiveControls
-from live_style.pipeline.live import LiveOptions, LivePipeline
+from live_style.pipeline.live import LivePipeline
 from live_style.sinks.browser import FeedTrack, FrameFeed
 from live_style.sources.capture import SourceLost
 from live_style.sources.webrtc import TrackCapture, track_source
@@ -115,8 +115,7 @@ class Session:
         feed = FrameFeed(self.loop)
         self.pc.addTrack(FeedTrack(feed))
         source = track_source(self._capture, f"browser session {self.number}", self.studio.options.stall_timeout)
-        options = LiveOptions(window=False, progress=False)
-        self.pipeline = LivePipeline(self.studio.model, source, self.bank, self.controls, options, [feed])
+        self.pipeline = self.studio.live_pipeline(source, self.controls, self.bank, feed)
         self._thread = threading.Thread(target=self._run_pipeline, name=f"session {self.number}", daemon=True)
         self._thread.start()
 

@@ -57,6 +57,12 @@ class Studio:
         """A session's own copy of the served styles (its uploads are its own)."""
         return StyleBank.of(self.names, self.vectors)
 
+    def live_pipeline(
+        self, source: VideoSource, controls: LiveControls, bank: StyleBank, feed: FrameFeed
+    ) -> LivePipeline:
+        """The window's live pipeline, headless and quiet, on the shared model, feeding browsers."""
+        return LivePipeline(self.model, source, bank, controls, LiveOptions(window=False, progress=False), [feed])
+
     def style_list(self, names: list[str]) -> list[dict]:
         return [{"index": i, "name": name, "thumbnail": self.thumbnails[name]} for i, name in enumerate(names)]
 
@@ -114,8 +120,7 @@ class Watch:
         self.stylized = FrameFeed(loop)
         self.original = FrameFeed(loop, "original stream")
         source.subscribe(lambda frame: self.original.submit(frame.pts, frame.image))
-        options = LiveOptions(window=False, progress=False)
-        self.pipeline = LivePipeline(studio.model, source, self.bank, self.controls, options, [self.stylized])
+        self.pipeline = studio.live_pipeline(source, self.controls, self.bank, self.stylized)
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
 
     def start(self) -> None:
