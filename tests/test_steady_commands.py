@@ -75,8 +75,11 @@ def test_live_recording_is_steady_by_default(handheld: Path, tmp_path: Path) -> 
 
 
 def changed_frames(frames: list[np.ndarray]) -> int:
-    """How many frames differ visibly from the one before (a repeated frame does not)."""
-    return sum(np.abs(b.astype(int) - a).mean() > 0.5 for a, b in itertools.pairwise(frames))
+    """How many frames differ visibly from the one before.
+
+    H.264 refines a repeated picture a little (mean difference under 1.5); a new one differs far more.
+    """
+    return sum(np.abs(b.astype(int) - a).mean() > 2.0 for a, b in itertools.pairwise(frames))
 
 
 def test_interpolate_records_motion_at_the_source_rate(tmp_path: Path) -> None:
@@ -94,8 +97,8 @@ def test_interpolate_records_motion_at_the_source_rate(tmp_path: Path) -> None:
         assert len(recorded[name]) == 60  # the source's rate and length either way
     # the model is slower than 60 fps, so without interpolation most recorded frames repeat
     plain, interpolated = changed_frames(recorded["plain"]), changed_frames(recorded["interpolated"])
-    assert plain < 0.6 * 59
-    assert interpolated > 0.7 * 59 and interpolated >= 2 * plain  # measured here: 47-50 against 11
+    assert plain < 0.4 * 59
+    assert interpolated > 0.6 * 59 and interpolated >= 3 * plain  # measured here: 44 against 7
 
 
 def test_bench_temporal_reports_the_figures(handheld: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from live_style.errors import UserError
 from live_style.imaging import read_image
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.live import LiveOptions, LivePipeline
-from live_style.sinks.recorder import CODECS
+from live_style.sinks.recorder import check_record_path
 from live_style.sinks.virtual_camera import VirtualCamera, import_pyvirtualcam
 from live_style.sources.capture import VideoSource, list_cameras, open_camera, open_input
 from live_style.styles import StyleBank, live_style_files, parse_mix
@@ -45,8 +45,8 @@ def check_display() -> None:
 
 def check_options(args: argparse.Namespace) -> None:
     """Everything that can be refused before the camera and the model are opened."""
-    if args.record and Path(args.record).suffix.lower() not in CODECS:
-        raise UserError(f"--record {args.record}: the extension picks the codec; use one of {', '.join(CODECS)}")
+    if args.record:
+        check_record_path(Path(args.record))
     if args.window:
         check_display()
     if args.virtual_camera is not None:

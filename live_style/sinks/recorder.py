@@ -1,41 +1,127 @@
-"""Where stylized frames go: a live recording with real timing, an encoded video file (window: `window`)."""
+"""Live recordings with real timing, crash-safe: fragmented MP4 while recording, a normal file when done.
+
+While a recording runs it is a hidden `.NAME.partial.mp4`, fragmented and flushed about every
+second, and locked; a killed run leaves that file playable up to its last fragment, and the next
+recording in the folder (or `live-style repair`) turns it into a normal file (`rescue_orphans`).
+"""
 
 from __future__ import annotations
 
 import queue
 import sys
 import threading
+from fractions import Fraction
 from pathlib import Path
 
-import cv2
+import av
 import numpy as np
+from filelock import FileLock, Timeout
 
-from live_style.atomic import partial_path
 from live_style.errors import UserError
+from live_style.sinks.remux import FRAGMENTED, Remuxed, remux
+from live_style.sinks.video_file import CONTAINER_FORMATS, VIDEO_CODECS, even
 
-CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+RECORD_SUFFIXES = tuple(suffix for suffix in CONTAINER_FORMATS if suffix not in VIDEO_CODECS)  # H.264 carriers
+PARTIAL_SUFFIX = ".partial.mp4"
 QUEUE_FRAMES = 64
+# live: no lookahead or B-frames (frames reach the file at once), two threads at most beside the model
+H264_LIVE = {"preset": "veryfast", "tune": "zerolatency", "crf": "20", "threads": "2"}
+
+
+def check_record_path(path: Path, option: str = "--record") -> None:
+    """Refuse a recording name whose extension cannot carry H.264."""
+    if Path(path).suffix.lower() not in RECORD_SUFFIXES:
+        raise UserError(f"{option} {path}: the extension picks the container; use one of {', '.join(RECORD_SUFFIXES)}")
+
+
+def recording_partial(path: Path) -> Path:
+    """Where a recording to `path` is written while it runs: hidden, clearly partial, fragmented MP4."""
+    return path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+
+
+def final_name(partial: Path) -> Path | None:
+    """The recording a partial was meant to become, or None if the name is not a recording's partial."""
+    name = partial.name
+    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+        return None
+    final = partial.with_name(name[1 : -len(PARTIAL_SUFFIX)])
+    return final if final.suffix.lower() in RECORD_SUFFIXES else None
+
+
+def owner_lock(partial: Path) -> FileLock:
+    """The lock a running recorder holds on its partial; the kernel frees it when the process dies."""
+    return FileLock(partial.with_name(partial.name + ".lock"), timeout=0)
+
+
+def repair(partial: Path, target: Path | None = None) -> tuple[Path, Remuxed]:
+    """Turn a killed recording's partial into a finished file (beside it, never over an existing one)."""
+    final = target or final_name(partial)
+    if final is None:
+        raise UserError(f"{partial} is not a live-style recording's partial (.NAME.ext{PARTIAL_SUFFIX}); give one")
+    final = free_name(final) if target is None else final
+    lock = owner_lock(partial)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UserError(f"{partial} is still being recorded by a running live-style; stop it first") from None
+    try:
+        result = remux(partial, final, CONTAINER_FORMATS[final.suffix.lower()])
+        if result.frames == 0:
+            final.unlink(missing_ok=True)
+            raise UserError(f"{partial} holds no complete frame; nothing to rescue (delete it)")
+        partial.unlink()
+        return final, result
+    finally:
+        lock.release()
+        Path(lock.lock_file).unlink(missing_ok=True)
+
+
+def free_name(path: Path) -> Path:
+    """`path`, or `NAME-recovered[-N].ext` beside it if that name is taken."""
+    candidate, number = path, 1
+    while candidate.exists():
+        suffix = "-recovered" if number == 1 else f"-recovered-{number}"
+        candidate, number = path.with_name(f"{path.stem}{suffix}{path.suffix}"), number + 1
+    return candidate
+
+
+def rescue_orphans(folder: Path) -> list[str]:
+    """Repair every recording partial in `folder` whose recorder is gone; one line per file rescued."""
+    said = []
+    for partial in sorted(Path(folder).glob(f".*{PARTIAL_SUFFIX}")):
+        if final_name(partial) is None:
+            continue
+        try:
+            final, result = repair(partial)
+        except UserError:
+            continue  # still recording, or nothing in it
+        said.append(f"rescued {result.frames} frames ({result.seconds:.1f} s) of a killed recording into {final}")
+    return said
 
 
 class VideoRecorder:
     """Writes (pts, frame) pairs at a fixed frame rate in its own thread.
 
     Frames land on the slot their timestamp falls in, and the previous frame is repeated to fill
-    the gaps, so playback speed is right even when the model is slower than the source. The file
-    is written under a partial name and renamed by `close()`; writing never blocks the caller: a
-    full queue drops the frame and counts it.
+    the gaps, so playback speed is right even when the model is slower than the source. Writing
+    never blocks the caller: a full queue drops the frame and counts it. Odd sizes lose a row or
+    column (H.264 4:2:0 needs even ones).
     """
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
-        self.path, self.fps, self.size = Path(path), fps, size
-        codec = CODECS.get(self.path.suffix.lower())
-        if codec is None:
-            raise UserError(f"--record {path}: the extension picks the codec; use one of {', '.join(CODECS)}")
+        self.path, self.fps = Path(path), fps
+        check_record_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._partial = partial_path(self.path)
-        self._writer = cv2.VideoWriter(str(self._partial), cv2.VideoWriter_fourcc(*codec), fps, size)
-        if not self._writer.isOpened():
-            raise UserError(f"cannot record to {path}; check the folder is writable")
+        for line in rescue_orphans(self.path.parent):
+            print(line, file=sys.stderr)
+        self._partial = recording_partial(self.path)
+        self._lock = owner_lock(self._partial)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise UserError(f"another live-style is recording to {path}; pick another name") from None
+        self.size = (even(size[0]), even(size[1]))
+        self._container, self._stream = self._open(Fraction(fps).limit_denominator(1001))
         self.written = 0
         self.dropped = 0
         self._origin: float | None = None
@@ -43,6 +129,18 @@ class VideoRecorder:
         self._queue: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue(QUEUE_FRAMES)
         self._thread = threading.Thread(target=self._write_loop, name=f"record {path}", daemon=True)
         self._thread.start()
+
+    def _open(self, rate: Fraction) -> tuple:
+        try:
+            container = av.open(str(self._partial), "w", format="mp4", options=FRAGMENTED)
+        except (av.FFmpegError, OSError):
+            self._lock.release()
+            raise UserError(f"cannot record to {self.path}; check the folder is writable") from None
+        stream = container.add_stream("libx264", rate=rate, options={**H264_LIVE, "g": str(max(1, round(rate)))})
+        stream.width, stream.height = self.size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        return container, stream
 
     def submit(self, pts: float, image: np.ndarray) -> None:
         """Queue a frame for its time on the timeline; drop it (counted) if the writer is behind."""
@@ -65,11 +163,19 @@ class VideoRecorder:
             self._origin = pts
         slot = round((pts - self._origin) * self.fps)
         while self._previous is not None and self.written < slot:
-            self._writer.write(self._previous)
+            self._encode(self._previous)
+
+    def _encode(self, image: np.ndarray | None) -> None:
+        """Encode one frame at the next slot (None flushes the encoder)."""
+        frame = None
+        if image is not None:
+            frame = av.VideoFrame.from_ndarray(image[: self.size[1], : self.size[0]], format="bgr24")
+            frame.pts = self.written
             self.written += 1
+        self._container.mux(self._stream.encode(frame))
 
     def close(self, end_pts: float | None = None) -> Path | None:
-        """Write everything queued, hold the last frame until `end_pts`, finalize and rename.
+        """Write everything queued, hold the last frame until `end_pts`, and finish OUT as a normal file.
 
         Returns the finished file, or None (and no file) when no frame ever arrived.
         """
@@ -78,9 +184,13 @@ class VideoRecorder:
         if self._previous is not None:
             end = end_pts if end_pts is not None else self._origin + (self.written + 1) / self.fps
             self._fill_until(max(end, self._origin + (self.written + 1) / self.fps))
-        self._writer.release()
-        if self.written == 0:
-            self._partial.unlink(missing_ok=True)
-            return None
-        self._partial.replace(self.path)
-        return self.path
+        self._encode(None)
+        self._container.close()
+        try:
+            if self.written:
+                remux(self._partial, self.path, CONTAINER_FORMATS[self.path.suffix.lower()])
+            self._partial.unlink()
+        finally:
+            self._lock.release()
+            Path(self._lock.lock_file).unlink(missing_ok=True)
+        return self.path if self.written else None
