@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from live_style import logs
 from live_style.errors import EXIT_INTERRUPTED, UserError
 
-COMMANDS = ("live", "image", "video", "bench", "styles", "serve")
+COMMANDS = ("live", "image", "video", "bench", "styles", "serve", "repair")
+NO_TENSORFLOW = ("repair",)
 EXAMPLES = {
     "live-style": (
         "live-style --camera 0 --style styles/wave.jpg",
@@ -28,6 +29,10 @@ EXAMPLES = {
         "live-style image photo.jpg --style styles/mosaic.jpg -o photo-mosaic.png",
         "live-style image a.jpg b.png --style styles/flow.jpg --style styles/ink.jpg --mix 0.7,0.3 -o out/",
         "live-style image photo.jpg --style styles/ink.jpg --method optimize --steps 300 -o slow.png",
+    ),
+    "repair": (
+        "live-style repair .talk.mp4.partial.mp4            # becomes talk.mp4 (or talk-recovered.mp4)",
+        "live-style repair .talk.mp4.partial.mp4 -o rescued.mkv",
     ),
     "video": (
         "live-style video holiday.mp4 -o holiday-wave.mp4 --style styles/wave.jpg",
@@ -223,7 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_command(commands)
     add_styles_command(commands)
     add_serve_command(commands)
+    add_repair_command(commands)
     return parser
+
+
+def add_repair_command(commands: argparse._SubParsersAction) -> None:
+    """`repair`: a killed recording's partial into a finished file."""
+    repair = add_command(commands, "repair", "turn the partial a killed recording left into a playable file")
+    repair.add_argument("partials", nargs="+", metavar="PARTIAL", help="a .NAME.ext.partial.mp4 left by a killed run")
+    repair.add_argument("-o", "--output", metavar="OUT", help="where to write it (one PARTIAL; default: NAME.ext)")
+    repair.set_defaults(run=command("repair", "repair_recordings"))
 
 
 def add_serve_command(commands: argparse._SubParsersAction) -> None:
@@ -410,7 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             preload_webrtc()
-        logs.import_tensorflow_quietly()
+        if args.command not in NO_TENSORFLOW:
+            logs.import_tensorflow_quietly()
         return run(args)
     except UserError as error:
         print(f"live-style: error: {error}", file=sys.stderr)

@@ -65,7 +65,10 @@ def repair(partial: Path, target: Path | None = None) -> tuple[Path, Remuxed]:
     except Timeout:
         raise UserError(f"{partial} is still being recorded by a running live-style; stop it first") from None
     try:
-        result = remux(partial, final, CONTAINER_FORMATS[final.suffix.lower()])
+        try:
+            result = remux(partial, final, CONTAINER_FORMATS[final.suffix.lower()])
+        except (av.FFmpegError, IndexError):
+            raise UserError(f"{partial} is not a readable recording (no video in it); nothing to repair") from None
         if result.frames == 0:
             final.unlink(missing_ok=True)
             raise UserError(f"{partial} holds no complete frame; nothing to rescue (delete it)")

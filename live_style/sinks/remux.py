@@ -54,9 +54,10 @@ def remux(source: Path, target: Path, container_format: str) -> Remuxed:
     `target` appears only once complete (written under its partial name, then renamed).
     """
     partial = partial_path(target)
-    with av.open(str(source)) as reading, av.open(
-        str(partial), "w", format=container_format, options=FINISHED.get(target.suffix.lower(), {})
-    ) as writing:
+    with (
+        av.open(str(source)) as reading,
+        av.open(str(partial), "w", format=container_format, options=FINISHED.get(target.suffix.lower(), {})) as writing,
+    ):
         video = reading.streams.video[0]
         copy = writing.add_stream_from_template(video)
         annex_b = None

@@ -1,0 +1,27 @@
+"""`live-style repair PARTIAL`: a recording a killed run left behind, made a finished, playable file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from live_style.errors import UserError
+from live_style.sinks.recorder import check_record_path, repair
+
+
+def repair_recordings(args: argparse.Namespace) -> int:
+    """Repair each partial named; say what each became."""
+    if args.output and len(args.partials) > 1:
+        raise UserError("-o names one output; give one PARTIAL with it, or leave -o out")
+    target = Path(args.output) if args.output else None
+    if target is not None:
+        check_record_path(target, "-o")
+        if target.exists():
+            raise UserError(f"-o {target} already exists; give another name")
+    for name in args.partials:
+        partial = Path(name)
+        if not partial.is_file():
+            raise UserError(f"{partial} does not exist; give the .NAME.ext.partial.mp4 a killed recording left")
+        final, result = repair(partial, target)
+        print(f"repaired {partial} into {final}: {result.frames} frames, {result.seconds:.1f} s")
+    return 0
