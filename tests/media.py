@@ -38,15 +38,17 @@ def write_av_clip(
     pix_fmt: str = "yuv420p",
     codec: str = "libx264",
     frame_times: list[float] | None = None,
+    keyframe_every: int | None = None,
 ) -> Path:
     """A clip written with PyAV: the moving disc, and (unless audio=None) a 440 Hz tone as long as the video.
 
-    `frame_times` (seconds) gives a variable frame rate; `codec`/`pix_fmt` make other kinds of file.
+    `frame_times` (seconds) gives a variable frame rate; `codec`/`pix_fmt` make other kinds of file;
+    `keyframe_every` N frames gives a video that can be cut into segments.
     """
     import av
 
     container = av.open(str(path), "w")
-    video = container.add_stream(codec, rate=fps)
+    video = container.add_stream(codec, rate=fps, options={"g": str(keyframe_every)} if keyframe_every else {})
     video.width, video.height, video.pix_fmt = *size, pix_fmt
     time_base = Fraction(1, 1000) if frame_times else Fraction(1, fps)
     video.codec_context.time_base = time_base

@@ -40,14 +40,15 @@ def test_video_is_steady_by_default_and_no_stabilize_is_the_exact_per_frame_outp
     handheld: Path, tmp_path: Path, lite_model
 ) -> None:
     steady, plain = tmp_path / "steady.mp4", tmp_path / "plain.mp4"
-    for out, extra in ((steady, ()), (plain, ("--no-stabilize", "--runtime", "tensorflow"))):
+    for out, extra in ((steady, ()), (plain, ("--no-stabilize", "--runtime", "tensorflow", "--batch", "1"))):
         result = run_cli("video", handheld, "-o", out, "--style", WAVE, "--size", "240", *extra, cache=tmp_path)
         assert result.returncode == 0, result.stderr
     source = decoded(handheld)
     assert av_facts(steady)["frames"] == av_facts(plain)["frames"] == len(source)
     assert warping_errors(source, decoded(steady)).mean() < 0.5 * warping_errors(source, decoded(plain)).mean()
 
-    # the per-frame output (same runtime), encoded by the same writer: --no-stabilize decodes to the same pixels
+    # the per-frame output (same runtime, one frame per call: TF's batched kernels may round differently),
+    # encoded by the same writer: --no-stabilize decodes to the same pixels
     vector = lite_model.style_vector(cv2.imread(str(WAVE)))
     reference = tmp_path / "reference.mp4"
     video = VideoFile(handheld)

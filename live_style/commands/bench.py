@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from live_style.commands.bench_runtimes import print_runtimes, runtime_report
 from live_style.commands.bench_temporal import check_clip, print_temporal, read_frames, temporal_report
@@ -31,8 +30,9 @@ from live_style.model import load_model
 from live_style.model.openvino_runtime import openvino_available
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
-from live_style.pipeline.file_job import VideoJob
+from live_style.pipeline.job_folder import JobFolder
 from live_style.pipeline.live import LiveOptions, LivePipeline
+from live_style.pipeline.video_jobs import JobOptions, LocalRenderer, VideoRun, plan_video
 from live_style.sinks.video_file import VideoFileWriter, even
 from live_style.sources.capture import open_input
 from live_style.sources.video_file import DecodedFrame, VideoFile
@@ -113,20 +113,18 @@ def naive_fps(model: Stylizer, clip: Path, style: np.ndarray, shape: tuple[int, 
 def pipelined_run(
     model: Stylizer, clip: Path, vector: np.ndarray, size: int, batch: int, out: Path, audio: bool = False
 ) -> dict:
-    """The video job over the clip (audio copied if asked): frames per second and stage times."""
-    video = VideoFile(clip)
-    height, width = video.video.height, video.video.width
-    shape = model.processing_shape(height, width, size)
-    writer = VideoFileWriter(
-        out, (even(width), even(height)), video.rate, video.time_base, video.audio if audio else None
-    )
-    job = VideoJob(model, video, writer, shape, (even(width), even(height)), batch)
+    """`live-style video` over the clip as one segment (audio copied if asked): frames per second, stage times."""
+    options = JobOptions(size, "input", batch, False, True, 1.0, audio, float("inf"))
+    plan = plan_video(model, vector, clip, out, options)
+    renderer = LocalRenderer(model)
     started = time.perf_counter()
-    job.run(vector, 1.0, tqdm(disable=True), with_audio=audio)
-    writer.close()
+    folder = JobFolder(out)
+    try:
+        VideoRun([plan], {out: folder}, renderer, quiet=True).run()
+    finally:
+        folder.release()
     elapsed = time.perf_counter() - started
-    video.close()
-    return {"fps": job.frames_done / elapsed, "stages_ms": job.times.summary(), "shape": shape}
+    return {"fps": plan.frames / elapsed, "stages_ms": renderer.times.summary(), "shape": plan.settings.processing}
 
 
 def peak_memory_mb() -> float:

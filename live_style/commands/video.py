@@ -1,27 +1,27 @@
-"""`live-style video IN -o OUT --style S`: stylize every frame of a file, in order, audio kept.
+"""`live-style video IN... -o OUT`: every frame of one or many files, in order, audio kept, resumable.
 
-OUT is written under a partial name and renamed only when complete, so an interrupted run never
-leaves a file that looks finished. The work itself is `pipeline.file_job.VideoJob`.
+The work is `pipeline.video_jobs`: here the inputs and outputs are checked, the renderer (this
+process, or Ray actors with `--ray`) is picked, and what happened is reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from pathlib import Path
 
 import av
-from tqdm import tqdm
 
-from live_style.atomic import partial_path
 from live_style.commands.common import open_model, styles_vector
-from live_style.errors import EXIT_INTERRUPTED, UserError
-from live_style.model.stylizer import Stylizer
-from live_style.pipeline.file_job import VideoJob
-from live_style.sinks.video_file import CONTAINER_FORMATS, VideoFileWriter, even
-from live_style.sources.video_file import VideoFile
+from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
+from live_style.pipeline.job_folder import JobFolder
+from live_style.pipeline.video_jobs import JobOptions, LocalRenderer, VideoPlan, VideoRun, plan_video
+from live_style.sinks.video_file import CONTAINER_FORMATS, container_accepts
 from live_style.styles import style_files
+
+EXIT_SOME_FAILED = 1
 
 
 def check_output(out: Path, source: Path, overwrite: bool) -> None:
@@ -36,75 +36,122 @@ def check_output(out: Path, source: Path, overwrite: bool) -> None:
         raise UserError(f"{out} already exists; add --overwrite to replace it")
 
 
-def output_size(model: Stylizer, video: VideoFile, first: tuple[int, int], args: argparse.Namespace) -> tuple:
-    """(processing (h, w), output (w, h)): output at the input's size or the processing size, even."""
-    height, width = first
-    processing = model.processing_shape(height, width, args.size)
-    if args.output_size == "processing":
-        return processing, (processing[1], processing[0])
-    return processing, (even(width), even(height))
+def expand_inputs(names: list[str]) -> list[Path]:
+    """The files named, with a folder standing for the videos in it."""
+    inputs: list[Path] = []
+    for name in map(Path, names):
+        if name.is_dir():
+            found = sorted(p for p in name.iterdir() if p.suffix.lower() in CONTAINER_FORMATS and p.is_file())
+            if not found:
+                raise UserError(f"{name} holds no video file ({', '.join(CONTAINER_FORMATS)}); give files or a folder")
+            inputs.extend(found)
+        else:
+            inputs.append(name)
+    return inputs
+
+
+def output_pairs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    """(input, output) for each input: OUT itself for one file, OUTDIR/NAME for several or a folder OUT."""
+    if len(inputs) == 1 and not output.is_dir():
+        return [(inputs[0], output)]
+    if output.suffix.lower() in CONTAINER_FORMATS and not output.is_dir():
+        raise UserError(f"-o {output}: several inputs need an output folder; give one (it is created)")
+    output.mkdir(parents=True, exist_ok=True)
+    return [(source, output / source.name) for source in inputs]
+
+
+def job_options(args: argparse.Namespace) -> JobOptions:
+    return JobOptions(
+        args.size,
+        args.output_size,
+        args.batch,
+        args.preserve_colors,
+        args.stabilize,
+        args.strength,
+        not args.no_audio,
+        args.segment_seconds,
+    )
+
+
+def describe(plan: VideoPlan) -> str:
+    """One line on what will be made of an input."""
+    (height, width), (out_w, out_h) = plan.settings.processing, plan.settings.output
+    audio = "no audio"
+    if plan.with_audio:
+        with av.open(str(plan.source)) as container:
+            copied = container_accepts(plan.out.suffix.lower(), container.streams.audio[0])
+        audio = "audio copied" if copied else "audio re-encoded"
+    return (
+        f"{plan.source} -> {plan.out}: {out_w}x{out_h}, processing {width}x{height}, {plan.frames} frames at "
+        f"{float(plan.settings.rate):.3g} fps in {len(plan.segments)} segment(s), {audio}"
+    )
 
 
 def stylize_video(args: argparse.Namespace) -> int:
-    """Check everything, open the model, run the job, rename the result into place."""
-    source, out = Path(args.input), Path(args.output)
-    check_output(out, source, args.overwrite)
+    """Check everything, open the model, plan every input, render and join; report per input."""
+    single = len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir() and not Path(args.output).is_dir()
+    pairs = output_pairs(expand_inputs(args.inputs), Path(args.output))
     style_files(args.style)
-    video = VideoFile(source)
-    try:
-        return run_job(args, video, out)
-    finally:
-        video.close()
-
-
-def first_frame_shape(video: VideoFile) -> tuple[int, int]:
-    """(height, width) of the first frame, upright (the stream is rewound afterwards)."""
-    for item in video.demux(with_audio=False):
-        video.container.seek(0)
-        return item.image.shape[:2]
-    raise UserError(f"{video.path} has no decodable video frame; re-encode the file")
-
-
-def run_job(args: argparse.Namespace, video: VideoFile, out: Path) -> int:
-    """Stylize into the partial file; rename it to OUT only when every frame is in."""
+    failures = 0
+    checked, folders = [], {}
+    for source, out in pairs:
+        try:
+            check_output(out, source, args.overwrite)
+            folders[out] = JobFolder(out)  # a second run on the same OUT stops here
+            checked.append((source, out))
+        except UserError as error:
+            if single:
+                raise
+            print(f"live-style: error: {error}", file=sys.stderr)
+            failures += 1
     model = open_model(args)
     vector = styles_vector(model, args)
-    processing, size = output_size(model, video, first_frame_shape(video), args)
-    with_audio = not args.no_audio and video.audio is not None
-    partial = partial_path(out)
-    writer = VideoFileWriter(partial, size, video.rate, video.time_base, video.audio if with_audio else None)
-    job = VideoJob(model, video, writer, processing, size, args.batch, args.preserve_colors, args.stabilize)
-    audio = "no audio" if not with_audio else ("audio copied" if writer.audio_copied else "audio re-encoded")
-    print(
-        f"{video.path} -> {out}: {size[0]}x{size[1]}, processing {processing[1]}x{processing[0]}, "
-        f"{video.frame_count} frames at {float(video.rate):.3g} fps, {audio}",
-        file=sys.stderr,
-        flush=True,
-    )
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    progress = tqdm(total=video.frame_count or None, unit="frame", disable=args.quiet, file=sys.stderr)
+    plans = []
+    for source, out in checked:
+        try:
+            plans.append(plan_video(model, vector, source, out, job_options(args)))
+        except UserError as error:
+            if single:
+                raise
+            print(f"live-style: error: {error}", file=sys.stderr)
+            failures += 1
+    for plan in plans:
+        print(describe(plan), file=sys.stderr, flush=True)
     try:
-        job.run(vector, args.strength, progress, with_audio)
-    except av.FFmpegError as error:
-        partial.unlink(missing_ok=True)
-        raise UserError(
-            f"cannot stylize {video.path} into {out} ({error}); check the file and free disk space"
-        ) from None
-    except KeyboardInterrupt:
-        writer.close()
-        print(
-            f"\ninterrupted after {job.frames_done} of {video.frame_count} frames: {out} was not written; "
-            f"the part done is in {partial}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+        return run_plans(args, model, plans, folders, single, failures)
     finally:
-        progress.close()
-        signal.signal(signal.SIGTERM, previous)
-    writer.close()
-    partial.replace(out)
-    print(f"wrote {out} ({job.frames_done} frames)", file=sys.stderr)
-    return 0
+        for folder in folders.values():
+            folder.release()
+
+
+def run_plans(
+    args: argparse.Namespace, model, plans: list[VideoPlan], folders: dict, single: bool, failures: int
+) -> int:
+    """Render with the renderer asked for; Ctrl+C and SIGTERM leave every job resumable."""
+    with contextlib.ExitStack() as stack:
+        if args.ray is not None:
+            from live_style.pipeline.ray_renderer import RayRenderer
+
+            renderer = stack.enter_context(RayRenderer(args.ray, args))
+        else:
+            renderer = LocalRenderer(model)
+        run = VideoRun(plans, folders, renderer, args.quiet)
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+        try:
+            run.run()
+        except KeyboardInterrupt:
+            print("\ninterrupted: " + "; ".join(run.interrupted_summary()), file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    if single and run.failed:
+        return EXIT_BAD_INPUT
+    failures += len(run.failed)
+    if failures and not single:
+        print(
+            f"{len(run.finished)} of {len(run.finished) + failures} videos written; {failures} failed", file=sys.stderr
+        )
+    return EXIT_SOME_FAILED if failures else 0
 
 
 def raise_interrupt(_signum: int, _frame) -> None:

@@ -1,7 +1,9 @@
-"""The file job: every frame of a video through decode -> stylize (batched) -> upscale + encode.
+"""One segment of a video through decode -> stylize (batched) -> steady -> upscale + encode.
 
 Decoding (PyAV, its own thread), inference (batches, the caller's thread) and upscaling + encoding
-(its own thread) overlap through bounded queues; a failing stage stops the others.
+(its own thread) overlap through bounded queues; a failing stage stops the others. The frames
+just outside the segment are stylized too, so its steadiness is warmed up across both ends, but
+only the segment's own frames are encoded.
 """
 
 from __future__ import annotations
@@ -9,43 +11,61 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from live_style.imaging import resize_frames
 from live_style.model.stylizer import Stylizer
+from live_style.pipeline.segments import Segment
 from live_style.pipeline.stats import StageTimes
 from live_style.pipeline.threads import END, Stage, get_unless_stopped, put_unless_stopped
 from live_style.sinks.video_file import VideoFileWriter
 from live_style.sources.video_file import DecodedFrame, VideoFile
-from live_style.styles import with_strength
 from live_style.temporal.coherence import TwoWaySteadier
 
 
-class VideoJob:
-    """One file through decode -> stylize (batched) -> upscale + encode."""
+@dataclass(frozen=True)
+class RenderSettings:
+    """How every segment of one video is made; picklable, so Ray workers get it as it is."""
+
+    processing: tuple[int, int]  # (h, w) the model sees
+    output: tuple[int, int]  # (w, h) written
+    vector: np.ndarray
+    batch: int
+    preserve_colors: bool
+    stabilize: bool
+    rate: Fraction
+    time_base: Fraction
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """A segment to render: where the video is, which frames (their timestamps from the warm-up on), how."""
+
+    source: Path
+    segment: Segment
+    pts: list[int]  # timestamps of frames warm_first .. warm_stop - 1
+    settings: RenderSettings
+    suffix: str  # the segment file's container
+
+
+class SegmentJob:
+    """One segment through decode -> stylize (batched) -> steady -> upscale + encode."""
 
     def __init__(
-        self,
-        model: Stylizer,
-        video: VideoFile,
-        writer: VideoFileWriter,
-        processing: tuple[int, int],
-        output: tuple[int, int],
-        batch: int,
-        preserve_colors: bool = False,
-        stabilize: bool = True,
+        self, model: Stylizer, video: VideoFile, task: SegmentTask, writer: VideoFileWriter, times: StageTimes
     ):
-        self.model, self.video, self.writer = model, video, writer
-        self.processing, self.output, self.batch = processing, output, batch
-        self.decoded: queue.Queue = queue.Queue(maxsize=2 * batch + 8)
+        self.model, self.video, self.task, self.writer, self.times = model, video, task, writer, times
+        self.settings = task.settings
+        self.decoded: queue.Queue = queue.Queue(maxsize=2 * self.settings.batch + 8)
         self.encoded: queue.Queue = queue.Queue(maxsize=4)
         self.stop = threading.Event()
         self.frames_done = 0
-        self.times = StageTimes()
-        self.preserve_colors = preserve_colors
-        self.steadier = TwoWaySteadier() if stabilize else None
+        self.steadier = TwoWaySteadier() if self.settings.stabilize else None
 
     def _put(self, channel: queue.Queue, item: object) -> None:
         put_unless_stopped(channel, item, self.stop)
@@ -53,16 +73,17 @@ class VideoJob:
     def _get(self, channel: queue.Queue) -> object:
         return get_unless_stopped(channel, self.stop)
 
-    def _decode(self, with_audio: bool) -> None:
+    def _decode(self) -> None:
+        segment = self.task.segment
+        first = segment.warm_first if self.steadier else segment.first
+        pts = self.task.pts[first - segment.warm_first : (segment.warm_stop if self.steadier else segment.stop)]
         try:
             started = time.perf_counter()
-            for item in self.video.demux(with_audio):
-                if isinstance(item, DecodedFrame):
-                    decoded = time.perf_counter()
-                    item = (item, resize_frames(item.image[None], *self.processing)[0])
-                    self.times.add("decode", decoded - started)
-                    self.times.add("preprocess", time.perf_counter() - decoded)
-                self._put(self.decoded, item)
+            for frame in self.video.frames_at(pts, first):
+                decoded = time.perf_counter()
+                self._put(self.decoded, (frame, resize_frames(frame.image[None], *self.settings.processing)[0]))
+                self.times.add("decode", decoded - started)
+                self.times.add("preprocess", time.perf_counter() - decoded)
                 started = time.perf_counter()
                 if self.stop.is_set():
                     return
@@ -70,27 +91,27 @@ class VideoJob:
             self._put(self.decoded, END)
 
     def _encode(self) -> None:
-        height, width = self.output[1], self.output[0]
+        width, height = self.settings.output
+        segment = self.task.segment
         while (item := self._get(self.encoded)) is not END:
-            if isinstance(item, list):
-                for frame, stylized in item:
-                    started = time.perf_counter()
-                    full = resize_frames(stylized[None], height, width)[0]
-                    resized = time.perf_counter()
-                    self.writer.write(full, frame.pts)
-                    self.times.add("postprocess", resized - started)
-                    self.times.add("encode", time.perf_counter() - resized)
-            else:
-                self.writer.add_audio(item)
+            for frame, stylized in item:
+                if not segment.first <= frame.index < segment.stop:
+                    continue  # warm-up only
+                started = time.perf_counter()
+                full = resize_frames(stylized[None], height, width)[0]
+                resized = time.perf_counter()
+                self.writer.write(full, frame.pts)
+                self.times.add("postprocess", resized - started)
+                self.times.add("encode", time.perf_counter() - resized)
 
-    def run(self, vector: np.ndarray, strength: float, progress: tqdm, with_audio: bool) -> None:
+    def run(self, progress: Callable[[int], None]) -> None:
         """Run to the end (or until interrupted); the writer is closed by the caller."""
-        decoder = Stage("decode", lambda: self._decode(with_audio), self.stop)
+        decoder = Stage("decode", self._decode, self.stop)
         encoder = Stage("encode", self._encode, self.stop)
         decoder.start()
         encoder.start()
         try:
-            self._stylize_all(vector, strength, progress)
+            self._stylize_all(progress)
             self._put(self.encoded, END)
             encoder.join()
         finally:
@@ -101,28 +122,22 @@ class VideoJob:
             if stage.error is not None:
                 raise stage.error
 
-    def _stylize_all(self, vector: np.ndarray, strength: float, progress: tqdm) -> None:
-        """Audio packets pass straight on; frames go through the model `self.batch` at a time."""
+    def _stylize_all(self, progress: Callable[[int], None]) -> None:
         batch: list[tuple[DecodedFrame, np.ndarray]] = []
         while (item := self._get(self.decoded)) is not END:
-            if not isinstance(item, tuple):
-                self._put(self.encoded, item)
-                continue
-            if self.frames_done == 0 and not batch:  # the content's own style comes from the first frame
-                vector = with_strength(self.model, vector, item[0].image, strength)
             batch.append(item)
-            if len(batch) == self.batch:
-                self._stylize_batch(batch, vector, progress)
+            if len(batch) == self.settings.batch:
+                self._stylize_batch(batch, progress)
                 batch = []
         if batch and not self.stop.is_set():
-            self._stylize_batch(batch, vector, progress)
+            self._stylize_batch(batch, progress)
         if self.steadier is not None and not self.stop.is_set():
             self._put(self.encoded, self.steadier.flush())
 
-    def _stylize_batch(self, batch: list[tuple[DecodedFrame, np.ndarray]], vector: np.ndarray, progress: tqdm) -> None:
+    def _stylize_batch(self, batch: list[tuple[DecodedFrame, np.ndarray]], progress: Callable[[int], None]) -> None:
         started = time.perf_counter()
         smalls = np.stack([small for _, small in batch])
-        stylized = self.model.stylize(smalls, vector, preserve_colors=self.preserve_colors)
+        stylized = self.model.stylize(smalls, self.settings.vector, preserve_colors=self.settings.preserve_colors)
         inferred = time.perf_counter()
         done = [(frame, image) for (frame, _), image in zip(batch, stylized, strict=True)]
         if self.steadier is not None:
@@ -135,5 +150,25 @@ class VideoJob:
             self.times.add("stylize", (inferred - started) / len(batch))
             self.times.add("temporal", (time.perf_counter() - inferred) / len(batch))
         self._put(self.encoded, done)
-        self.frames_done += len(batch)
-        progress.update(len(batch))
+        inside = sum(self.task.segment.first <= frame.index < self.task.segment.stop for frame, _ in batch)
+        self.frames_done += inside
+        progress(inside)
+
+
+def render_segment(
+    model: Stylizer,
+    task: SegmentTask,
+    target: Path,
+    progress: Callable[[int], None],
+    times: StageTimes | None = None,
+) -> SegmentJob:
+    """Render a segment into `target` (video only; the audio joins at the end). Returns the finished job."""
+    video = VideoFile(task.source)
+    writer = VideoFileWriter(target, task.settings.output, task.settings.rate, task.settings.time_base, None)
+    try:
+        job = SegmentJob(model, video, task, writer, times or StageTimes())
+        job.run(progress)
+    finally:
+        writer.close()
+        video.close()
+    return job

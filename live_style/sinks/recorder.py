@@ -66,7 +66,7 @@ def repair(partial: Path, target: Path | None = None) -> tuple[Path, Remuxed]:
         raise UserError(f"{partial} is still being recorded by a running live-style; stop it first") from None
     try:
         try:
-            result = remux(partial, final, CONTAINER_FORMATS[final.suffix.lower()])
+            result = remux([partial], final, CONTAINER_FORMATS[final.suffix.lower()])
         except (av.FFmpegError, IndexError):
             raise UserError(f"{partial} is not a readable recording (no video in it); nothing to repair") from None
         if result.frames == 0:
@@ -191,7 +191,7 @@ class VideoRecorder:
         self._container.close()
         try:
             if self.written:
-                remux(self._partial, self.path, CONTAINER_FORMATS[self.path.suffix.lower()])
+                remux([self._partial], self.path, CONTAINER_FORMATS[self.path.suffix.lower()])
             self._partial.unlink()
         finally:
             self._lock.release()

@@ -15,6 +15,7 @@ import av
 import av.bitstream
 
 from live_style.atomic import partial_path
+from live_style.sinks.video_file import AudioTrack
 
 # moov first and empty, then a moof+mdat pair per keyframe (about every second), flushed at once
 FRAGMENTED = {
@@ -48,27 +49,61 @@ def annex_b_filter(video: av.video.stream.VideoStream) -> av.bitstream.BitStream
     return av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video)
 
 
-def remux(source: Path, target: Path, container_format: str) -> Remuxed:
-    """Copy the video of `source` into a finished `target` of this format; a truncated tail is dropped.
+def remux(parts: list[Path], target: Path, container_format: str, audio_from: Path | None = None) -> Remuxed:
+    """Copy the video of `parts`, end to end, into a finished `target`, with the audio of `audio_from` if given.
 
-    `target` appears only once complete (written under its partial name, then renamed).
+    A truncated tail of a part is dropped. `target` appears only once complete (written under its
+    partial name, then renamed).
     """
     partial = partial_path(target)
+    options = FINISHED.get(target.suffix.lower(), {})
     with (
-        av.open(str(source)) as reading,
-        av.open(str(partial), "w", format=container_format, options=FINISHED.get(target.suffix.lower(), {})) as writing,
+        av.open(str(partial), "w", format=container_format, options=options) as writing,
+        contextlib.ExitStack() as readers,
     ):
-        video = reading.streams.video[0]
-        copy = writing.add_stream_from_template(video)
+        opened = [readers.enter_context(av.open(str(part))) for part in parts]
+        first = opened[0].streams.video[0]
+        copy = writing.add_stream_from_template(first)
         annex_b = None
         if container_format in FRAME_COUNTED:
-            annex_b, copy.time_base = annex_b_filter(video), 1 / video.average_rate
+            annex_b, copy.time_base = annex_b_filter(first), 1 / first.average_rate
+        audio = readers.enter_context(AudioFeed(writing, audio_from)) if audio_from else None
         frames, end = 0, 0.0
-        for packet in readable_packets(reading, video):
-            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-            for ready in annex_b.filter(packet) if annex_b else [packet]:
-                ready.stream = copy
-                writing.mux(ready)
-                frames += 1
+        for reading in opened:
+            for packet in readable_packets(reading, reading.streams.video[0]):
+                end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+                if audio is not None:
+                    audio.until(float(packet.pts * packet.time_base))
+                for ready in annex_b.filter(packet) if annex_b else [packet]:
+                    ready.stream = copy
+                    writing.mux(ready)
+                    frames += 1
+        if audio is not None:
+            audio.until(float("inf"))
     partial.replace(target)
     return Remuxed(frames, end)
+
+
+class AudioFeed:
+    """The audio of a source file, pulled packet by packet into an output as its video advances."""
+
+    def __init__(self, writing: av.container.OutputContainer, source: Path):
+        self._reading = av.open(str(source))
+        self.track = AudioTrack(writing, self._reading.streams.audio[0])
+        self._packets = readable_packets(self._reading, self._reading.streams.audio[0])
+        self._next = next(self._packets, None)
+
+    def until(self, seconds: float) -> None:
+        """Write the audio that starts by `seconds` (all of it for infinity, and finish the track)."""
+        while self._next is not None and float(self._next.pts * self._next.time_base) <= seconds:
+            self.track.add(self._next)
+            self._next = next(self._packets, None)
+        self.track.mux_until(seconds)
+        if seconds == float("inf"):
+            self.track.close()
+
+    def __enter__(self) -> AudioFeed:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._reading.close()

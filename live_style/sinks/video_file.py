@@ -13,7 +13,8 @@ CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matro
 VIDEO_CODECS = {".webm": "libvpx-vp9"}  # everything else: H.264
 AUDIO_FALLBACK = {".webm": "libopus"}  # for audio a container cannot carry as it is; else AAC
 OPUS_RATE = 48000  # the one rate every Opus decoder takes
-H264_OPTIONS = {"crf": "18", "preset": "veryfast"}
+# no B-frames: segments then join end to end with rising decode times, however the frame rate varies
+H264_OPTIONS = {"crf": "18", "preset": "veryfast", "bf": "0"}
 
 
 def even(value: int) -> int:
@@ -35,12 +36,52 @@ def container_accepts(suffix: str, audio: av.audio.stream.AudioStream) -> bool:
             probe.close()
 
 
-class VideoFileWriter:
-    """Encodes frames at their own timestamps (variable frame rate kept) and carries the audio along.
+class AudioTrack:
+    """The source's audio carried into an output container: packets copied untouched when the container
+    allows, else re-encoded; muxed as the video reaches their time, so the file is interleaved."""
 
-    Audio packets are copied untouched when the container allows, else re-encoded; they are muxed
-    as the video reaches their time, so the file is interleaved.
-    """
+    def __init__(self, container: av.container.OutputContainer, audio: av.audio.stream.AudioStream):
+        suffix = Path(container.name).suffix.lower()
+        self.container = container
+        self.copied = container_accepts(suffix, audio)
+        self._resampler = None
+        self._pending: list[av.Packet] = []
+        if self.copied:
+            self.stream = container.add_stream_from_template(audio)
+            return
+        codec = AUDIO_FALLBACK.get(suffix, "aac")
+        rate = OPUS_RATE if codec == "libopus" else audio.rate
+        self.stream = container.add_stream(codec, rate=rate)
+        self.stream.layout = audio.layout
+        self._resampler = av.AudioResampler(format=self.stream.format, layout=audio.layout, rate=rate)
+
+    def add(self, packet: av.Packet) -> None:
+        """Queue an audio packet; it is written once the video reaches its time."""
+        self._pending.append(packet)
+
+    def mux_until(self, seconds: float) -> None:
+        """Write every queued packet that starts by `seconds`."""
+        while self._pending and float(self._pending[0].pts * self._pending[0].time_base) <= seconds:
+            self._mux(self._pending.pop(0))
+
+    def _mux(self, packet: av.Packet) -> None:
+        if self.copied:
+            packet.stream = self.stream
+            self.container.mux(packet)
+            return
+        for frame in packet.decode():
+            for resampled in self._resampler.resample(frame):
+                self.container.mux(self.stream.encode(resampled))
+
+    def close(self) -> None:
+        """Write what is left and flush the encoder, if there is one."""
+        self.mux_until(float("inf"))
+        if self._resampler is not None:
+            self.container.mux(self.stream.encode(None))
+
+
+class VideoFileWriter:
+    """Encodes frames at their own timestamps (variable frame rate kept), and the audio along if given."""
 
     def __init__(self, path: Path, size: tuple[int, int], rate, time_base, audio: av.audio.stream.AudioStream | None):
         suffix = Path(path).suffix.lower()
@@ -52,51 +93,23 @@ class VideoFileWriter:
         self.video.pix_fmt = "yuv420p"
         self.video.codec_context.time_base = time_base
         self.time_base = time_base
-        self.audio_copied = audio is not None and container_accepts(suffix, audio)
-        self.audio = None
-        self._resampler = None
-        if audio is not None:
-            self._add_audio(suffix, audio)
-        self._pending_audio: list[av.Packet] = []
-
-    def _add_audio(self, suffix: str, audio: av.audio.stream.AudioStream) -> None:
-        if self.audio_copied:
-            self.audio = self.container.add_stream_from_template(audio)
-            return
-        codec = AUDIO_FALLBACK.get(suffix, "aac")
-        rate = OPUS_RATE if codec == "libopus" else audio.rate
-        self.audio = self.container.add_stream(codec, rate=rate)
-        self.audio.layout = audio.layout
-        self._resampler = av.AudioResampler(format=self.audio.format, layout=audio.layout, rate=rate)
+        self.audio = AudioTrack(self.container, audio) if audio is not None else None
 
     def add_audio(self, packet: av.Packet) -> None:
         """Queue an audio packet; it is written once the video reaches its time."""
-        self._pending_audio.append(packet)
-
-    def _mux_audio_until(self, seconds: float) -> None:
-        while self._pending_audio and float(self._pending_audio[0].pts * self._pending_audio[0].time_base) <= seconds:
-            self._mux_audio(self._pending_audio.pop(0))
-
-    def _mux_audio(self, packet: av.Packet) -> None:
-        if self.audio_copied:
-            packet.stream = self.audio
-            self.container.mux(packet)
-            return
-        for frame in packet.decode():
-            for resampled in self._resampler.resample(frame):
-                self.container.mux(self.audio.encode(resampled))
+        self.audio.add(packet)
 
     def write(self, image: np.ndarray, pts: int) -> None:
         """Encode one BGR frame at `pts` (in the input's time base)."""
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         frame.pts, frame.time_base = pts, self.time_base
-        self._mux_audio_until(float(pts * self.time_base))
+        if self.audio is not None:
+            self.audio.mux_until(float(pts * self.time_base))
         self.container.mux(self.video.encode(frame))
 
     def close(self) -> None:
         """Flush the encoders and the remaining audio, and finish the file."""
         self.container.mux(self.video.encode(None))
-        self._mux_audio_until(float("inf"))
-        if self._resampler is not None:
-            self.container.mux(self.audio.encode(None))
+        if self.audio is not None:
+            self.audio.close()
         self.container.close()

@@ -14,6 +14,14 @@ from live_style.sources.capture import DEFAULT_FPS
 
 
 @dataclass(frozen=True)
+class FrameIndex:
+    """Every video frame's timestamp in presentation order, and the positions where a keyframe starts."""
+
+    pts: list[int]
+    keyframes: list[int]
+
+
+@dataclass(frozen=True)
 class DecodedFrame:
     """A frame of a video file, upright, with its timestamp in the stream's time base."""
 
@@ -63,6 +71,38 @@ class VideoFile:
                     index += 1
         except av.FFmpegError as error:
             raise UserError(f"{self.path} is damaged at frame {index} ({error}); re-encode or trim the file") from None
+
+    def index_frames(self) -> FrameIndex | None:
+        """Read the packets (no decoding) for every frame's time; None if the file does not say (no cuts then)."""
+        stamps: list[tuple[int, bool]] = []
+        try:
+            for packet in self.container.demux(self.video):
+                if packet.size == 0:
+                    continue  # the demuxer's end-of-stream marker
+                if packet.pts is None:
+                    return None
+                stamps.append((packet.pts, packet.is_keyframe))
+        except av.FFmpegError:
+            pass  # a damaged tail: the frames before it are what there is
+        finally:
+            self.container.seek(0)
+        stamps.sort()
+        return FrameIndex([pts for pts, _ in stamps], [i for i, (_, key) in enumerate(stamps) if key])
+
+    def frames_at(self, pts: list[int], first_index: int) -> Iterator[DecodedFrame]:
+        """The frames with these timestamps (ascending), numbered from `first_index`; decoding starts at a keyframe."""
+        positions = {stamp: first_index + offset for offset, stamp in enumerate(pts)}
+        self.container.seek(pts[0], stream=self.video, backward=True)
+        try:
+            for frame in self.container.decode(self.video):
+                if frame.pts in positions:
+                    yield self._upright(frame, positions[frame.pts])
+                if frame.pts is not None and frame.pts >= pts[-1]:
+                    return
+        except av.FFmpegError as error:
+            raise UserError(
+                f"{self.path} is damaged near frame {first_index} ({error}); re-encode or trim it"
+            ) from None
 
     def _upright(self, frame: av.VideoFrame, index: int) -> DecodedFrame:
         """BGR pixels turned as the rotation metadata says (phone videos)."""

@@ -1,0 +1,126 @@
+"""The folder beside OUT that makes a video job resumable: finished segments, their manifest, a lock.
+
+`.OUT.job/` holds one file per finished segment and `manifest.json`, which names each with its
+frame count and SHA-256 and is keyed by everything that shapes the output (input, model, style
+vector, options). A rerun keeps the segments whose hash still matches; a different key starts the
+job afresh. The lock (released by the kernel when its process dies) keeps a second run out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from live_style.errors import UserError
+from live_style.pipeline.segments import Segment
+
+MANIFEST = "manifest.json"
+OWNER = "owner.json"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as reading:
+        while block := reading.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash leaves the old or the new content, never half of one."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w") as writing:
+        writing.write(text)
+        writing.flush()
+        os.fsync(writing.fileno())
+    temporary.replace(path)
+
+
+def job_path(out: Path) -> Path:
+    """The job folder of an output: hidden, beside it."""
+    return out.with_name(f".{out.name}.job")
+
+
+class JobFolder:
+    """The segments of one output, locked to this run while it lives."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.path = job_path(out)
+        self.path.mkdir(exist_ok=True)
+        self._lock = FileLock(self.path / "lock", timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise UserError(f"{self._owner()} is already writing {out}; wait for it to finish or stop it") from None
+        write_atomically(self.path / OWNER, json.dumps({"pid": os.getpid(), "started": time.time()}))
+        self.key, self.suffix = "", ""
+        self.manifest: dict = {}
+
+    def load(self, key: str, suffix: str) -> None:
+        """Read the manifest of the job with this key (segments stored as `suffix` files)."""
+        self.key, self.suffix = key, suffix
+        self.manifest = self._read_manifest()
+
+    def _owner(self) -> str:
+        """Who holds the lock, as a user would want to find it."""
+        try:
+            owner = json.loads((self.path / OWNER).read_text())
+        except (OSError, ValueError):
+            return "another live-style run"
+        since = time.strftime("%H:%M:%S", time.localtime(owner["started"]))
+        return f"another live-style run (pid {owner['pid']}, since {since})"
+
+    def _read_manifest(self) -> dict:
+        """The manifest of this key; a job with other settings is cleared away."""
+        try:
+            manifest = json.loads((self.path / MANIFEST).read_text())
+        except (OSError, ValueError):
+            manifest = None
+        if manifest is not None and manifest.get("key") != self.key:
+            print(f"{self.out}: the input or the options changed since the last run; starting afresh", file=sys.stderr)
+            manifest = None
+        if manifest is None:
+            for stale in self.path.glob(f"segment-*{self.suffix}"):
+                stale.unlink()
+            manifest = {"key": self.key, "segments": {}}
+        return manifest
+
+    def segment_file(self, segment: Segment) -> Path:
+        return self.path / f"segment-{segment.number:05d}{self.suffix}"
+
+    def partial_file(self, segment: Segment) -> Path:
+        """Where a segment is written before it is committed."""
+        return self.path / f".segment-{segment.number:05d}.partial{self.suffix}"
+
+    def is_done(self, segment: Segment) -> bool:
+        """Whether the segment is in the manifest and its file still has the recorded hash."""
+        entry = self.manifest["segments"].get(str(segment.number))
+        path = self.segment_file(segment)
+        return entry is not None and path.is_file() and file_sha256(path) == entry["sha256"]
+
+    def commit(self, segment: Segment, frames: int) -> None:
+        """Move a rendered segment into place and record it; a crash before the manifest write only loses it."""
+        path = self.segment_file(segment)
+        self.partial_file(segment).replace(path)
+        self.manifest["segments"][str(segment.number)] = {"frames": frames, "sha256": file_sha256(path)}
+        write_atomically(self.path / MANIFEST, json.dumps(self.manifest, indent=1))
+
+    def release(self) -> None:
+        """Let another run in; finished segments stay for the next one, a folder without any goes."""
+        if self.path.is_dir() and not any(self.path.glob(f"segment-*{self.suffix or '.*'}")):
+            self.remove()
+        self._lock.release()
+
+    def remove(self) -> None:
+        """OUT is complete: the job folder goes."""
+        self._lock.release()
+        shutil.rmtree(self.path, ignore_errors=True)

@@ -1,0 +1,233 @@
+"""Video jobs: each input cut into segments, the segments rendered (here or on Ray), joined into OUT.
+
+Every finished segment is kept in the job folder beside OUT, so a run that dies (Ctrl+C, SIGTERM,
+SIGKILL, a lost node) is resumed by running the same command again. The join copies the encoded
+segments end to end and the source's audio over the whole; OUT appears only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import av
+from tqdm import tqdm
+
+from live_style import __version__
+from live_style.errors import UserError
+from live_style.model.stylizer import Stylizer
+from live_style.pipeline.file_job import RenderSettings, SegmentTask, render_segment
+from live_style.pipeline.job_folder import JobFolder, job_path
+from live_style.pipeline.segments import Segment, plan_segments
+from live_style.pipeline.stats import StageTimes
+from live_style.sinks.remux import remux
+from live_style.sinks.video_file import CONTAINER_FORMATS, VIDEO_CODECS, even
+from live_style.sources.video_file import FrameIndex, VideoFile
+from live_style.styles import with_strength
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What the user chose for every input of a `live-style video` run."""
+
+    size: int | None
+    output_size: str
+    batch: int
+    preserve_colors: bool
+    stabilize: bool
+    strength: float
+    audio: bool
+    segment_seconds: float
+
+
+@dataclass
+class VideoPlan:
+    """One input: its segments, how they are rendered, and where the result goes."""
+
+    source: Path
+    out: Path
+    index: FrameIndex
+    segments: list[Segment]
+    settings: RenderSettings
+    key: str
+    with_audio: bool
+    header_frames: int
+    written: dict[int, int] = field(default_factory=dict)  # segment number -> frames it holds
+
+    @property
+    def frames(self) -> int:
+        return len(self.index.pts)
+
+    def task(self, segment: Segment) -> SegmentTask:
+        pts = self.index.pts[segment.warm_first : segment.warm_stop]
+        return SegmentTask(self.source, segment, pts, self.settings, segment_suffix(self.out))
+
+
+def segment_suffix(out: Path) -> str:
+    """Segments are stored in a container that carries OUT's codec and the source's exact timestamps."""
+    return ".webm" if out.suffix.lower() in VIDEO_CODECS else ".mp4"
+
+
+def plan_video(model: Stylizer, vector, source: Path, out: Path, options: JobOptions) -> VideoPlan:
+    """Read the input's frame times, cut it into segments, and fix how every frame is rendered."""
+    video = VideoFile(source)
+    try:
+        index = video.index_frames()
+        if index is None:
+            raise UserError(f"{source} does not time its frames; remux it first (ffmpeg -i IN -c copy OUT.mkv)")
+        first = next(video.frames_at(index.pts[:1], 0), None) if index.pts else None
+        if first is None:
+            raise UserError(f"{source} has no decodable video frame; re-encode the file")
+        height, width = first.image.shape[:2]
+        processing = model.processing_shape(height, width, options.size)
+        output = (processing[1], processing[0]) if options.output_size == "processing" else (even(width), even(height))
+        settings = RenderSettings(
+            processing,
+            output,
+            with_strength(model, vector, first.image, options.strength),  # the content's own style: first frame
+            options.batch,
+            options.preserve_colors,
+            options.stabilize,
+            video.rate,
+            video.time_base,
+        )
+        segments = plan_segments(index, float(video.rate), options.segment_seconds)
+        with_audio = options.audio and video.audio is not None
+        key = job_key(source, out, model, settings, options.segment_seconds)
+        return VideoPlan(source, out, index, segments, settings, key, with_audio, video.frame_count)
+    finally:
+        video.close()
+
+
+def job_key(source: Path, out: Path, model: Stylizer, settings: RenderSettings, segment_seconds: float) -> str:
+    """A digest of everything that shapes the segments: the input file, the model, the vector, the options."""
+    stat = source.stat()
+    facts = {
+        "input": [str(source.resolve()), stat.st_size, stat.st_mtime_ns],
+        "model": [model.identity, model.description],
+        "settings": {k: str(v) for k, v in asdict(settings).items() if k != "vector"},
+        "vector": hashlib.sha256(settings.vector.tobytes()).hexdigest(),
+        "segments": [segment_seconds, segment_suffix(out)],
+        "version": __version__,
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+class Renderer(Protocol):
+    """Renders segment tasks somewhere; yields each task with its frame count, or the error it failed with."""
+
+    def run(
+        self, tasks: list[SegmentTask], destination: Callable[[SegmentTask], Path], progress: Callable[[int], None]
+    ) -> Iterator[tuple[SegmentTask, int | Exception]]: ...
+
+
+class LocalRenderer:
+    """In this process, one segment after another, with the model already open."""
+
+    def __init__(self, model: Stylizer):
+        self.model = model
+        self.times = StageTimes()
+
+    def run(self, tasks, destination, progress):
+        for task in tasks:
+            try:
+                job = render_segment(self.model, task, destination(task), progress, self.times)
+            except (UserError, av.FFmpegError) as error:
+                yield task, error
+                continue
+            yield task, job.frames_done
+
+
+class VideoRun:
+    """Several inputs through one renderer: resume what is done, render the rest, join each as it completes."""
+
+    def __init__(self, plans: list[VideoPlan], folders: dict[Path, JobFolder], renderer: Renderer, quiet: bool):
+        self.plans, self.folders, self.renderer, self.quiet = plans, folders, renderer, quiet
+        self.failed: dict[Path, str] = {}
+        self.finished: list[Path] = []
+        self._owner: dict[int, VideoPlan] = {}  # id(task) -> its input's plan
+
+    def run(self) -> None:
+        """Everything to the end; failures are collected per input, an interrupt leaves the folders to resume."""
+        pending = [task for plan in self.plans for task in self._resume(plan)]
+        total = sum(plan.frames for plan in self.plans)
+        reused = sum(sum(plan.written.values()) for plan in self.plans)
+        progress = tqdm(total=total, initial=reused, unit="frame", disable=self.quiet, file=sys.stderr)
+        try:
+            for plan in self.plans:
+                if len(plan.written) == len(plan.segments):
+                    self._join(plan)
+            for task, outcome in self.renderer.run(pending, self._destination, progress.update):
+                self._settle(self._owner[id(task)], task.segment, outcome, progress)
+        finally:
+            progress.close()
+
+    def _destination(self, task: SegmentTask) -> Path:
+        return self.folders[self._owner[id(task)].out].partial_file(task.segment)
+
+    def _resume(self, plan: VideoPlan) -> list[SegmentTask]:
+        """Keep the verified segments of the job folder, say what is reused, and list the rest."""
+        folder = self.folders[plan.out]
+        folder.load(plan.key, segment_suffix(plan.out))
+        for segment in plan.segments:
+            if folder.is_done(segment):
+                plan.written[segment.number] = folder.manifest["segments"][str(segment.number)]["frames"]
+        if plan.written:
+            print(
+                f"{plan.out}: resuming: {len(plan.written)} of {len(plan.segments)} segments already done "
+                f"(verified), computing {len(plan.segments) - len(plan.written)}",
+                file=sys.stderr,
+            )
+        tasks = [plan.task(segment) for segment in plan.segments if segment.number not in plan.written]
+        self._owner.update({id(task): plan for task in tasks})
+        return tasks
+
+    def _settle(self, plan: VideoPlan, segment: Segment, outcome: int | Exception, progress: tqdm) -> None:
+        """Commit a rendered segment, or fail its input; join the input once all its segments are in."""
+        if plan.out in self.failed:
+            return
+        if isinstance(outcome, Exception):
+            self._fail(plan, f"cannot stylize {plan.source} ({outcome})")
+            return
+        self.folders[plan.out].commit(segment, outcome)
+        plan.written[segment.number] = outcome
+        if len(plan.written) == len(plan.segments):
+            progress.clear()
+            self._join(plan)
+
+    def _join(self, plan: VideoPlan) -> None:
+        folder = self.folders[plan.out]
+        parts = [folder.segment_file(segment) for segment in plan.segments]
+        audio = plan.source if plan.with_audio else None
+        try:
+            result = remux(parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], audio)
+        except av.FFmpegError as error:
+            self._fail(plan, f"cannot write {plan.out} ({error}); check free disk space")
+            return
+        folder.remove()
+        self.finished.append(plan.out)
+        print(f"wrote {plan.out} ({result.frames} frames, {result.seconds:.1f} s)", file=sys.stderr)
+        if result.frames < plan.header_frames:
+            print(
+                f"warning: {plan.source} decodes to {result.frames} frames but its header promises "
+                f"{plan.header_frames}: it is truncated or damaged, and {plan.out} holds the {result.frames} there are",
+                file=sys.stderr,
+            )
+
+    def _fail(self, plan: VideoPlan, message: str) -> None:
+        self.failed[plan.out] = message
+        print(f"live-style: error: {message}", file=sys.stderr)
+
+    def interrupted_summary(self) -> list[str]:
+        """What an interrupted run leaves, per unfinished input."""
+        return [
+            f"{plan.out} was not written yet, {len(plan.written)} of {len(plan.segments)} segments are done "
+            f"and kept in {job_path(plan.out)}; run the same command again to resume"
+            for plan in self.plans
+            if plan.out not in self.finished and plan.out not in self.failed
+        ]
