@@ -13,6 +13,7 @@ from live_style.errors import EXIT_INTERRUPTED, UserError
 
 COMMANDS = ("live", "image", "video", "bench", "styles", "serve", "repair")
 NO_TENSORFLOW = ("repair",)
+SEGMENT_SECONDS = 20.0  # video jobs: long enough to amortize the warm-up, short enough to lose little to a crash
 EXAMPLES = {
     "live-style": (
         "live-style --camera 0 --style styles/wave.jpg",
@@ -98,6 +99,17 @@ def positive_int(text: str) -> int:
         value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0")
     return value
 
 
@@ -311,9 +323,11 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
 
 def add_video_command(commands: argparse._SubParsersAction) -> None:
     """`video`: every frame of a file, audio kept."""
-    video = add_command(commands, "video", "stylize every frame of a video file, keeping its audio")
-    video.add_argument("input", metavar="IN", help="video file")
-    video.add_argument("-o", "--output", required=True, metavar="OUT", help="output video (.mp4, .mkv, .mov, ...)")
+    video = add_command(commands, "video", "stylize every frame of video files, keeping their audio; resumable")
+    video.add_argument("inputs", nargs="+", metavar="IN", help="video file(s), or a folder of them")
+    video.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output video (.mp4, .mkv, .mov, ...), or a folder"
+    )
     video.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call (default 4)")
     video.add_argument(
         "--output-size",
@@ -324,6 +338,27 @@ def add_video_command(commands: argparse._SubParsersAction) -> None:
     video.add_argument("--no-audio", action="store_true", help="leave the audio out")
     video.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     video.add_argument("--quiet", action="store_true", help="no progress bar")
+    video.add_argument(
+        "--segment-seconds",
+        type=positive_float,
+        default=SEGMENT_SECONDS,
+        metavar="S",
+        help=f"cut inputs at keyframes into segments of about S seconds, the unit of resuming and of --ray "
+        f"(default {SEGMENT_SECONDS:g})",
+    )
+    video.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="render segments on a Ray cluster (ADDRESS, else $RAY_ADDRESS, else a local Ray); needs .[ray]",
+    )
+    video.add_argument(
+        "--ray-workers",
+        type=positive_int,
+        metavar="N",
+        help="model-holding Ray workers (default: one per GPU, else one per 4 CPUs)",
+    )
     add_stabilize_option(video, "past and future frames")
     add_style_options(video, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
     add_model_options(video)

@@ -1,0 +1,113 @@
+"""`--ray`: segments rendered by Ray actors that each hold the model (loaded once per worker).
+
+Workers read the inputs from a path every node sees and hand back the encoded segment; only the
+driver writes the job folder and the outputs. A worker that dies is restarted and its task retried.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from live_style.errors import UserError
+from live_style.model import load_model
+from live_style.pipeline.file_job import SegmentTask, render_segment
+
+INSTALL_HINT = 'pip install -e ".[ray]"'
+CPUS_PER_WORKER = 4  # TensorFlow and OpenVINO use every core they get; fewer, larger workers load fewer models
+RETRIES = 3
+PASSED_ENV = ("LIVE_STYLE_MODEL", "LIVE_STYLE_CACHE", "TF_CPP_MIN_LOG_LEVEL")
+
+
+class SegmentWorker:
+    """A Ray actor: opens the model once, then renders segment after segment."""
+
+    def __init__(self, model_options: dict):
+        import tensorflow as tf
+
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)  # share the card with the other workers
+        self.model = load_model(**model_options)
+
+    def render(self, task: SegmentTask) -> tuple[bytes, int]:
+        """The encoded segment and its frame count."""
+        with tempfile.TemporaryDirectory() as scratch:
+            target = Path(scratch) / f"segment{task.suffix}"
+            job = render_segment(self.model, task, target, lambda _frames: None)
+            return target.read_bytes(), job.frames_done
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    """The model options a worker opens its own model with."""
+    return {
+        "spec": args.model,
+        "device": args.device,
+        "xla": args.xla,
+        "precision": args.precision,
+        "lite_interpreter": args.lite_interpreter,
+        "runtime": args.runtime,
+    }
+
+
+class RayRenderer:
+    """Renders segments on Ray actors; starts a local Ray when no cluster address is given."""
+
+    def __init__(self, address: str, args: argparse.Namespace):
+        try:
+            import ray
+        except ImportError:
+            raise UserError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+        self.ray = ray
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        env = {"env_vars": {name: os.environ[name] for name in PASSED_ENV if name in os.environ}}
+        try:
+            if address:
+                ray.init(address=address, runtime_env=env, log_to_driver=False)
+            else:  # a private local cluster, on the loopback interface only
+                ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, runtime_env=env, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise UserError(
+                f"--ray {address}: cannot join the Ray cluster ({error}); check `ray status` there"
+            ) from None
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        count = args.ray_workers or gpus or max(1, int(resources.get("CPU", 1)) // CPUS_PER_WORKER)
+        worker = ray.remote(
+            num_gpus=1 if gpus else 0,
+            num_cpus=0 if gpus else max(1, min(CPUS_PER_WORKER, int(resources.get("CPU", 1)))),
+            max_restarts=RETRIES,
+            max_task_retries=RETRIES,
+        )(SegmentWorker)
+        self.workers = [worker.remote(model_options(args)) for _ in range(count)]
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        print(f"ray: {count} worker(s) on {where} ({resources.get('CPU', 0):g} CPUs, {gpus} GPUs)", file=sys.stderr)
+
+    def run(self, tasks, destination, progress):
+        """Keep every worker busy; write each segment as it arrives."""
+        waiting = list(reversed(tasks))
+        running = {}
+        idle = list(self.workers)
+        while waiting or running:
+            while idle and waiting:
+                actor, task = idle.pop(), waiting.pop()
+                running[actor.render.remote(task)] = (actor, task)
+            (ready,), _ = self.ray.wait(list(running), num_returns=1)
+            actor, task = running.pop(ready)
+            idle.append(actor)
+            try:
+                data, frames = self.ray.get(ready)
+            except (self.ray.exceptions.RayTaskError, self.ray.exceptions.RayActorError) as error:
+                yield task, RuntimeError(str(error).splitlines()[-1])
+                continue
+            destination(task).write_bytes(data)
+            progress(frames)
+            yield task, frames
+
+    def __enter__(self) -> RayRenderer:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.ray.shutdown()

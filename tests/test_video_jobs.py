@@ -1,0 +1,112 @@
+"""Video jobs in segments: a SIGKILLed run resumes and equals an uninterrupted one; one run per OUT;
+many files in one command, on a real local Ray, with a truncated and a broken one among them."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from conftest import SHARED, cli_env, psnr, run_cli
+from media import av_facts, scene, write_av_clip
+
+from live_style.commands.bench_temporal import read_frames
+
+WAVE = SHARED / "styles" / "wave.jpg"
+FPS = 25
+
+
+def stylize_args(inputs: list[Path], out: Path, *extra: str) -> list:
+    """`live-style video` at a small size, cut into 2 s segments."""
+    return ["video", *inputs, "-o", out, "--style", WAVE, "--size", "96", "--segment-seconds", "2", *extra]
+
+
+def segments_done(job: Path) -> int:
+    """How many segments the job folder's manifest records."""
+    try:
+        return len(json.loads((job / "manifest.json").read_text())["segments"])
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_until(condition, process: subprocess.Popen, what: str, deadline_s: float = 180) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} in {deadline_s} s"
+        time.sleep(0.1)
+
+
+def test_a_killed_job_resumes_where_it_stopped_and_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    clip = write_av_clip(tmp_path / "in.mp4", frames=20 * FPS, fps=FPS, size=(240, 160), keyframe_every=FPS)
+    out, job = tmp_path / "out.mp4", tmp_path / ".out.mp4.job"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "live_style", *map(str, stylize_args([clip], out))],
+        env=cli_env(tmp_path),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: (job / "owner.json").exists(), first, "job folder")
+        second = run_cli(*stylize_args([clip], out), cache=tmp_path)
+        assert second.returncode == 2 and f"(pid {first.pid}," in second.stderr and "already writing" in second.stderr
+        wait_until(lambda: segments_done(job) >= 6, first, "6 of 10 segments")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        first.kill()
+    assert not out.exists()  # nothing that looks complete
+    kept = segments_done(job)
+
+    resumed = run_cli(*stylize_args([clip], out), cache=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    said = re.search(r"resuming: (\d+) of 10 segments already done \(verified\), computing (\d+)", resumed.stderr)
+    assert said and int(said[1]) == kept >= 6 and int(said[2]) == 10 - kept, resumed.stderr
+    assert not job.exists()
+
+    whole = run_cli(*stylize_args([clip], tmp_path / "whole.mp4"), cache=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    facts, reference, source = av_facts(out), av_facts(tmp_path / "whole.mp4"), av_facts(clip)
+    assert facts["frames"] == reference["frames"] == 20 * FPS
+    assert facts["times"] == reference["times"] == source["times"]
+    assert abs(facts["audio_seconds"] - source["audio_seconds"]) < 0.03
+    resumed_frames, whole_frames = read_frames(out, 1000), read_frames(tmp_path / "whole.mp4", 1000)
+    assert all(np.array_equal(a, b) for a, b in zip(resumed_frames, whole_frames, strict=True))
+
+
+def truncated_mkv(path: Path) -> tuple[Path, int]:
+    """A Matroska clip cut short after writing: its header still promises every frame. Returns it and that count."""
+    whole = write_av_clip(path.with_name("whole.mkv"), frames=4 * FPS, fps=FPS, audio=None, keyframe_every=FPS)
+    data = whole.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path, 4 * FPS
+
+
+def test_many_files_on_a_local_ray_match_the_in_process_run_and_failures_do_not_stop_the_rest(tmp_path: Path) -> None:
+    clip = write_av_clip(tmp_path / "a.mp4", frames=3 * FPS, fps=FPS, size=(240, 160), keyframe_every=FPS)
+    truncated, promised = truncated_mkv(tmp_path / "cut.mkv")
+    broken = tmp_path / "notes.mp4"
+    broken.write_text("not a video")
+    outdir = tmp_path / "out"
+    result = run_cli(*stylize_args([clip, truncated, broken], outdir, "--ray"), cache=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "worker(s) on a local Ray" in result.stderr
+    assert [line for line in result.stderr.splitlines() if "error" in line and "notes.mp4" in line]
+    assert "2 of 3 videos written; 1 failed" in result.stderr
+
+    decodable = av_facts(truncated)["frames"]
+    assert 0 < decodable < promised
+    assert f"decodes to {decodable} frames but its header promises {promised}" in result.stderr
+    assert av_facts(outdir / "cut.mkv")["frames"] == decodable
+
+    made = av_facts(outdir / "a.mp4")
+    assert made["frames"] == 3 * FPS and made["times"] == av_facts(clip)["times"]
+    assert psnr(made["first"], scene(0, 240, 160)) < 22  # repainted
+    local = run_cli(*stylize_args([clip], tmp_path / "local.mp4"), cache=tmp_path)
+    assert local.returncode == 0, local.stderr
+    ray_frames, local_frames = read_frames(outdir / "a.mp4", 1000), read_frames(tmp_path / "local.mp4", 1000)
+    assert all(np.array_equal(a, b) for a, b in zip(ray_frames, local_frames, strict=True))
