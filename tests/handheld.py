@@ -99,12 +99,13 @@ def disc_mask(shape: tuple[int, int], t: int, frames: int, margin: int = 0) -> n
     return mask.astype(bool)
 
 
-def write_frames(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
-    """An mp4 (H.264 through PyAV) of the frames, for the commands that read files."""
+def write_frames(path: Path, frames: list[np.ndarray], fps: float = 30.0, keyframe_every: int | None = None) -> Path:
+    """An mp4 (H.264 through PyAV) of the frames, for the commands that read files (keyframes every N if given)."""
     import av
 
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=int(fps), options={"crf": "12"})
+        options = {"crf": "12", **({"g": str(keyframe_every)} if keyframe_every else {})}
+        stream = container.add_stream("libx264", rate=int(fps), options=options)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         for frame in frames:
