@@ -75,8 +75,8 @@ class SegmentJob:
 
     def _decode(self) -> None:
         segment = self.task.segment
-        first = segment.warm_first if self.steadier else segment.first
-        pts = self.task.pts[first - segment.warm_first : (segment.warm_stop if self.steadier else segment.stop)]
+        first, stop = (segment.warm_first, segment.warm_stop) if self.steadier else (segment.first, segment.stop)
+        pts = self.task.pts[first - segment.warm_first : stop - segment.warm_first]  # task.pts starts at warm_first
         try:
             started = time.perf_counter()
             for frame in self.video.frames_at(pts, first):
