@@ -150,12 +150,21 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list, str]]:
         "missing output folder": ([clip, "-o", tmp_path / "nowhere" / "o.mp4"], "create it first"),
         "existing output": ([clip, "-o", existing], "--overwrite"),
         "unknown container": ([clip, "-o", tmp_path / "o.gif"], "o.gif"),
+        "silent ray cluster": ([clip, "-o", tmp_path / "o.mp4", "--ray", "127.0.0.1:1"], "nothing answers there"),
     }
 
 
 @pytest.mark.parametrize(
     "case",
-    ["no video stream", "unreadable", "missing input", "missing output folder", "existing output", "unknown container"],
+    [
+        "no video stream",
+        "unreadable",
+        "missing input",
+        "missing output folder",
+        "existing output",
+        "unknown container",
+        "silent ray cluster",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     args, named = bad_cases(tmp_path)[case]

@@ -92,6 +92,11 @@ def stylize_video(args: argparse.Namespace) -> int:
     single = len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir() and not Path(args.output).is_dir()
     pairs = output_pairs(expand_inputs(args.inputs), Path(args.output))
     style_files(args.style)
+    if args.ray is not None:  # before any work: a missing Ray or a silent cluster is said at once
+        from live_style.pipeline.ray_renderer import cluster_address, import_ray
+
+        import_ray()
+        cluster_address(args.ray)
     failures = 0
     checked, folders = [], {}
     for source, out in pairs:

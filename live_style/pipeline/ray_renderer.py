@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from live_style.pipeline.file_job import SegmentTask, render_segment
 INSTALL_HINT = 'pip install -e ".[ray]"'
 CPUS_PER_WORKER = 4  # TensorFlow and OpenVINO use every core they get; fewer, larger workers load fewer models
 RETRIES = 3
+CONNECT_TIMEOUT_S = 5
 PASSED_ENV = ("LIVE_STYLE_MODEL", "LIVE_STYLE_CACHE", "TF_CPP_MIN_LOG_LEVEL")
 
 
@@ -40,6 +42,37 @@ class SegmentWorker:
             return target.read_bytes(), job.frames_done
 
 
+def import_ray():
+    """Ray, or a one-line error naming the extra."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+def cluster_address(given: str) -> str | None:
+    """The cluster to join (--ray ADDRESS, else $RAY_ADDRESS), checked to answer; None for a local Ray."""
+    address = given or os.environ.get("RAY_ADDRESS") or None
+    if address and address != "auto":
+        check_reachable(address)
+    return address
+
+
+def check_reachable(address: str) -> None:
+    """Fail in seconds on a cluster address nothing answers at (Ray itself would retry for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--ray {address}: give HOST:PORT (e.g. head:6379) or ray://HOST:10001")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise UserError(
+            f"--ray {address}: nothing answers there ({error.strerror or error}); "
+            "check the head node runs (ray status) and the address"
+        ) from None
+
+
 def model_options(args: argparse.Namespace) -> dict:
     """The model options a worker opens its own model with."""
     return {
@@ -56,12 +89,8 @@ class RayRenderer:
     """Renders segments on Ray actors; starts a local Ray when no cluster address is given."""
 
     def __init__(self, address: str, args: argparse.Namespace):
-        try:
-            import ray
-        except ImportError:
-            raise UserError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
-        self.ray = ray
-        address = address or os.environ.get("RAY_ADDRESS") or None
+        self.ray = ray = import_ray()
+        address = cluster_address(address)
         env = {"env_vars": {name: os.environ[name] for name in PASSED_ENV if name in os.environ}}
         try:
             if address:
