@@ -1,11 +1,11 @@
 """End-to-end FPS and latency of the live pipeline next to transfer-only FPS, in one run.
 
-    python bench/live.py [--shared ../shared] [--sizes 256,384] [--seconds 20]
+    python bench/live.py [--shared ../shared] [--sizes 256,384] [--seconds 20] [--input-size 1280x720]
 
-Input: a synthetic 640x480 30 fps clip. Transfer-only: `stylize` on frames already at the
-processing size, back to back. End to end: the live pipeline, headless, recording to an mp4,
-(a) reading the file as fast as it goes (throughput, every frame) and (b) paced at 30 fps like a
-camera, newest frame only (the latency a viewer sees).
+Input: a synthetic 30 fps clip, 640x480 unless --input-size says otherwise. Transfer-only:
+`stylize` on frames already at the processing size, back to back. End to end: the live pipeline,
+headless, recording to an mp4, (a) reading the file as fast as it goes (throughput, every frame)
+and (b) paced at 30 fps like a camera, newest frame only (the latency a viewer sees).
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from live_style.commands.bench import live_run
 from live_style.imaging import resize_frames
 from live_style.styles import StyleBank
 
-WIDTH, HEIGHT, FPS = 640, 480, 30
+FPS = 30
 
 
 def transfer_only_fps(model, frame: np.ndarray, vector: np.ndarray, size: int, seconds: float) -> float:
     """Back-to-back `stylize` calls on a frame already at the processing size."""
-    small = resize_frames(frame[None], *model.processing_shape(HEIGHT, WIDTH, size))
+    small = resize_frames(frame[None], *model.processing_shape(*frame.shape[:2], size))
     model.stylize(small, vector)
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -55,10 +55,12 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     parser.add_argument("--sizes", default="256,384")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--input-size", default="640x480", help="WIDTHxHEIGHT of the synthetic input")
     args = parser.parse_args()
+    width, height = (int(part) for part in args.input_size.lower().split("x"))
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        clip = write_clip(scratch / "clip.mp4", frames=int(FPS * args.seconds * 3), fps=FPS, size=(WIDTH, HEIGHT))
+        clip = write_clip(scratch / "clip.mp4", frames=int(FPS * args.seconds * 3), fps=FPS, size=(width, height))
         model = load_model(str(args.shared / "models" / "magenta-lite"), cache_dir=scratch)
         bank = StyleBank(lambda f: model.style_vector(cv2.imread(str(f))), [args.shared / "styles" / "wave.jpg"])
         frame = cv2.VideoCapture(str(clip)).read()[1]
@@ -68,7 +70,7 @@ def main() -> None:
             fast = pipeline_run(model, bank.vectors[0], clip, size, False, args.seconds)
             live = pipeline_run(model, bank.vectors[0], clip, size, True, args.seconds)
             rows.append((size, transfer, fast, live))
-    print(f"\n{model.description}; input {WIDTH}x{HEIGHT} at {FPS} fps, recording to mp4, no window")
+    print(f"\n{model.description}; input {width}x{height} at {FPS} fps, recording to mp4, no window")
     print(
         f"{'size':>5} {'transfer fps':>13} {'end-to-end fps':>15} {'share':>6} {'live fps':>9} "
         f"{'latency ms (median/p95)':>24}  stage medians (ms, end-to-end run)"
