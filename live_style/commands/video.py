@@ -25,7 +25,9 @@ EXIT_SOME_FAILED = 1
 
 
 def check_output(out: Path, source: Path, overwrite: bool) -> None:
-    """Refuse outputs that cannot or should not be written, before any work starts."""
+    """Refuse inputs that are not there and outputs that cannot or should not be written, before any work."""
+    if not source.is_file():
+        raise UserError(f"input {source} does not exist; check the path")
     if out.suffix.lower() not in CONTAINER_FORMATS:
         raise UserError(f"-o {out}: the extension picks the container; use one of {', '.join(CONTAINER_FORMATS)}")
     if not out.parent.is_dir():
@@ -87,6 +89,20 @@ def describe(plan: VideoPlan) -> str:
     )
 
 
+def each_or_report(items: list, work, single: bool) -> tuple[list, int]:
+    """`work(item)` for each item; a UserError ends a one-input run, else it is reported and counted."""
+    done, failures = [], 0
+    for item in items:
+        try:
+            done.append(work(item))
+        except UserError as error:
+            if single:
+                raise
+            print(f"live-style: error: {error}", file=sys.stderr)
+            failures += 1
+    return done, failures
+
+
 def stylize_video(args: argparse.Namespace) -> int:
     """Check everything, open the model, plan every input, render and join; report per input."""
     single = len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir() and not Path(args.output).is_dir()
@@ -96,34 +112,24 @@ def stylize_video(args: argparse.Namespace) -> int:
         from live_style.pipeline.ray_renderer import cluster_address, import_ray
 
         import_ray()
-        cluster_address(args.ray)
-    failures = 0
-    checked, folders = [], {}
-    for source, out in pairs:
-        try:
-            check_output(out, source, args.overwrite)
-            folders[out] = JobFolder(out)  # a second run on the same OUT stops here
-            checked.append((source, out))
-        except UserError as error:
-            if single:
-                raise
-            print(f"live-style: error: {error}", file=sys.stderr)
-            failures += 1
-    model = open_model(args)
-    vector = styles_vector(model, args)
-    plans = []
-    for source, out in checked:
-        try:
-            plans.append(plan_video(model, vector, source, out, job_options(args)))
-        except UserError as error:
-            if single:
-                raise
-            print(f"live-style: error: {error}", file=sys.stderr)
-            failures += 1
-    for plan in plans:
-        print(describe(plan), file=sys.stderr, flush=True)
+        args.ray_address = cluster_address(args.ray)
+    folders: dict[Path, JobFolder] = {}
+
+    def lock_output(pair: tuple[Path, Path]) -> tuple[Path, Path]:
+        check_output(pair[1], pair[0], args.overwrite)
+        folders[pair[1]] = JobFolder(pair[1])  # a second run on the same OUT stops here
+        return pair
+
     try:
-        return run_plans(args, model, plans, folders, single, failures)
+        checked, refused = each_or_report(pairs, lock_output, single)
+        model = open_model(args)
+        vector = styles_vector(model, args)
+        plans, unplanned = each_or_report(
+            checked, lambda pair: plan_video(model, vector, *pair, job_options(args)), single
+        )
+        for plan in plans:
+            print(describe(plan), file=sys.stderr, flush=True)
+        return run_plans(args, model, plans, folders, single, refused + unplanned)
     finally:
         for folder in folders.values():
             folder.release()
@@ -137,7 +143,7 @@ def run_plans(
         if args.ray is not None:
             from live_style.pipeline.ray_renderer import RayRenderer
 
-            renderer = stack.enter_context(RayRenderer(args.ray, args))
+            renderer = stack.enter_context(RayRenderer(args.ray_address, args))
         else:
             renderer = LocalRenderer(model)
         run = VideoRun(plans, folders, renderer, args.quiet)

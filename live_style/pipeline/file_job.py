@@ -139,8 +139,9 @@ class SegmentJob:
         smalls = np.stack([small for _, small in batch])
         stylized = self.model.stylize(smalls, self.settings.vector, preserve_colors=self.settings.preserve_colors)
         inferred = time.perf_counter()
-        done = [(frame, image) for (frame, _), image in zip(batch, stylized, strict=True)]
-        if self.steadier is not None:
+        if self.steadier is None:
+            done = [(frame, image) for (frame, _), image in zip(batch, stylized, strict=True)]
+        else:
             done = [
                 ready
                 for (frame, small), image in zip(batch, stylized, strict=True)
@@ -164,11 +165,13 @@ def render_segment(
 ) -> SegmentJob:
     """Render a segment into `target` (video only; the audio joins at the end). Returns the finished job."""
     video = VideoFile(task.source)
-    writer = VideoFileWriter(target, task.settings.output, task.settings.rate, task.settings.time_base, None)
     try:
-        job = SegmentJob(model, video, task, writer, times or StageTimes())
-        job.run(progress)
+        writer = VideoFileWriter(target, task.settings.output, task.settings.rate, task.settings.time_base, None)
+        try:
+            job = SegmentJob(model, video, task, writer, times or StageTimes())
+            job.run(progress)
+        finally:
+            writer.close()
     finally:
-        writer.close()
         video.close()
     return job

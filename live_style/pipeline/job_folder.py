@@ -55,7 +55,11 @@ class JobFolder:
     def __init__(self, out: Path):
         self.out = out
         self.path = job_path(out)
-        self.path.mkdir(exist_ok=True)
+        self.removed = False
+        try:
+            self.path.mkdir(exist_ok=True)
+        except OSError as error:
+            raise UserError(f"cannot write beside {out} ({error.strerror}); pick a folder you can write to") from None
         self._lock = FileLock(self.path / "lock", timeout=0)
         try:
             self._lock.acquire()
@@ -116,11 +120,15 @@ class JobFolder:
 
     def release(self) -> None:
         """Let another run in; finished segments stay for the next one, a folder without any goes."""
-        if self.path.is_dir() and not any(self.path.glob(f"segment-*{self.suffix or '.*'}")):
+        if self.removed:
+            return
+        if not any(self.path.glob(f"segment-*{self.suffix or '.*'}")):
             self.remove()
+            return
         self._lock.release()
 
     def remove(self) -> None:
-        """OUT is complete: the job folder goes."""
-        self._lock.release()
+        """OUT is complete (or nothing was done): the job folder goes, removed while still locked."""
         shutil.rmtree(self.path, ignore_errors=True)
+        self._lock.release()
+        self.removed = True

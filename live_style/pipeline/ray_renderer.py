@@ -21,6 +21,7 @@ INSTALL_HINT = 'pip install -e ".[ray]"'
 CPUS_PER_WORKER = 4  # TensorFlow and OpenVINO use every core they get; fewer, larger workers load fewer models
 RETRIES = 3
 CONNECT_TIMEOUT_S = 5
+START_TIMEOUT_S = 300
 PASSED_ENV = ("LIVE_STYLE_MODEL", "LIVE_STYLE_CACHE", "TF_CPP_MIN_LOG_LEVEL")
 
 
@@ -34,12 +35,21 @@ class SegmentWorker:
             tf.config.experimental.set_memory_growth(gpu, True)  # share the card with the other workers
         self.model = load_model(**model_options)
 
+    def ready(self) -> bool:
+        """Answers once the model is open."""
+        return True
+
     def render(self, task: SegmentTask) -> tuple[bytes, int]:
         """The encoded segment and its frame count."""
         with tempfile.TemporaryDirectory() as scratch:
             target = Path(scratch) / f"segment{task.suffix}"
             job = render_segment(self.model, task, target, lambda _frames: None)
             return target.read_bytes(), job.frames_done
+
+
+def last_line(error: Exception) -> str:
+    """The message of a Ray error without the remote traceback above it."""
+    return str(error).strip().splitlines()[-1]
 
 
 def import_ray():
@@ -88,9 +98,9 @@ def model_options(args: argparse.Namespace) -> dict:
 class RayRenderer:
     """Renders segments on Ray actors; starts a local Ray when no cluster address is given."""
 
-    def __init__(self, address: str, args: argparse.Namespace):
+    def __init__(self, address: str | None, args: argparse.Namespace):
+        """`address`: a checked cluster address (see `cluster_address`), or None for a local Ray."""
         self.ray = ray = import_ray()
-        address = cluster_address(address)
         env = {"env_vars": {name: os.environ[name] for name in PASSED_ENV if name in os.environ}}
         try:
             if address:
@@ -102,20 +112,29 @@ class RayRenderer:
                 f"--ray {address}: cannot join the Ray cluster ({error}); check `ray status` there"
             ) from None
         resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        count = args.ray_workers or gpus or max(1, int(resources.get("CPU", 1)) // CPUS_PER_WORKER)
-        worker = ray.remote(
-            num_gpus=1 if gpus else 0,
-            num_cpus=0 if gpus else max(1, min(CPUS_PER_WORKER, int(resources.get("CPU", 1)))),
-            max_restarts=RETRIES,
-            max_task_retries=RETRIES,
-        )(SegmentWorker)
+        cpus, gpus = int(resources.get("CPU", 1)), int(resources.get("GPU", 0))
+        if gpus:  # one worker per GPU at most: more could never be placed
+            count, placement = min(args.ray_workers or gpus, gpus), {"num_gpus": 1, "num_cpus": 0}
+        else:
+            count = min(args.ray_workers or max(1, cpus // CPUS_PER_WORKER), cpus)
+            placement = {"num_cpus": max(1, min(CPUS_PER_WORKER, cpus // count))}
+        worker = ray.remote(**placement, max_restarts=RETRIES, max_task_retries=RETRIES)(SegmentWorker)
         self.workers = [worker.remote(model_options(args)) for _ in range(count)]
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        print(f"ray: {count} worker(s) on {where} ({resources.get('CPU', 0):g} CPUs, {gpus} GPUs)", file=sys.stderr)
+        print(f"ray: {count} worker(s) on {where} ({cpus} CPUs, {gpus} GPUs)", file=sys.stderr, flush=True)
+        try:  # the model loads in each worker; a worker the cluster cannot place or start must not hang the run
+            ray.get([actor.ready.remote() for actor in self.workers], timeout=START_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError:
+            raise UserError(
+                f"Ray could not start {count} worker(s) within {START_TIMEOUT_S} s; "
+                "check `ray status` for free CPUs/GPUs, or lower --ray-workers"
+            ) from None
+        except ray.exceptions.RayError as error:
+            message = last_line(error)
+            raise UserError(f"a Ray worker could not open the model ({message}); check it on the nodes") from None
 
     def run(self, tasks, destination, progress):
-        """Keep every worker busy; write each segment as it arrives."""
+        """Keep every worker busy; write each segment as it arrives. A worker Ray gave up on is dropped."""
         waiting = list(reversed(tasks))
         running = {}
         idle = list(self.workers)
@@ -123,14 +142,21 @@ class RayRenderer:
             while idle and waiting:
                 actor, task = idle.pop(), waiting.pop()
                 running[actor.render.remote(task)] = (actor, task)
+            if not running:  # every worker is gone
+                yield from ((task, RuntimeError("every Ray worker died")) for task in reversed(waiting))
+                return
             (ready,), _ = self.ray.wait(list(running), num_returns=1)
             actor, task = running.pop(ready)
-            idle.append(actor)
             try:
                 data, frames = self.ray.get(ready)
-            except (self.ray.exceptions.RayTaskError, self.ray.exceptions.RayActorError) as error:
-                yield task, RuntimeError(str(error).splitlines()[-1])
+            except self.ray.exceptions.RayActorError:  # dead past its restarts: its task goes to another
+                waiting.append(task)
                 continue
+            except self.ray.exceptions.RayError as error:
+                idle.append(actor)
+                yield task, RuntimeError(last_line(error))
+                continue
+            idle.append(actor)
             destination(task).write_bytes(data)
             progress(frames)
             yield task, frames

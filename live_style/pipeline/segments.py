@@ -40,5 +40,4 @@ def plan_segments(index: FrameIndex, fps: float, seconds: float, warm: int = WAR
     return [
         Segment(number, first, stop, max(0, first - warm), min(total, stop + warm))
         for number, (first, stop) in enumerate(bounds)
-        if stop > first
     ]

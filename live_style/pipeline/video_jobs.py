@@ -65,7 +65,8 @@ class VideoPlan:
 
     def task(self, segment: Segment) -> SegmentTask:
         pts = self.index.pts[segment.warm_first : segment.warm_stop]
-        return SegmentTask(self.source, segment, pts, self.settings, segment_suffix(self.out))
+        # an absolute path: a Ray worker on another node has another working directory
+        return SegmentTask(self.source.resolve(), segment, pts, self.settings, segment_suffix(self.out))
 
 
 def segment_suffix(out: Path) -> str:
@@ -194,7 +195,11 @@ class VideoRun:
         if isinstance(outcome, Exception):
             self._fail(plan, f"cannot stylize {plan.source} ({outcome})")
             return
-        self.folders[plan.out].commit(segment, outcome)
+        try:
+            self.folders[plan.out].commit(segment, outcome)
+        except OSError as error:
+            self._fail(plan, f"cannot keep a finished segment of {plan.out} ({error.strerror}); free disk space")
+            return
         plan.written[segment.number] = outcome
         if len(plan.written) == len(plan.segments):
             progress.clear()
@@ -206,7 +211,7 @@ class VideoRun:
         audio = plan.source if plan.with_audio else None
         try:
             result = remux(parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], audio)
-        except av.FFmpegError as error:
+        except (av.FFmpegError, OSError) as error:
             self._fail(plan, f"cannot write {plan.out} ({error}); check free disk space")
             return
         folder.remove()

@@ -75,8 +75,13 @@ def repair(partial: Path, target: Path | None = None) -> tuple[Path, Remuxed]:
         partial.unlink()
         return final, result
     finally:
-        lock.release()
-        Path(lock.lock_file).unlink(missing_ok=True)
+        drop_lock(lock)
+
+
+def drop_lock(lock: FileLock) -> None:
+    """Remove the lock file while still holding it, then let go (a contender then retries on a fresh file)."""
+    Path(lock.lock_file).unlink(missing_ok=True)
+    lock.release()
 
 
 def free_name(path: Path) -> Path:
@@ -129,6 +134,7 @@ class VideoRecorder:
         self.dropped = 0
         self._origin: float | None = None
         self._previous: np.ndarray | None = None
+        self._error: Exception | None = None
         self._queue: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue(QUEUE_FRAMES)
         self._thread = threading.Thread(target=self._write_loop, name=f"record {path}", daemon=True)
         self._thread.start()
@@ -137,7 +143,7 @@ class VideoRecorder:
         try:
             container = av.open(str(self._partial), "w", format="mp4", options=FRAGMENTED)
         except (av.FFmpegError, OSError):
-            self._lock.release()
+            drop_lock(self._lock)
             raise UserError(f"cannot record to {self.path}; check the folder is writable") from None
         stream = container.add_stream("libx264", rate=rate, options={**H264_LIVE, "g": str(max(1, round(rate)))})
         stream.width, stream.height = self.size
@@ -155,9 +161,15 @@ class VideoRecorder:
                 print(f"warning: the recording to {self.path} is falling behind; dropping frames", file=sys.stderr)
 
     def _write_loop(self) -> None:
+        """Encode what arrives; after a failure (a full disk) keep draining, so nobody waits on the queue."""
         while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
             pts, image = item
-            self._fill_until(pts)
+            try:
+                self._fill_until(pts)
+            except (av.FFmpegError, OSError) as error:
+                self._error = error
             self._previous = image
 
     def _fill_until(self, pts: float) -> None:
@@ -184,16 +196,22 @@ class VideoRecorder:
         """
         self._queue.put(None)
         self._thread.join()
-        if self._previous is not None:
-            end = end_pts if end_pts is not None else self._origin + (self.written + 1) / self.fps
-            self._fill_until(max(end, self._origin + (self.written + 1) / self.fps))
-        self._encode(None)
-        self._container.close()
         try:
-            if self.written:
+            if self._error is None and self._previous is not None:
+                end = end_pts if end_pts is not None else self._origin + (self.written + 1) / self.fps
+                self._fill_until(max(end, self._origin + (self.written + 1) / self.fps))
+            self._encode(None)
+            self._container.close()
+            if self._error is None and self.written:
                 remux([self._partial], self.path, CONTAINER_FORMATS[self.path.suffix.lower()])
-            self._partial.unlink()
-        finally:
-            self._lock.release()
-            Path(self._lock.lock_file).unlink(missing_ok=True)
+        except (av.FFmpegError, OSError) as error:
+            self._error = self._error or error
+        if self._error is not None:
+            drop_lock(self._lock)
+            raise UserError(
+                f"the recording to {self.path} failed ({self._error}); what was written is in {self._partial}: "
+                f"free some disk space, then run live-style repair {self._partial}"
+            )
+        self._partial.unlink()
+        drop_lock(self._lock)
         return self.path if self.written else None

@@ -66,7 +66,7 @@ def remux(parts: list[Path], target: Path, container_format: str, audio_from: Pa
         copy = writing.add_stream_from_template(first)
         annex_b = None
         if container_format in FRAME_COUNTED:
-            annex_b, copy.time_base = annex_b_filter(first), 1 / first.average_rate
+            annex_b, copy.time_base = annex_b_filter(first), 1 / (first.average_rate or first.guessed_rate or 30)
         audio = readers.enter_context(AudioFeed(writing, audio_from)) if audio_from else None
         frames, end = 0, 0.0
         for reading in opened:
@@ -98,9 +98,10 @@ class AudioFeed:
         while self._next is not None and float(self._next.pts * self._next.time_base) <= seconds:
             self.track.add(self._next)
             self._next = next(self._packets, None)
-        self.track.mux_until(seconds)
         if seconds == float("inf"):
-            self.track.close()
+            self.track.close()  # everything left, and the encoder flushed
+        else:
+            self.track.mux_until(seconds)
 
     def __enter__(self) -> AudioFeed:
         return self

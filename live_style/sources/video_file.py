@@ -77,8 +77,8 @@ class VideoFile:
         stamps: list[tuple[int, bool]] = []
         try:
             for packet in self.container.demux(self.video):
-                if packet.size == 0:
-                    continue  # the demuxer's end-of-stream marker
+                if packet.size == 0 or packet.is_discard:
+                    continue  # the end-of-stream marker; frames an edit list trims away (decoded, never shown)
                 if packet.pts is None:
                     return None
                 stamps.append((packet.pts, packet.is_keyframe))
