@@ -57,17 +57,23 @@ def test_audio_a_container_cannot_carry_is_re_encoded(tmp_path: Path) -> None:
     assert facts["audio"] == "opus" and abs(facts["audio_seconds"] - 20 / 25) < 0.06
 
 
+def segments_in(stderr: str) -> int:
+    """How many segments the job said it cut the input into."""
+    return int(re.search(r"in (\d+) segment", stderr)[1])
+
+
 def test_variable_frame_rate_keeps_each_frames_time(tmp_path: Path) -> None:
     times = [0.0, 0.04, 0.2, 0.24, 0.5, 0.52, 0.9, 1.0]
-    clip = write_av_clip(tmp_path / "vfr.mp4", frames=len(times), frame_times=times)
+    clip = write_av_clip(tmp_path / "vfr.mp4", frames=len(times), frame_times=times, keyframe_every=2)
     out = tmp_path / "out.mp4"
-    result = live_style(clip, "-o", out, "--style", WAVE, "--size", "96", tmp_path=tmp_path)
+    result = live_style(clip, "-o", out, "--style", WAVE, "--size", "96", "--segment-seconds", "0.2", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert segments_in(result.stderr) > 1  # cut, B-frames and all, with no frame lost or doubled:
     assert av_facts(out)["times"] == pytest.approx(times, abs=1e-3)
 
 
 def test_a_rotated_phone_video_comes_out_upright(tmp_path: Path) -> None:
-    plain = write_av_clip(tmp_path / "plain.mp4", frames=8, size=(320, 240), audio=None)
+    plain = write_av_clip(tmp_path / "plain.mp4", frames=8, size=(320, 240), audio=None, keyframe_every=2)
     rotated = tmp_path / "rotated.mp4"
     subprocess.run(
         [
@@ -86,10 +92,13 @@ def test_a_rotated_phone_video_comes_out_upright(tmp_path: Path) -> None:
     )
     assert av_facts(rotated)["rotation"] == 90
     out = tmp_path / "out.mp4"
-    result = live_style(rotated, "-o", out, "--style", WAVE, "--size", "96", tmp_path=tmp_path)
+    result = live_style(
+        rotated, "-o", out, "--style", WAVE, "--size", "96", "--segment-seconds", "0.1", tmp_path=tmp_path
+    )
     assert result.returncode == 0, result.stderr
+    assert segments_in(result.stderr) > 1
     facts = av_facts(out)
-    assert facts["size"] == (240, 320) and facts["rotation"] == 0
+    assert facts["size"] == (240, 320) and facts["rotation"] == 0 and facts["times"] == av_facts(rotated)["times"]
 
 
 @pytest.mark.parametrize(
