@@ -8,7 +8,6 @@ file or an error body. A cached entry that no longer matches its record is remov
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -22,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
+from live_style.atomic import sha256_of
 from live_style.errors import UserError
 from live_style.model.remote import RemoteModel
 from live_style.model.verify import BadModel, check_model
@@ -42,14 +42,6 @@ def http_session() -> requests.Session:
     session.max_redirects = MAX_REDIRECTS
     session.headers["User-Agent"] = "live-style"
     return session
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_hashes(folder: Path) -> dict[str, str]:

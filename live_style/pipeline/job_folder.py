@@ -8,7 +8,6 @@ job afresh. The lock (released by the kernel when its process dies) keeps a seco
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,30 +17,12 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from live_style.atomic import sha256_of, write_atomically
 from live_style.errors import UserError
 from live_style.pipeline.segments import Segment
 
 MANIFEST = "manifest.json"
 OWNER = "owner.json"
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in 1 MB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as reading:
-        while block := reading.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a crash leaves the old or the new content, never half of one."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w") as writing:
-        writing.write(text)
-        writing.flush()
-        os.fsync(writing.fileno())
-    temporary.replace(path)
 
 
 def job_path(out: Path) -> Path:
@@ -109,13 +90,13 @@ class JobFolder:
         """Whether the segment is in the manifest and its file still has the recorded hash."""
         entry = self.manifest["segments"].get(str(segment.number))
         path = self.segment_file(segment)
-        return entry is not None and path.is_file() and file_sha256(path) == entry["sha256"]
+        return entry is not None and path.is_file() and sha256_of(path) == entry["sha256"]
 
     def commit(self, segment: Segment, frames: int) -> None:
         """Move a rendered segment into place and record it; a crash before the manifest write only loses it."""
         path = self.segment_file(segment)
         self.partial_file(segment).replace(path)
-        self.manifest["segments"][str(segment.number)] = {"frames": frames, "sha256": file_sha256(path)}
+        self.manifest["segments"][str(segment.number)] = {"frames": frames, "sha256": sha256_of(path)}
         write_atomically(self.path / MANIFEST, json.dumps(self.manifest, indent=1))
 
     def release(self) -> None:
