@@ -13,8 +13,10 @@ from conftest import LITE_DIR, SHARED, psnr
 from media import scene, video_facts, write_clip
 
 from live_style import cli
+from live_style.commands.bench_temporal import read_frames
 from live_style.errors import EXIT_INTERRUPTED, EXIT_SOURCE_LOST, EXIT_TERMINATED
 from live_style.pipeline.controls import LiveControls
+from live_style.sinks.recorder import VideoRecorder
 from live_style.sources import capture as sources
 
 WAVE = SHARED / "styles" / "wave.jpg"
@@ -60,6 +62,17 @@ def test_recording_keeps_real_time_when_the_model_is_slower_than_the_source(tmp_
     assert dropped > 0  # the model could not keep up with 60 fps ...
     facts = video_facts(out)
     assert facts["frames"] == 60 and facts["fps"] == 60  # ... yet the recording lasts the clip's 1 s
+
+
+def test_a_recording_spans_the_source_from_its_first_frame_even_when_the_model_skipped_it(tmp_path: Path) -> None:
+    recorder = VideoRecorder(tmp_path / "rec.mp4", fps=10, size=(64, 48), origin=0.0)
+    first, second = np.full((48, 64, 3), 40, np.uint8), np.full((48, 64, 3), 200, np.uint8)
+    recorder.submit(0.3, first)  # the model's first result is the source's fourth frame
+    recorder.submit(0.6, second)
+    assert recorder.close(end_pts=1.0) == tmp_path / "rec.mp4"
+    levels = [int(frame.mean()) for frame in read_frames(tmp_path / "rec.mp4", limit=100)]
+    assert len(levels) == 10  # 0.0 to 1.0 s at 10 fps
+    assert all(abs(level - 40) < 8 for level in levels[:6]) and all(abs(level - 200) < 8 for level in levels[6:])
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)])

@@ -99,7 +99,8 @@ def test_interpolate_records_motion_at_the_source_rate(tmp_path: Path) -> None:
     # the model is slower than 60 fps, so without interpolation most recorded frames repeat
     plain, interpolated = changed_frames(recorded["plain"]), changed_frames(recorded["interpolated"])
     assert plain < 0.4 * 59
-    assert interpolated > 0.6 * 59 and interpolated >= 3 * plain  # measured here: 44 against 7
+    # measured here: 44 against 7; with a busy core beside it (a loaded CI machine) 25-37 against 4-5
+    assert interpolated > 0.3 * 59 and interpolated >= 3 * plain
 
 
 def test_bench_temporal_reports_the_figures(handheld: Path, tmp_path: Path) -> None:

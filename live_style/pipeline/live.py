@@ -321,7 +321,10 @@ class LivePipeline:
         if self.controls.recording and self._recorder is None:
             path = self.options.record or Path(f"live-style-{datetime.now():%Y%m%d-%H%M%S}.mp4")
             height, width = result.image.shape[:2]
-            self._recorder = VideoRecorder(path, self.source.fps, (width, height))
+            # from the session's start, the recording covers the source from its first frame, even if
+            # the model skipped it
+            origin = self.source.first_pts if self.frames_shown == 1 else result.frame.pts
+            self._recorder = VideoRecorder(path, self.source.fps, (width, height), origin)
             print(f"recording to {path}", file=sys.stderr, flush=True)
         elif not self.controls.recording and self._recorder is not None:
             self._finish_recording(result.frame.pts)

@@ -116,7 +116,7 @@ class VideoRecorder:
     column (H.264 4:2:0 needs even ones).
     """
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], origin: float):
         self.path, self.fps = Path(path), fps
         check_record_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ class VideoRecorder:
         self._container, self._stream = self._open(Fraction(fps).limit_denominator(1001))
         self.written = 0
         self.dropped = 0
-        self._origin: float | None = None
+        self._origin = origin  # where slot 0 starts on the source's timeline
         self._previous: np.ndarray | None = None
         self._error: Exception | None = None
         self._queue: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue(QUEUE_FRAMES)
@@ -174,8 +174,6 @@ class VideoRecorder:
 
     def _fill_until(self, pts: float) -> None:
         """Write the previous frame into every slot before the one `pts` falls in."""
-        if self._origin is None:
-            self._origin = pts
         slot = round((pts - self._origin) * self.fps)
         while self._previous is not None and self.written < slot:
             self._encode(self._previous)
@@ -189,7 +187,7 @@ class VideoRecorder:
             self.written += 1
         self._container.mux(self._stream.encode(frame))
 
-    def close(self, end_pts: float | None = None) -> Path | None:
+    def close(self, end_pts: float) -> Path | None:
         """Write everything queued, hold the last frame until `end_pts`, and finish OUT as a normal file.
 
         Returns the finished file, or None (and no file) when no frame ever arrived.
@@ -198,8 +196,7 @@ class VideoRecorder:
         self._thread.join()
         try:
             if self._error is None and self._previous is not None:
-                end = end_pts if end_pts is not None else self._origin + (self.written + 1) / self.fps
-                self._fill_until(max(end, self._origin + (self.written + 1) / self.fps))
+                self._fill_until(max(end_pts, self._origin + (self.written + 1) / self.fps))
             self._encode(None)
             self._container.close()
             if self._error is None and self.written:

@@ -70,6 +70,7 @@ class VideoSource:
         self.size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.dropped = 0
         self.frames_read = 0
+        self.first_pts: float | None = None
         self.last_pts = 0.0
         self._keep_latest = live or paced
         self._frames: deque[Frame] = deque(maxlen=1 if self._keep_latest else 4)
@@ -120,6 +121,7 @@ class VideoSource:
                 self._changed.wait_for(lambda: len(self._frames) < self._frames.maxlen or self._stop.is_set())
             self._frames.append(frame)
             self.frames_read += 1
+            self.first_pts = frame.pts if self.first_pts is None else self.first_pts
             self.last_pts = frame.pts
             self._changed.notify_all()
 
