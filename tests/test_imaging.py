@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+from conftest import SHARED, psnr
 
-from live_style.imaging import processing_shape, style_input, to_bgr_uint8
+from live_style.imaging import processing_shape, resize_frames, style_input, to_bgr_uint8
+from live_style.sinks.video_file import yuv420_frame
 
 
 @pytest.mark.parametrize(
@@ -41,3 +44,23 @@ def test_style_input_is_a_central_square_at_256() -> None:
     wide[:, 100:200] = 255  # only the central square is white
     prepared = style_input(wide)
     assert prepared.shape == (1, 256, 256, 3) and prepared.min() > 0.99
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [((720, 1280), (256, 456)), ((1080, 1920), (384, 684)), ((721, 1283), (240, 428))]
+)
+def test_shrinking_a_large_frame_stays_an_area_average(source: tuple[int, int], target: tuple[int, int]) -> None:
+    photo = cv2.resize(cv2.imread(str(SHARED / "media" / "chicago.jpg")), source[::-1])
+    shrunk = resize_frames(photo[None], *target)[0]
+    assert shrunk.shape == (*target, 3)
+    # the fast whole-block first step gives what one area average gives, to the eye
+    assert psnr(shrunk, cv2.resize(photo, target[::-1], interpolation=cv2.INTER_AREA)) > 35
+
+
+def test_a_recorded_frame_keeps_its_colours_and_drops_odd_edges() -> None:
+    photo = cv2.imread(str(SHARED / "media" / "chicago.jpg"))[:301, :401]
+    frame = yuv420_frame(photo)
+    assert (frame.width, frame.height) == (400, 300)
+    back = frame.to_ndarray(format="bgr24")
+    assert psnr(back, photo[:300, :400]) > 33  # 4:2:0 chroma costs a little; swapped channels would cost far more
+    assert psnr(back, photo[:300, :400, ::-1]) < 25
