@@ -1,20 +1,22 @@
-"""The live loop: source -> downscale -> stylize -> upscale -> window and recording.
+"""The live loop: source -> downscale -> stylize -> steady -> upscale -> window and recording.
 
-Capture and recording run in their own threads, the model in a worker thread, the window (or the
-headless progress line) in the main thread, so capture, display and encoding overlap inference.
+Capture and recording run in their own threads, the model in a worker thread that only downscales
+and stylizes, steadying and upscaling in a finishing thread behind it, the window (or the headless
+progress line) in the main thread, so everything else overlaps inference.
 Every way of stopping (q, a closed window, Ctrl+C, SIGTERM, end of input, a lost camera) goes
 through `request_stop`, and the recording is finalized on each.
 """
 
 from __future__ import annotations
 
+import queue
 import signal
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from live_style.imaging import resize_frames, write_image
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.stats import RateMeter, StageTimes
+from live_style.pipeline.threads import END, get_unless_stopped, put_unless_stopped
 from live_style.sinks import Sink
 from live_style.sinks.recorder import VideoRecorder
 from live_style.sinks.window import Window, compose_view
@@ -63,6 +66,16 @@ class Stylized:
     processing: tuple[int, int]
 
 
+@dataclass
+class Inferred:
+    """A frame fresh from the model, at the processing size, on its way to the finishing thread."""
+
+    frame: Frame
+    small: np.ndarray
+    out: np.ndarray
+    style: str
+
+
 class LivePipeline:
     """Runs one live session; `run()` returns the exit code."""
 
@@ -91,6 +104,7 @@ class LivePipeline:
         self._stop = threading.Event()
         self._latest: Stylized | None = None
         self._latest_ready = threading.Condition()
+        self._inferred: queue.Queue[Inferred | object] = queue.Queue(maxsize=1)
         self._recorder: VideoRecorder | None = None
         self._content_vector: np.ndarray | None = None
         self._steadier: Steadier | None = None
@@ -119,7 +133,11 @@ class LivePipeline:
         """
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS} if in_main_thread else {}
-        workers = [threading.Thread(target=self._model_loop, name="stylize", daemon=True)]
+        workers = [
+            threading.Thread(target=self._model_loop, name="stylize", daemon=True),
+            threading.Thread(target=self._finish_loop, name="finish", daemon=True),
+        ]
+        self.source.prepare_with(self._downscale)
         if self._interpolator is not None:
             self.source.subscribe(self._offer_between)
             workers.append(threading.Thread(target=self._interpolate_loop, name="interpolate", daemon=True))
@@ -175,20 +193,31 @@ class LivePipeline:
 
     # --- the model thread -------------------------------------------------------------------
     def _model_loop(self) -> None:
+        """Downscale and stylize the newest frame, over and over; the finishing thread takes it from there."""
         try:
             while not self._stop.is_set():
                 waited = time.perf_counter()
                 frame = self.source.next_frame()
                 self.times.add("wait for frame", time.perf_counter() - waited)
                 if frame is None:
-                    self.request_stop("end of input")
                     break
-                result = self._stylize(frame)
+                put_unless_stopped(self._inferred, self._infer(frame), self._stop)
+        except BaseException as error:  # surfaced by run() after the recording is finalized
+            self._fail(error)
+        finally:
+            put_unless_stopped(self._inferred, END, self._stop)
+
+    def _finish_loop(self) -> None:
+        """Steady, upscale and publish the model's frames in order; the end of input stops the session."""
+        try:
+            while (inferred := get_unless_stopped(self._inferred, self._stop)) is not END:
+                result = self._finish(inferred)
                 self.frames_done += 1
                 if result is not None:
                     self._publish(result)
                 self._check_limits()
-        except BaseException as error:  # surfaced by run() after the recording is finalized
+            self.request_stop("end of input")
+        except BaseException as error:
             self._fail(error)
 
     def _vector(self, frame: Frame) -> np.ndarray:
@@ -210,35 +239,48 @@ class LivePipeline:
             self._content_vector = self.model.style_vector(frame.image)
         return apply_strength(vector, self._content_vector, self.controls.strength)
 
-    def _stylize(self, frame: Frame) -> Stylized | None:
-        """Downscale, stylize, upscale back to the source's size; each stage timed.
+    def _downscale(self, frame: Frame) -> Frame:
+        """The frame with its copy at the processing size (run by the capture thread, off the model's)."""
+        started = time.perf_counter()
+        frame = replace(frame, small=self._small(frame))
+        self.times.add("preprocess", time.perf_counter() - started)
+        return frame
+
+    def _small(self, frame: Frame) -> np.ndarray:
+        """The frame at the processing size: the capture thread's copy unless the size changed since."""
+        shape = self.model.processing_shape(*frame.image.shape[:2], self.controls.size)
+        if frame.small is not None and frame.small.shape[:2] == shape:
+            return frame.small
+        return resize_frames(frame.image[None], *shape)[0]
+
+    def _infer(self, frame: Frame) -> Inferred:
+        """Stylize one frame (the model thread's whole job)."""
+        small = self._small(frame)
+        started = time.perf_counter()
+        out = self.model.stylize(small[None], self._vector(frame), preserve_colors=self.controls.preserve_colors)
+        self.times.add("stylize", time.perf_counter() - started)
+        return Inferred(frame, small, out[0], self.bank.names[self.controls.style_index])
+
+    def _finish(self, inferred: Inferred) -> Stylized | None:
+        """Steady and upscale back to the source's size.
 
         None (no upscale) when in-between frames already overtook this one: it only becomes the new key.
         """
-        height, width = frame.image.shape[:2]
         started = time.perf_counter()
-        shape = self.model.processing_shape(height, width, self.controls.size)
-        small = resize_frames(frame.image[None], *shape)
-        prepared = time.perf_counter()
-        out = self.model.stylize(small, self._vector(frame), preserve_colors=self.controls.preserve_colors)
-        stylized = time.perf_counter()
+        small, out = inferred.small, inferred.out
         steadier = self._current_steadier()
         if steadier is not None:
-            out = steadier(small[0], out[0])[None]
+            out = steadier(small, out)
         if self._interpolator is not None:
-            self._interpolator.set_key(small[0], out[0])
+            self._interpolator.set_key(small, out)
         steadied = time.perf_counter()
-        for stage, seconds in (
-            ("preprocess", prepared - started),
-            ("stylize", stylized - prepared),
-            ("temporal", steadied - stylized),
-        ):
-            self.times.add(stage, seconds)
+        self.times.add("temporal", steadied - started)
+        frame = inferred.frame
         if frame.index <= self._published_index:
             return None
-        full = resize_frames(out, height, width)[0]
+        full = resize_frames(out[None], *frame.image.shape[:2])[0]
         self.times.add("postprocess", time.perf_counter() - steadied)
-        return Stylized(frame, full, self.bank.names[self.controls.style_index], shape)
+        return Stylized(frame, full, inferred.style, small.shape[:2])
 
     def _current_steadier(self) -> Steadier | None:
         """The steadier while steadiness is on (a fresh one each time it is switched back on)."""
@@ -300,14 +342,13 @@ class LivePipeline:
             if frame.index <= self._published_index:
                 continue
             started = time.perf_counter()
-            height, width = frame.image.shape[:2]
-            shape = self.model.processing_shape(height, width, self.controls.size)
-            between = self._interpolator.between(resize_frames(frame.image[None], *shape)[0])
+            small = self._small(frame)
+            between = self._interpolator.between(small)
             if between is None:
                 continue
-            full = resize_frames(between[None], height, width)[0]
+            full = resize_frames(between[None], *frame.image.shape[:2])[0]
             self.times.add("interpolate", time.perf_counter() - started)
-            if self._publish(Stylized(frame, full, self.bank.names[self.controls.style_index], shape)):
+            if self._publish(Stylized(frame, full, self.bank.names[self.controls.style_index], small.shape[:2])):
                 self.frames_interpolated += 1
 
     def _check_limits(self) -> None:

@@ -46,6 +46,7 @@ class Frame:
     index: int
     pts: float  # seconds on the source's timeline (file: index / fps; camera: since capture began)
     captured_at: float  # time.monotonic() at capture, where end-to-end latency starts
+    small: np.ndarray | None = None  # the image at the processing size, if the capture thread made it
 
 
 class SourceLost(UserError):
@@ -77,12 +78,17 @@ class VideoSource:
         self._ended = False
         self._changed = threading.Condition()
         self._listeners: list[Callable[[Frame], None]] = []
+        self._prepare: Callable[[Frame], Frame] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read_loop, name=f"capture {name}", daemon=True)
 
     def subscribe(self, listener: Callable[[Frame], None]) -> None:
         """Also hand every captured frame to `listener` (called in the capture thread; keep it quick)."""
         self._listeners.append(listener)
+
+    def prepare_with(self, prepare: Callable[[Frame], Frame]) -> None:
+        """Pass every frame through `prepare` in the capture thread, before anyone sees it (off the model thread)."""
+        self._prepare = prepare
 
     def start(self) -> None:
         """Begin reading (and, for a paced file, the clock)."""
@@ -104,6 +110,8 @@ class VideoSource:
             if self.paced and not self.live:
                 self._stop.wait(max(0.0, started + pts - now))
             frame = Frame(image, index, pts, time.monotonic() if self.paced else now)
+            if self._prepare is not None:
+                frame = self._prepare(frame)
             self._publish(frame)
             for listener in self._listeners:
                 listener(frame)
