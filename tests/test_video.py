@@ -118,7 +118,8 @@ def test_odd_sizes_and_grayscale(tmp_path: Path, size, pix_fmt: str, codec: str,
 
 
 def test_an_interrupted_run_leaves_no_output(tmp_path: Path) -> None:
-    clip = write_av_clip(tmp_path / "long.mp4", frames=200, size=(320, 240))
+    # long enough that the job is still running when the interrupt lands (at size 96 a frame takes a few ms)
+    clip = write_av_clip(tmp_path / "long.mp4", frames=1000, size=(320, 240))
     out = tmp_path / "out.mp4"
     env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
     process = subprocess.Popen(
@@ -127,7 +128,7 @@ def test_an_interrupted_run_leaves_no_output(tmp_path: Path) -> None:
         env=env,
     )
     seen = b""
-    while not re.search(rb" (\d+)/200 ", seen) or int(re.findall(rb" (\d+)/200 ", seen)[-1]) < 50:
+    while not re.search(rb" (\d+)/1000 ", seen) or int(re.findall(rb" (\d+)/1000 ", seen)[-1]) < 50:
         chunk = os.read(process.stderr.fileno(), 4096)
         assert chunk, f"ended early: {seen[-500:]!r}"
         seen += chunk
