@@ -147,14 +147,17 @@ def run_plans(
         else:
             renderer = LocalRenderer(model)
         run = VideoRun(plans, folders, renderer, args.quiet)
-        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+        # explicit for SIGINT too: a shell that starts us in the background without job control
+        # leaves SIGINT ignored, and Python then installs no Ctrl+C handler of its own
+        previous = {sig: signal.signal(sig, raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             run.run()
         except KeyboardInterrupt:
             print("\ninterrupted: " + "; ".join(run.interrupted_summary()), file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     if single and run.failed:
         return EXIT_BAD_INPUT
     failures += len(run.failed)
@@ -166,5 +169,5 @@ def run_plans(
 
 
 def raise_interrupt(_signum: int, _frame) -> None:
-    """SIGTERM stops a video job the way Ctrl+C does."""
+    """SIGINT and SIGTERM stop a video job as Ctrl+C does."""
     raise KeyboardInterrupt
