@@ -18,10 +18,10 @@ import numpy as np
 
 from live_style.temporal.flow import Alignment, FlowEstimator, warp
 
-KEEP = 0.75  # weight of the warped neighbour where the flow is fully trusted (bench/temporal.py measures it)
+KEEP = 0.5  # weight of the warped neighbour where the flow is fully trusted (bench/temporal.py measures it)
 CUT_COVERAGE = 0.4  # below this share of confidently aligned pixels, the scene changed: start afresh
 CHUNK = 32  # files: frames emitted per backward pass
-LOOKAHEAD = 16  # files: future frames each backward pass starts from (KEEP**16 < 1%)
+LOOKAHEAD = 8  # files: future frames each backward pass starts from (KEEP**8 < 1%)
 
 
 def blend(fresh: np.ndarray, neighbour: np.ndarray | None, alignment: Alignment | None, keep: float) -> np.ndarray:

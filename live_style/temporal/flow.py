@@ -1,9 +1,12 @@
 """Dense optical flow between content frames, warping along it, and where the flow can be trusted.
 
-Flow is computed with OpenCV's DIS (Kroeger et al. 2016) on grey frames at half the processing
-size, forward and backward. Confidence follows Ruder et al. 2016: a pixel is occluded where the
-forward and backward flows do not cancel, and unreliable on motion boundaries; a photometric check
-also rejects pixels whose warped brightness disagrees (lighting changes, flow errors).
+Flow is computed with OpenCV's DIS (Kroeger et al. 2016) on frames at half the processing size,
+forward and backward. Confidence follows Ruder et al. 2016's forward-backward test: a pixel is
+occluded where the two flows do not cancel; a photometric check also rejects pixels whose warped
+colour disagrees (lighting changes, flow errors, an object as bright as what it covers). Ruder's
+motion-boundary test is left to the metric (`metrics.py`): on DIS's patch-based flow it fires along
+every patch seam and over whole moving objects, which then flicker unsteadied (measured on
+bench/temporal.py's clips).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import numpy as np
 
 FLOW_SCALE = 0.5  # flow at half the processing size: smooth fields, a quarter of the cost
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST  # picked by measurement: bench/temporal.py --presets
+DIS_FINEST_SCALE = 1  # the preset stops at 1/4 of the flow size; 1/2 follows small moving objects (+1.4 ms)
 SUM_CHANNELS = np.ones((1, 2), np.float32)
-PHOTOMETRIC_SIGMA = 18.0  # grey levels (0-255): a warped pixel this far off in brightness keeps 37% confidence
+MEAN_OF_CHANNELS = np.full((1, 3), 1 / 3, np.float32)
+PHOTOMETRIC_SIGMA = 30.0  # levels (0-255, RMS over B, G, R): a warped pixel this far off keeps 37% confidence
 
 
 def gray(frame: np.ndarray) -> np.ndarray:
@@ -58,13 +63,6 @@ def occlusion(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     return squared_norm(cv2.add(forward, back_at_target)) > 0.01 * magnitude + 0.5
 
 
-def motion_boundary(flow: np.ndarray) -> np.ndarray:
-    """Ruder et al.'s motion-boundary test: True where the flow's gradient is large for its size."""
-    d_x = cv2.Sobel(flow, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)  # central differences, as np.gradient
-    d_y = cv2.Sobel(flow, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)
-    return squared_norm(d_x) + squared_norm(d_y) > 0.01 * squared_norm(flow) + 0.002
-
-
 @dataclass
 class Alignment:
     """How the current frame relates to the previous one, at the processing size."""
@@ -79,16 +77,25 @@ class Alignment:
 
 
 class FlowEstimator:
-    """DIS flow between consecutive grey frames (reusing one DIS instance, as OpenCV recommends)."""
+    """DIS flow between consecutive frames (reusing one DIS instance, as OpenCV recommends).
 
-    def __init__(self, preset: int = DIS_PRESET):
+    `finest_scale` is the finest pyramid level DIS refines (None: the preset's own).
+    """
+
+    def __init__(self, preset: int = DIS_PRESET, finest_scale: int | None = DIS_FINEST_SCALE):
         self.dis = cv2.DISOpticalFlow_create(preset)
+        if finest_scale is not None:
+            self.dis.setFinestScale(finest_scale)
 
     def small(self, frame: np.ndarray) -> np.ndarray:
-        """The grey frame flow is computed on."""
+        """The frame flow is computed on (BGR, FLOW_SCALE of the size)."""
         height, width = frame.shape[:2]
         size = (max(8, round(width * FLOW_SCALE)), max(8, round(height * FLOW_SCALE)))
-        return cv2.resize(gray(frame), size, interpolation=cv2.INTER_AREA)
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+    def calc(self, current_small: np.ndarray, previous_small: np.ndarray) -> np.ndarray:
+        """The flow from `current_small` to `previous_small` (both from `small`), at their size."""
+        return self.dis.calc(gray(current_small), gray(previous_small), None)
 
     def align(
         self, current_small: np.ndarray, previous_small: np.ndarray, shape: tuple[int, int], both: bool = False
@@ -97,8 +104,8 @@ class FlowEstimator:
 
         `current_small` and `previous_small` come from `small`; the alignments are brought to `shape` (h, w).
         """
-        backward = self.dis.calc(current_small, previous_small, None)
-        forward = self.dis.calc(previous_small, current_small, None)
+        backward = self.calc(current_small, previous_small)
+        forward = self.calc(previous_small, current_small)
         back = self._alignment(backward, forward, current_small, previous_small, shape)
         return back, self._alignment(forward, backward, previous_small, current_small, shape) if both else None
 
@@ -106,10 +113,11 @@ class FlowEstimator:
     def _alignment(
         flow: np.ndarray, reverse: np.ndarray, here: np.ndarray, there: np.ndarray, shape: tuple[int, int]
     ) -> Alignment:
-        """How far `there` warped onto `here` along `flow` is trusted: not occluded, no motion edge, same brightness."""
-        reliable = ~(occlusion(flow, reverse) | motion_boundary(flow))
-        warped = warp(there, flow).astype(np.float32)
-        photometric = np.exp(-(((warped - here) / PHOTOMETRIC_SIGMA) ** 2))
+        """How far `there` warped onto `here` along `flow` is trusted: not occluded, same colour."""
+        reliable = ~occlusion(flow, reverse)
+        difference = cv2.absdiff(warp(there, flow), here).astype(np.float32)
+        distance = cv2.transform(cv2.multiply(difference, difference), MEAN_OF_CHANNELS)
+        photometric = np.exp(distance * (-1.0 / PHOTOMETRIC_SIGMA**2))
         confidence = cv2.GaussianBlur(reliable.astype(np.float32) * photometric, (5, 5), 0)
         height, width = shape
         confidence = cv2.resize(confidence, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -20,7 +20,7 @@ class Interpolator:
     """Holds the newest key (content + stylized output, processing size); warps it onto newer content."""
 
     def __init__(self, flow: FlowEstimator | None = None):
-        self.flow = flow or FlowEstimator(INTERPOLATION_PRESET)
+        self.flow = flow or FlowEstimator(INTERPOLATION_PRESET, finest_scale=None)
         self._key: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()
 
@@ -38,5 +38,5 @@ class Interpolator:
             return None
         key_small, stylized = key
         small = self.flow.small(content)
-        flow = self.flow.dis.calc(small, key_small, None)  # current -> key
+        flow = self.flow.calc(small, key_small)  # current -> key
         return warp(stylized, resize_flow(flow, *content.shape[:2]))

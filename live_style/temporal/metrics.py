@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from live_style.temporal.flow import gray, motion_boundary, occlusion, warp
+from live_style.temporal.flow import gray, occlusion, squared_norm, warp
 
 FARNEBACK = {
     "pyr_scale": 0.5,
@@ -33,6 +33,13 @@ SSIM_C1, SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 def farneback(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Dense flow from `first` to `second` (grey uint8)."""
     return cv2.calcOpticalFlowFarneback(first, second, None, **FARNEBACK)
+
+
+def motion_boundary(flow: np.ndarray) -> np.ndarray:
+    """Ruder et al.'s motion-boundary test: True where the flow's gradient is large for its size."""
+    d_x = cv2.Sobel(flow, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)  # central differences, as np.gradient
+    d_y = cv2.Sobel(flow, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)
+    return squared_norm(d_x) + squared_norm(d_y) > 0.01 * squared_norm(flow) + 0.002
 
 
 def valid_mask(current: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
