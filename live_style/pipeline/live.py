@@ -1,7 +1,8 @@
 """The live loop: source -> downscale -> stylize -> steady -> upscale -> window and recording.
 
-Capture and recording run in their own threads, the model in a worker thread that only downscales
-and stylizes, steadying and upscaling in a finishing thread behind it, the window (or the headless
+Capture (which also downscales to the processing size) and recording run in their own threads, the
+model in a worker thread that only stylizes, steadying and upscaling in a finishing thread behind
+it, the window (or the headless
 progress line) in the main thread, so everything else overlaps inference.
 Every way of stopping (q, a closed window, Ctrl+C, SIGTERM, end of input, a lost camera) goes
 through `request_stop`, and the recording is finalized on each.
@@ -193,7 +194,7 @@ class LivePipeline:
 
     # --- the model thread -------------------------------------------------------------------
     def _model_loop(self) -> None:
-        """Downscale and stylize the newest frame, over and over; the finishing thread takes it from there."""
+        """Stylize the newest (already downscaled) frame, over and over; the finishing thread takes it from there."""
         try:
             while not self._stop.is_set():
                 waited = time.perf_counter()
