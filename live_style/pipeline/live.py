@@ -2,8 +2,8 @@
 
 Capture (which also downscales to the processing size) and recording run in their own threads, the
 model in a worker thread that only stylizes, steadying and upscaling in a finishing thread behind
-it, the window (or the headless
-progress line) in the main thread, so everything else overlaps inference.
+it, the window (or the headless progress line) in the main thread, so everything else overlaps
+inference.
 Every way of stopping (q, a closed window, Ctrl+C, SIGTERM, end of input, a lost camera) goes
 through `request_stop`, and the recording is finalized on each.
 """
