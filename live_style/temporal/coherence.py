@@ -3,9 +3,11 @@ warped along the content's optical flow, wherever that warp can be trusted.
 
 `Steadier` is causal (live: past frames only). `TwoWaySteadier` is for files, where the future is
 available too: a forward and a backward recursive pass over chunks of frames, averaged, so the
-steadying has no lag. In both, the warped neighbour's weight is capped below 1 (`KEEP`), so fresh
-per-frame detail keeps coming back: no drift, and repeated warping never accumulates blur. After a
-cut or a whip pan (little of the frame aligns), the recursion starts afresh.
+steadying has no lag. In both, the warped neighbour's weight stays below 1, so fresh per-frame
+detail keeps coming back: no drift, and repeated warping never accumulates blur. That weight follows
+the footage (`KeepControl`): as high as it can go while the steadied frame keeps the per-frame
+frame's structure (SSIM near `FIDELITY`), so smooth styles are steadied hard and noisy ones gently.
+After a cut or a whip pan (little of the frame aligns), the recursion starts afresh.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import cv2
 import numpy as np
 
 from live_style.temporal.flow import Alignment, FlowEstimator, warp
+from live_style.temporal.metrics import ssim
 
-KEEP = 0.5  # weight of the warped neighbour where the flow is fully trusted (bench/temporal.py measures it)
+KEEP_RANGE = (0.3, 0.8)  # the warped neighbour's weight where the flow is fully trusted: its floor and cap
+FIDELITY = 0.85  # SSIM of the steadied frame against the fresh one the weight steers to (measured: see README)
+FIDELITY_SIGMA = 0.75  # SSIM's window (1.5 px in metrics.py), scaled with the flow's half-size frames
+FIDELITY_GAIN = 2.0  # weight change per unit of SSIM off target, per frame
 CUT_COVERAGE = 0.4  # below this share of confidently aligned pixels, the scene changed: start afresh
 CHUNK = 32  # files: frames emitted per backward pass
-LOOKAHEAD = 8  # files: future frames each backward pass starts from (KEEP**8 < 1%)
+LOOKAHEAD = 16  # files: future frames each backward pass starts from (0.8**16 < 3%)
 
 
 def blend(fresh: np.ndarray, neighbour: np.ndarray | None, alignment: Alignment | None, keep: float) -> np.ndarray:
@@ -30,6 +36,19 @@ def blend(fresh: np.ndarray, neighbour: np.ndarray | None, alignment: Alignment 
         return fresh
     weight = keep * alignment.confidence
     return cv2.blendLinear(warp(neighbour, alignment.flow), fresh, weight, 1.0 - weight)
+
+
+class KeepControl:
+    """The neighbour's weight next frame: raised while steadied frames stay near the fresh ones, else lowered."""
+
+    def __init__(self, flow: FlowEstimator):
+        self.flow = flow
+        self.keep = KEEP_RANGE[1]
+
+    def update(self, steadied: np.ndarray, fresh: np.ndarray) -> None:
+        """Steer by this frame's SSIM between the steadied and the fresh output (at the flow's size: cheap)."""
+        fidelity = ssim(self.flow.small(steadied), self.flow.small(fresh), sigma=FIDELITY_SIGMA)
+        self.keep = float(np.clip(self.keep + FIDELITY_GAIN * (fidelity - FIDELITY), *KEEP_RANGE))
 
 
 class FrameLinks:
@@ -56,25 +75,28 @@ class FrameLinks:
 class Steadier:
     """Causal coherence for a live stream: each output is blended with the previous output only."""
 
-    def __init__(self, keep: float = KEEP, flow: FlowEstimator | None = None):
-        self.keep = keep
+    def __init__(self, flow: FlowEstimator | None = None):
         self.links = FrameLinks(flow)
+        self.control = KeepControl(self.links.flow)
         self._previous_output: np.ndarray | None = None
 
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """The steadied frame of `stylized`, the output for `content` (both BGR uint8, processing size)."""
         links = self.links.link(content)
-        self._previous_output = blend(stylized, self._previous_output, links[0] if links else None, self.keep)
-        return self._previous_output
+        steadied = blend(stylized, self._previous_output, links[0] if links else None, self.control.keep)
+        self.control.update(steadied, stylized)
+        self._previous_output = steadied
+        return steadied
 
 
 @dataclass
 class Pending:
-    """A frame of a file waiting for its future: the fresh and forward-steadied outputs, and its link forward."""
+    """A file's frame waiting for its future: fresh and forward-steadied outputs, their weight, its link forward."""
 
     key: Hashable
     fresh: np.ndarray
     forward: np.ndarray
+    keep: float  # the neighbour's weight the forward pass used; the backward pass uses it too
     to_next: Alignment | None = None  # this frame -> the next one, on this frame's grid
 
 
@@ -85,19 +107,21 @@ class TwoWaySteadier:
     `flush()` returns the rest at the end. Frames wait for at most CHUNK + LOOKAHEAD successors.
     """
 
-    def __init__(self, keep: float = KEEP, flow: FlowEstimator | None = None):
-        self.keep = keep
+    def __init__(self, flow: FlowEstimator | None = None):
         self.links = FrameLinks(flow, both=True)
+        self.control = KeepControl(self.links.flow)
         self._pending: list[Pending] = []
         self._forward: np.ndarray | None = None
 
     def push(self, key: Hashable, content: np.ndarray, stylized: np.ndarray) -> list[tuple[Hashable, np.ndarray]]:
         links = self.links.link(content)
         back, ahead = links if links else (None, None)
-        self._forward = blend(stylized, self._forward, back, self.keep)
+        keep = self.control.keep
+        self._forward = blend(stylized, self._forward, back, keep)
+        self.control.update(self._forward, stylized)
         if self._pending:
             self._pending[-1].to_next = ahead
-        self._pending.append(Pending(key, stylized, self._forward))
+        self._pending.append(Pending(key, stylized, self._forward, keep))
         if len(self._pending) < CHUNK + LOOKAHEAD:
             return []
         return self._emit(CHUNK)
@@ -111,7 +135,7 @@ class TwoWaySteadier:
         following: np.ndarray | None = None
         for index in range(len(self._pending) - 1, -1, -1):
             frame = self._pending[index]
-            following = blend(frame.fresh, following, frame.to_next, self.keep)
+            following = blend(frame.fresh, following, frame.to_next, frame.keep)
             backward[index] = following
         done = [
             (frame.key, average(frame.forward, back))

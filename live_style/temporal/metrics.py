@@ -11,6 +11,7 @@ stabilizer's own flow mistakes.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -71,12 +72,13 @@ def warping_errors(sources: Sequence[np.ndarray], outputs: Sequence[np.ndarray])
     return np.asarray(errors)
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean structural similarity (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5) over grey frames."""
-    x, y = (gray(i).astype(np.float64) if i.ndim == 3 else i.astype(np.float64) for i in (a, b))
+def ssim(a: np.ndarray, b: np.ndarray, sigma: float = 1.5) -> float:
+    """Mean structural similarity (Wang et al. 2004: Gaussian window of `sigma`, 11x11 at 1.5) over grey frames."""
+    x, y = (gray(i).astype(np.float32) if i.ndim == 3 else i.astype(np.float32) for i in (a, b))
+    side = 2 * math.ceil(3 * sigma) + 1
 
     def blur(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(image, (11, 11), 1.5)
+        return cv2.GaussianBlur(image, (side, side), sigma)
 
     mx, my = blur(x), blur(y)
     vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
