@@ -5,9 +5,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import LITE_DIR, STYLES, psnr
 
 from live_style import load_model
+from live_style.model.lite import (
+    ConvWeights,
+    padded_conv,
+    space_to_depth_conv,
+    space_to_depth_phases,
+    upsampled_conv,
+    upsampling_phases,
+)
 
 MIN_PSNR_DB = 25.0
 
@@ -72,3 +81,20 @@ def test_half_precision_stays_close_to_float32(cache_dir, lite_model, chicago, w
     vector = lite_model.style_vector(wave)
     assert precision in half.description
     assert psnr(half.stylize(chicago, vector, size=128), lite_model.stylize(chicago, vector, size=128)) > 25
+
+
+@pytest.mark.parametrize(("height", "width"), [(6, 6), (10, 14), (22, 30)])
+def test_phased_expand_convs_equal_the_plain_ones(height: int, width: int) -> None:
+    """Upsample-then-conv and the 9x9 conv, rearranged into 2x2 phases, give Magenta's plain ops' result."""
+    rng = np.random.default_rng(height)
+    x = rng.standard_normal((1, height, width, 8)).astype(np.float32)
+    for phased, size, upsample in ((upsampling_phases, 3, True), (space_to_depth_phases, 9, False)):
+        weights = {"w/weights": rng.standard_normal((5, size, size, 8)).astype(np.float32)}
+        weights["w/Conv2D_bias"] = rng.standard_normal(5).astype(np.float32)
+        plain, rearranged = (ConvWeights.from_lite(weights, "w", tf.float32, p) for p in (None, phased))
+        if upsample:
+            expected = padded_conv(tf.image.resize(x, (2 * height, 2 * width), method="nearest"), plain, 1)
+            got = upsampled_conv(x, rearranged)
+        else:
+            expected, got = padded_conv(x, plain, 1), space_to_depth_conv(x, rearranged, size)
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=2e-4)

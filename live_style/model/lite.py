@@ -5,12 +5,19 @@ The .tflite files fix the transfer network to 384x384 and the CPU. Reading their
 on a GPU. The layer layout follows Magenta's `arbitrary_image_stylization` transformer:
 contract (3 convs, folded batch norm, ReLU), 5 residual blocks and 3 upsampling convs, each of the
 latter with a conditional instance norm whose beta/gamma are 1x1 convs of the style vector.
+
+Two of the expand convs are computed in an equivalent, cheaper arrangement (same output to float
+rounding): the convs after a nearest 2x upsample run on the small input with the four output phases
+stacked on the channel axis, and the last 9x9 conv (3 output channels, which CPU kernels vectorize
+badly) runs on the space-to-depth input, its four output phases giving 12 channels.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,18 +80,74 @@ class ConvWeights:
     bias: tf.Tensor
 
     @classmethod
-    def from_lite(cls, weights: dict[str, np.ndarray], scope: str, dtype: tf.DType) -> ConvWeights:
-        """Take `scope/weights` (OHWI) and `scope/Conv2D_bias` (zeros when the file shares none)."""
+    def from_lite(
+        cls,
+        weights: dict[str, np.ndarray],
+        scope: str,
+        dtype: tf.DType,
+        phased: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> ConvWeights:
+        """Take `scope/weights` (OHWI) and `scope/Conv2D_bias` (zeros when the file shares none).
+
+        `phased` rewrites the kernel into one producing the four 2x2 output phases (bias repeated).
+        """
         kernel = weights[f"{scope}/weights"].transpose(1, 2, 3, 0)
         bias = weights.get(f"{scope}/Conv2D_bias", np.zeros(kernel.shape[-1], np.float32))
+        if phased:
+            kernel, bias = phased(kernel), np.tile(bias, 4)
         return cls(tf.constant(kernel, dtype), tf.constant(bias, dtype))
+
+
+def reflect_pad(x: tf.Tensor, pad: int) -> tf.Tensor:
+    """Mirror `pad` pixels on each side of the frame, as Magenta's `ops.conv2d`."""
+    return tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
 
 
 def padded_conv(x: tf.Tensor, conv: ConvWeights, stride: int) -> tf.Tensor:
     """Reflect-padded 'same' conv, as Magenta's `ops.conv2d`."""
-    pad = int(conv.kernel.shape[0]) // 2
-    x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    x = reflect_pad(x, int(conv.kernel.shape[0]) // 2)
     return tf.nn.conv2d(x, conv.kernel, stride, "VALID") + conv.bias
+
+
+def upsampling_phases(kernel: np.ndarray) -> np.ndarray:
+    """3x3 kernel applied after a nearest 2x upsample -> a 3x3 kernel on the small input, 4 phases out.
+
+    Output pixel (2y+py, 2x+px) reads small rows y+{0,1} (py=0) or y+{1,2} (py=1) of the edge-padded
+    input, so each phase's taps are sums of the original kernel's rows and columns.
+    """
+    taps = (((0, [0]), (1, [1, 2])), ((1, [0, 1]), (2, [2])))  # phase -> (small offset, kernel rows)
+    _, _, inputs, outputs = kernel.shape
+    phases = np.zeros((3, 3, inputs, 2, 2, outputs), np.float32)
+    for py, px in itertools.product(range(2), repeat=2):
+        for (row, rows), (col, cols) in itertools.product(taps[py], taps[px]):
+            phases[row, col, :, py, px] += kernel[np.ix_(rows, cols)].sum((0, 1))
+    return phases.reshape(3, 3, inputs, 4 * outputs)
+
+
+def space_to_depth_phases(kernel: np.ndarray) -> np.ndarray:
+    """KxK stride-1 kernel -> the same conv on the 2x2 space-to-depth input, 4 phases out."""
+    size, _, inputs, outputs = kernel.shape
+    taps = size // 2 + 1
+    phases = np.zeros((taps, taps, 2, 2, inputs, 2, 2, outputs), np.float32)
+    for py, px, i, j in itertools.product(range(2), range(2), range(size), range(size)):
+        (row, dy), (col, dx) = divmod(py + i, 2), divmod(px + j, 2)
+        phases[row, col, dy, dx, :, py, px] = kernel[i, j]
+    return phases.reshape(taps, taps, 4 * inputs, 4 * outputs)
+
+
+def upsampled_conv(x: tf.Tensor, conv: ConvWeights) -> tf.Tensor:
+    """Nearest 2x upsample then reflect-padded 3x3 conv, computed at the small size (`upsampling_phases`).
+
+    Mirroring one pixel of the upsampled frame repeats the small frame's edge pixel.
+    """
+    x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+    return tf.nn.depth_to_space(tf.nn.conv2d(x, conv.kernel, 1, "VALID") + conv.bias, 2)
+
+
+def space_to_depth_conv(x: tf.Tensor, conv: ConvWeights, size: int) -> tf.Tensor:
+    """Reflect-padded 'same' KxK conv (even frame sides) computed on 2x2 blocks (`space_to_depth_phases`)."""
+    blocks = tf.nn.space_to_depth(reflect_pad(x, size // 2), 2)
+    return tf.nn.depth_to_space(tf.nn.conv2d(blocks, conv.kernel, 1, "VALID") + conv.bias, 2)
 
 
 def conditional_instance_norm(x: tf.Tensor, beta: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
@@ -104,13 +167,20 @@ class LiteTransformer:
             [self._styled_conv(weights, f"transformer/residual/residual{i}/{c}") for c in ("conv1", "conv2")]
             for i in range(1, RESIDUAL_BLOCKS + 1)
         ]
-        self.expand = [self._styled_conv(weights, f"transformer/expand/{n}/conv") for n, _, _ in EXPAND]
+        self.expand = [
+            self._styled_conv(
+                weights, f"transformer/expand/{n}/conv", upsampling_phases if stride > 1 else space_to_depth_phases
+            )
+            for n, _, stride in EXPAND
+        ]
 
-    def _styled_conv(self, weights: dict[str, np.ndarray], scope: str) -> tuple[ConvWeights, ConvWeights, ConvWeights]:
+    def _styled_conv(
+        self, weights: dict[str, np.ndarray], scope: str, phased: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> tuple[ConvWeights, ConvWeights, ConvWeights]:
         """A conv and the two 1x1 convs mapping the style vector to its norm's beta and gamma."""
         style_scope = f"style_params/{scope}/StyleNorm"
         return (
-            ConvWeights.from_lite(weights, scope, self.dtype),
+            ConvWeights.from_lite(weights, scope, self.dtype, phased),
             ConvWeights.from_lite(weights, f"{style_scope}/Conv", tf.float32),
             ConvWeights.from_lite(weights, f"{style_scope}/Conv_1", tf.float32),
         )
@@ -129,10 +199,9 @@ class LiteTransformer:
         for first, second in self.residual:
             h = tf.nn.relu(self._norm(padded_conv(x, first[0], 1), style, first))
             x = x + self._norm(padded_conv(h, second[0], 1), style, second)
-        for index, (layer, (_, _, stride)) in enumerate(zip(self.expand, EXPAND, strict=True)):
-            if stride > 1:
-                x = tf.image.resize(x, tf.shape(x)[1:3] * stride, method="nearest")
-            x = self._norm(padded_conv(x, layer[0], 1), style, layer)
+        for index, (layer, (_, size, stride)) in enumerate(zip(self.expand, EXPAND, strict=True)):
+            x = upsampled_conv(x, layer[0]) if stride > 1 else space_to_depth_conv(x, layer[0], size)
+            x = self._norm(x, style, layer)
             x = tf.nn.relu(x) if index < len(EXPAND) - 1 else tf.sigmoid(tf.cast(x, tf.float32))
         return x
 
