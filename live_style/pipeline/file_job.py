@@ -81,9 +81,10 @@ class SegmentJob:
             started = time.perf_counter()
             for frame in self.video.frames_at(pts, first):
                 decoded = time.perf_counter()
-                self._put(self.decoded, (frame, resize_frames(frame.image[None], *self.settings.processing)[0]))
+                small = resize_frames(frame.image[None], *self.settings.processing)[0]
                 self.times.add("decode", decoded - started)
                 self.times.add("preprocess", time.perf_counter() - decoded)
+                self._put(self.decoded, (frame, small))  # waiting for the model is no stage's time
                 started = time.perf_counter()
                 if self.stop.is_set():
                     return
