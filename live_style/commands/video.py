@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import av
 from live_style.commands.common import open_model, styles_vector
 from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
 from live_style.pipeline.job_folder import JobFolder
+from live_style.pipeline.threads import stop_signals_call
 from live_style.pipeline.video_jobs import JobOptions, LocalRenderer, VideoPlan, VideoRun, plan_video
 from live_style.sinks.video_file import CONTAINER_FORMATS, container_accepts
 from live_style.styles import style_files
@@ -147,17 +147,12 @@ def run_plans(
         else:
             renderer = LocalRenderer(model)
         run = VideoRun(plans, folders, renderer, args.quiet)
-        # explicit for SIGINT too: a shell that starts us in the background without job control
-        # leaves SIGINT ignored, and Python then installs no Ctrl+C handler of its own
-        previous = {sig: signal.signal(sig, raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            run.run()
+            with stop_signals_call(raise_interrupt):
+                run.run()
         except KeyboardInterrupt:
             print("\ninterrupted: " + "; ".join(run.interrupted_summary()), file=sys.stderr)
             return EXIT_INTERRUPTED
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
     if single and run.failed:
         return EXIT_BAD_INPUT
     failures += len(run.failed)

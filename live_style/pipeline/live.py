@@ -28,7 +28,7 @@ from live_style.imaging import resize_frames, write_image
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.stats import RateMeter, StageTimes
-from live_style.pipeline.threads import END, get_unless_stopped, put_unless_stopped
+from live_style.pipeline.threads import END, get_unless_stopped, put_unless_stopped, stop_signals_call
 from live_style.sinks import Sink
 from live_style.sinks.recorder import VideoRecorder
 from live_style.sinks.window import Window, compose_view
@@ -132,8 +132,6 @@ class LivePipeline:
 
         In the main thread Ctrl+C and SIGTERM stop it; elsewhere (a server's session) its owner does.
         """
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS} if in_main_thread else {}
         workers = [
             threading.Thread(target=self._model_loop, name="stylize", daemon=True),
             threading.Thread(target=self._finish_loop, name="finish", daemon=True),
@@ -142,22 +140,21 @@ class LivePipeline:
         if self._interpolator is not None:
             self.source.subscribe(self._offer_between)
             workers.append(threading.Thread(target=self._interpolate_loop, name="interpolate", daemon=True))
-        try:
-            self._warm_up()
-            self.source.start()
-            for worker in workers:
-                worker.start()
-            self._window_loop() if self.options.window else self._headless_loop()
-        finally:
-            self.request_stop("stopped")
-            self.source.close()
-            for worker in workers:
-                if worker.is_alive():
-                    worker.join()
-            self._close_sinks()
-            self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with stop_signals_call(self._on_signal):
+            try:
+                self._warm_up()
+                self.source.start()
+                for worker in workers:
+                    worker.start()
+                self._window_loop() if self.options.window else self._headless_loop()
+            finally:
+                self.request_stop("stopped")
+                self.source.close()
+                for worker in workers:
+                    if worker.is_alive():
+                        worker.join()
+                self._close_sinks()
+                self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
         if self.options.progress:
             self._report()
         if isinstance(self.error, UserError):

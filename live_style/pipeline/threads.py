@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 END = object()
 POLL_S = 0.1
@@ -44,3 +46,21 @@ def get_unless_stopped(channel: queue.Queue, stop: threading.Event) -> object:
         except queue.Empty:
             if stop.is_set():
                 return END
+
+
+@contextlib.contextmanager
+def stop_signals_call(handler: Callable) -> Iterator[None]:
+    """Ctrl+C and SIGTERM call `handler` inside the block (in the main thread; elsewhere nothing changes).
+
+    Explicit for SIGINT too: a shell that starts us in the background without job control leaves
+    SIGINT ignored, and Python then installs no Ctrl+C handler of its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, earlier in previous.items():
+            signal.signal(sig, earlier)
