@@ -23,13 +23,9 @@ WAVE = SHARED / "styles" / "wave.jpg"
 DEADLINE_S = 120
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def xvfb() -> Iterator[str]:
-    """A private X server per test; -displayfd reports its display once it accepts clients.
-
-    Per test, not per module: a second Qt client on a server the first test's client had just quit
-    (by XTest key and focus, no window manager) sometimes stayed black for the whole deadline.
-    """
+    """A private X server; -displayfd reports its display once it accepts clients."""
     if shutil.which("Xvfb") is None:
         missing = "Xvfb is not installed: the window test needs Debian's xvfb package (sudo apt-get install xvfb)"
         if os.environ.get("CI") == "true":
