@@ -21,6 +21,8 @@ from Xlib.protocol import event
 
 WAVE = SHARED / "styles" / "wave.jpg"
 DEADLINE_S = 120
+BLACK_S = 40  # a window that stays all black this long is the Qt/Xvfb paint bug below, not a slow start
+LAUNCHES = 2
 
 
 @pytest.fixture(scope="module")
@@ -69,26 +71,36 @@ def shows_hud_over_picture(picture: np.ndarray) -> bool:
     return lower.std() > 10 and band.max() > 200 and band.mean() < lower.mean()
 
 
-def wait_for_picture(screen: display.Display, process: subprocess.Popen, size: tuple[int, int]) -> tuple:
+def wait_for_picture(screen: display.Display, process: subprocess.Popen, size: tuple[int, int]) -> tuple | None:
     """Poll until the window, at the frame's size, shows the stylized picture with its HUD (or the program ends).
 
     Qt maps the window before it is resized and painted, and a grab can catch a paint half done (top rows still
-    Qt's grey), so the whole finished picture is awaited, not its first pixels.
+    Qt's grey), so the whole finished picture is awaited, not its first pixels. None when the window stays all
+    black: about 1 launch in 10 under load, Qt under Xvfb never paints the window while live-style keeps showing
+    frames (an open bug, see the README's known issues); the caller launches once more.
     """
-    deadline = time.monotonic() + DEADLINE_S
+    started = time.monotonic()
     picture = None
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < started + DEADLINE_S and process.poll() is None:
         window = find_window(screen, "live-style")
         if window is not None:
             picture = grab(screen, window)
             if picture.shape[1::-1] == size and shows_hud_over_picture(picture):
                 return window, picture
+            if picture.max() == 0 and time.monotonic() > started + BLACK_S:
+                return None
         time.sleep(0.2)
     seen = "nothing" if picture is None else f"a {picture.shape[1]}x{picture.shape[0]} picture without its HUD band"
     pytest.fail(
         f"no {size[0]}x{size[1]} stylized picture with a HUD in a live-style window, saw {seen} "
         f"(exit code {process.poll()})"
     )
+
+
+def launch(clip: Path, env: dict) -> subprocess.Popen:
+    """live-style on the clip, in a window."""
+    command = [sys.executable, "-m", "live_style", "--input", str(clip), "--style", str(WAVE)]
+    return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
 
 
 def press(screen: display.Display, window, key: str) -> None:
@@ -114,15 +126,20 @@ def test_window_shows_the_stylized_stream_with_a_hud_and_quits(
 ) -> None:
     clip = write_clip(tmp_path / "clip.mp4", frames=3000, fps=25, size=(480, 360))
     env = {**os.environ, "DISPLAY": xvfb, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "live_style", "--input", str(clip), "--style", str(WAVE)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     screen = display.Display(xvfb)
+    for attempt in range(1, LAUNCHES + 1):
+        process = launch(clip, env)
+        shown = wait_for_picture(screen, process, (480, 360))
+        if shown is not None:
+            break
+        process.kill()
+        process.wait()
+        print(f"launch {attempt}: the window stayed black for {BLACK_S} s (the known Qt/Xvfb paint bug)")
+    else:
+        screen.close()
+        pytest.fail(f"the window stayed black in all {LAUNCHES} launches")
     try:
-        window, picture = wait_for_picture(screen, process, (480, 360))
+        window, picture = shown
         cv2.imwrite(str(tmp_path / "window.png"), picture)  # kept with pytest's temporary files
         press(screen, window, "q") if quit_by == "q" else close(screen, window)
         assert process.wait(timeout=60) == 0
