@@ -151,9 +151,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--xla", action="store_true", help="compile the transfer network with XLA")
     group.add_argument(
         "--precision",
-        default="float32",
-        choices=("float32", "float16", "bfloat16"),
-        help="compute precision of the TF Lite transfer network (float16 for GPUs)",
+        default="auto",
+        choices=("auto", "float32", "float16", "bfloat16", "int8"),
+        help="compute precision of the TF Lite transfer network: float16/bfloat16 for GPUs (TensorFlow), int8 "
+        "quantized per style on OpenVINO (default auto: int8 for video and live on OpenVINO, else float32)",
     )
     group.add_argument(
         "--lite-interpreter",

@@ -14,8 +14,8 @@ from live_style.model.stylizer import Stylizer
 from live_style.styles import mix_vectors, normalized_weights, parse_mix, style_files
 
 
-def open_model(args: argparse.Namespace) -> Stylizer:
-    """load_model from the shared model options, saying what runs."""
+def open_model(args: argparse.Namespace, workload: str = "video") -> Stylizer:
+    """load_model from the shared model options, saying what runs (`workload`: see `pick_precision`)."""
     model = load_model(
         args.model,
         device=args.device,
@@ -23,6 +23,7 @@ def open_model(args: argparse.Namespace) -> Stylizer:
         precision=args.precision,
         lite_interpreter=args.lite_interpreter,
         runtime=args.runtime,
+        workload=workload,
     )
     print(f"model: {model.description}", file=sys.stderr)
     if args.runtime == "auto" and model.runtime == "tensorflow" and "CPU" in model.device and not openvino_available():

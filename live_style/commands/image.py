@@ -52,7 +52,7 @@ def stylize_images(args: argparse.Namespace) -> int:
     style_files(args.style)
     if args.method == "optimize":
         return optimize_images(args, originals, outputs)
-    model = open_model(args)
+    model = open_model(args, "still")
     vector = styles_vector(model, args)
     for original, out_path in zip(originals, outputs, strict=True):
         started = time.perf_counter()

@@ -74,7 +74,7 @@ def run_live(args: argparse.Namespace) -> int:
     try:
         if args.virtual_camera is not None:
             virtual_camera = open_virtual_camera(args, source)
-        model = open_model(args)
+        model = open_model(args, "live")
         bank = StyleBank(lambda f: model.style_vector(read_image(f, "style image")), files, weights)
     except BaseException:
         source.close()

@@ -35,7 +35,7 @@ def run_serve(args: argparse.Namespace) -> int:
     sock = run.bind(args.host, args.port)
     try:
         styles = gallery.load_styles(files)
-        model = ModelThread(open_model(args))
+        model = ModelThread(open_model(args, "live"))
         options = studio_module.StudioOptions(
             start=starting_controls(args, model.device, model.model.default_size, len(styles)),
             max_sessions=args.max_sessions,

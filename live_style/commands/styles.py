@@ -44,7 +44,7 @@ def write_contact_sheet(args: argparse.Namespace) -> int:
     files = style_files([args.folder])
     sample = to_bgr_uint8(read_image(args.content, "content image")) if args.content else scene(8, *SAMPLE_SIZE)
     styles = [read_image(f, "style image") for f in files]
-    model = open_model(args)
+    model = open_model(args, "still")
     tiles = []
     for path, style in zip(files, styles, strict=True):
         stylized = model.stylize(sample, model.style_vector(style), size=args.size)

@@ -7,6 +7,8 @@ from pathlib import Path
 import tensorflow as tf
 
 from live_style.errors import UserError
+from live_style.model.int8 import INSTALL_HINT as NNCF_HINT
+from live_style.model.int8 import nncf_available
 from live_style.model.openvino_runtime import import_openvino, openvino_available
 from live_style.model.spec import ModelFiles, locate_model
 from live_style.model.style_cache import StyleCache
@@ -15,6 +17,8 @@ from live_style.model.stylizer import Network, Stylizer
 DEVICES = ("auto", "cpu", "gpu")
 RUNTIMES = ("auto", "tensorflow", "openvino")
 PRECISIONS = {"float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
+CHOICES = ("auto", *PRECISIONS, "int8")
+WORKLOADS = ("still", "video", "live")  # auto precision: int8 for video and live, where its ~3 s a style pays off
 
 
 def pick_device(device: str = "auto") -> str:
@@ -30,7 +34,7 @@ def pick_device(device: str = "auto") -> str:
 def open_network(files: ModelFiles, precision: str, interpreter: bool) -> Network:
     """Build the network for located files."""
     if files.kind == "hub":
-        if precision != "float32" or interpreter:
+        if precision not in ("auto", "float32") or interpreter:
             raise UserError(
                 "--precision and --lite-interpreter apply to TF Lite models only; drop them for the hub model"
             )
@@ -39,16 +43,23 @@ def open_network(files: ModelFiles, precision: str, interpreter: bool) -> Networ
         return HubNetwork(files.paths[0])
     from live_style.model.lite import LiteNetwork
 
-    return LiteNetwork(*files.paths, dtype=PRECISIONS[precision], interpreter=interpreter)
+    return LiteNetwork(*files.paths, dtype=PRECISIONS.get(precision, tf.float32), interpreter=interpreter)
 
 
-def pick_runtime(runtime: str, tf_device: str, kind: str, tensorflow_only: list[str]) -> str:
+def pick_runtime(
+    runtime: str, tf_device: str, kind: str, tensorflow_only: list[str], openvino_only: bool = False
+) -> str:
     """'openvino' or 'tensorflow'. auto: OpenVINO for the TF Lite model on the CPU when it is installed.
 
-    `tensorflow_only` names the options given that only TensorFlow has (they keep auto on TensorFlow).
+    `tensorflow_only` names the options given that only TensorFlow has (they keep auto on TensorFlow);
+    `openvino_only` (--precision int8) makes auto OpenVINO.
     """
     if runtime not in RUNTIMES:
         raise UserError(f"--runtime {runtime}: choose one of {', '.join(RUNTIMES)}")
+    if openvino_only:
+        if runtime == "tensorflow":
+            raise UserError("--precision int8 runs on OpenVINO only; drop --runtime tensorflow or the precision")
+        runtime = "openvino"
     if runtime == "tensorflow":
         return runtime
     eligible = "CPU" in tf_device and kind == "lite" and not tensorflow_only
@@ -65,19 +76,35 @@ def pick_runtime(runtime: str, tf_device: str, kind: str, tensorflow_only: list[
     return runtime
 
 
+def pick_precision(precision: str, runtime: str, workload: str) -> str:
+    """The precision to run: auto is int8 on OpenVINO for video and live (when NNCF is installed), else float32."""
+    if workload not in WORKLOADS:
+        raise ValueError(f"workload {workload!r}: one of {WORKLOADS}")
+    if precision == "int8" and not nncf_available():
+        raise UserError(f"--precision int8 needs NNCF: {NNCF_HINT}")
+    if precision != "auto":
+        return precision
+    fast = runtime == "openvino" and workload != "still" and nncf_available()
+    return "int8" if fast else "float32"
+
+
 def load_model(
     spec: str | None = None,
     *,
     device: str = "auto",
     xla: bool = False,
-    precision: str = "float32",
+    precision: str = "auto",
     lite_interpreter: bool = False,
     cache_dir: Path | None = None,
     runtime: str = "auto",
+    workload: str = "video",
 ) -> Stylizer:
-    """Open a model (see `live_style.model.spec`) as a Stylizer, on the runtime asked for (auto: the fastest)."""
-    if precision not in PRECISIONS:
-        raise UserError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
+    """Open a model (see `live_style.model.spec`) as a Stylizer, on the runtime asked for (auto: the fastest).
+
+    `workload` ("still", "video" or "live") tunes the automatic precision: see `pick_precision`.
+    """
+    if precision not in CHOICES:
+        raise UserError(f"--precision {precision}: choose one of {', '.join(CHOICES)}")
     if xla and lite_interpreter:
         raise UserError("--xla cannot compile the TF Lite interpreter; drop --lite-interpreter or --xla")
     tf_device = pick_device(device)
@@ -87,10 +114,13 @@ def load_model(
         for name, given in (
             ("--xla", xla),
             ("--lite-interpreter", lite_interpreter),
-            ("--precision", precision != "float32"),
+            ("--precision", precision in ("float16", "bfloat16")),
         )
         if given
     ]
-    chosen = pick_runtime(runtime, tf_device, files.kind, tensorflow_only)
+    chosen = pick_runtime(runtime, tf_device, files.kind, tensorflow_only, openvino_only=precision == "int8")
     network = open_network(files, precision, lite_interpreter)
-    return Stylizer(network, files.identity(), tf_device, xla=xla, cache=StyleCache(cache_dir), runtime=chosen)
+    model = Stylizer(network, files.identity(), tf_device, xla=xla, cache=StyleCache(cache_dir), runtime=chosen)
+    if pick_precision(precision, chosen, workload) == "int8":
+        model.quantize_per_style(wait=workload != "live")
+    return model

@@ -4,14 +4,20 @@ The TF function of the transfer network is converted once, with dynamic frame si
 any size like the TensorFlow path; each frame size in use gets its own static-shape compilation
 (about 10% faster than the dynamic one, a fraction of a second to build). Only the network goes to
 OpenVINO: the uint8 BGR <-> float RGB steps run in OpenCV, which does them several times faster than
-OpenVINO's generic ops.
+OpenVINO's generic ops. With `int8`, each style vector gets its own quantized network (see
+`live_style.model.int8`); frames run float until it is ready.
+
+OpenVINO's converter and NNCF send usage telemetry unless opted out; live-style hides the
+`openvino_telemetry` package from them, which both treat as "not installed": nothing is sent.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
@@ -19,16 +25,23 @@ import numpy as np
 import tensorflow as tf
 
 from live_style.errors import UserError
+from live_style.model.int8 import QuantizedModels
 
 if TYPE_CHECKING:
-    from openvino import InferRequest
+    from openvino import InferRequest, Model
 
 INSTALL_HINT = "pip install -e '.[openvino]' (or pip install openvino)"
-COMPILED_SIZES = 4  # frame sizes kept compiled at once (a live source, a preview, a resized window...)
+COMPILED = 6  # (network, frame size) pairs kept compiled at once (a live source, a preview, float and int8...)
+
+
+def without_telemetry() -> None:
+    """Make `openvino_telemetry` unimportable, the state in which OpenVINO and NNCF send nothing."""
+    sys.modules.setdefault("openvino_telemetry", None)
 
 
 def openvino_available() -> bool:
     """Whether the OpenVINO runtime can be imported."""
+    without_telemetry()
     try:
         import openvino  # noqa: F401
     except ImportError:
@@ -38,6 +51,7 @@ def openvino_available() -> bool:
 
 def import_openvino():
     """OpenVINO, or a one-line error naming the extra."""
+    without_telemetry()
     try:
         import openvino
     except ImportError:
@@ -56,7 +70,10 @@ def rgb_float_to_bgr(frames: np.ndarray) -> np.ndarray:
 
 
 class OpenVinoTransfer:
-    """The transfer network compiled by OpenVINO for the CPU: uint8 BGR frames + style vector -> uint8 BGR."""
+    """The transfer network compiled by OpenVINO for the CPU: uint8 BGR frames + style vector -> uint8 BGR.
+
+    `int8_models` (a `QuantizedModels` over `self.model`) runs each style's int8 network once it exists.
+    """
 
     def __init__(self, transfer: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], vector_size: int):
         ov = import_openvino()
@@ -66,19 +83,30 @@ class OpenVinoTransfer:
         ]
         self.model = ov.convert_model(tf.function(transfer, input_signature=signature).get_concrete_function())
         self.core = ov.Core()
-        self.requests: OrderedDict[tuple[int, int], InferRequest] = OrderedDict()
+        self.int8_models: QuantizedModels | None = None
+        self.requests: OrderedDict[tuple[str, int, int], InferRequest] = OrderedDict()
 
-    def _request(self, height: int, width: int) -> InferRequest:
-        """The infer request compiled for this frame size (the least recently used size is dropped)."""
-        if (height, width) not in self.requests:
-            model = self.model.clone()
+    def quantize(self, identity: str, directory: Path, wait: bool) -> None:
+        """Run int8 networks, quantized per style vector and stored in `directory` (see `QuantizedModels`)."""
+        self.int8_models = QuantizedModels(self.core, self.model, identity, directory, wait)
+
+    def _network(self, style: np.ndarray) -> tuple[str, Model]:
+        """(name, network) for this style: its int8 network when there is one ready, else the float one."""
+        ready = self.int8_models.get(style) if self.int8_models else None
+        return ready or ("float32", self.model)
+
+    def _request(self, name: str, network: Model, height: int, width: int) -> InferRequest:
+        """The infer request compiled for this network and frame size (the least recently used is dropped)."""
+        key = name, height, width
+        if key not in self.requests:
+            model = network.clone()
             model.reshape({model.inputs[0]: [1, height, width, 3]})
             config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": os.cpu_count() or 1}
-            self.requests[height, width] = self.core.compile_model(model, "CPU", config).create_infer_request()
-            if len(self.requests) > COMPILED_SIZES:
+            self.requests[key] = self.core.compile_model(model, "CPU", config).create_infer_request()
+            if len(self.requests) > COMPILED:
                 self.requests.popitem(last=False)
-        self.requests.move_to_end((height, width))
-        return self.requests[height, width]
+        self.requests.move_to_end(key)
+        return self.requests[key]
 
     def __call__(self, frames: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Run the frames one by one (one request per size, reused: every pipeline calls the model from one thread).
@@ -87,7 +115,7 @@ class OpenVinoTransfer:
         and batching gains nothing on a CPU.
         """
         style = np.asarray(vector, np.float32).reshape(1, 1, 1, -1)
-        request = self._request(*frames.shape[1:3])
+        request = self._request(*self._network(style), *frames.shape[1:3])
         outputs = []
         for frame in bgr_to_rgb_float(frames):
             request.infer([frame[None], style])

@@ -55,18 +55,25 @@ class Stylizer:
             tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames_bgr"),
             tf.TensorSpec([1, 1, 1, network.vector_size], tf.float32, name="style_vector"),
         ]
+        self.precision = "float32"
         if runtime == "openvino":
-            self._run = OpenVinoTransfer(network.transfer, network.vector_size)
+            self._run = self.openvino = OpenVinoTransfer(network.transfer, network.vector_size)
         else:
             compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
             self._run = lambda frames, vector: compiled(frames, vector).numpy()
+
+    def quantize_per_style(self, wait: bool) -> None:
+        """Run OpenVINO int8, quantized per style vector (waiting for it, or float until it is ready)."""
+        self.openvino.quantize(self.identity, self.cache.directory.parent / "int8-transfer", wait)
+        self.precision = "int8"
 
     @property
     def description(self) -> str:
         """What runs, where, and how (for logs and benchmark headers)."""
         how = " with XLA" if self.xla else ""
         if self.runtime == "openvino":
-            return f"{self.network.description.replace('TF ops', 'OpenVINO')} on the CPU"
+            name = self.network.description.replace("TF ops, float32", f"OpenVINO, {self.precision}")
+            return f"{name} on the CPU"
         return f"{self.network.description} on {self.device}{how}"
 
     def style_vector(self, style_bgr: np.ndarray) -> np.ndarray:

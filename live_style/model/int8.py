@@ -1,0 +1,196 @@
+"""int8 for the OpenVINO runtime: the transfer network quantized per style vector by NNCF.
+
+Conditional instance norm scales every activation by the style, so one set of int8 ranges cannot
+serve all styles (calibrated on other styles: 17-19 dB). Each style vector gets its own ranges,
+measured on the project's own paintings (not on the stream's frames), so every run, segment and
+resumed job of a style quantizes identically. About 3 s per new vector, then cached on disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import sys
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from live_style.errors import UserError
+from live_style.paintings import PAINTERS, paint
+
+if TYPE_CHECKING:
+    from openvino import Core, Model
+
+INSTALL_HINT = "pip install -e '.[openvino]' (or pip install nncf)"
+CALIBRATION_SHAPES = ((256, 340), (384, 384), (480, 640))  # (height, width), the paintings take them in turn
+CALIBRATION_VERSION = b"paintings-512-minmax-overflowfix-v1"
+KEPT_IN_MEMORY = 4  # quantized models per process (a style bank, a cross-fade's two ends...)
+
+
+def nncf_available() -> bool:
+    """Whether NNCF (OpenVINO's quantization library) can be imported."""
+    try:
+        import nncf  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@functools.cache
+def calibration_frames() -> tuple[np.ndarray, ...]:
+    """The project's paintings as float RGB frames [1,H,W,3] in [0,1], at the usual processing shapes in turn."""
+    frames = []
+    for seed, name in enumerate(PAINTERS):
+        height, width = CALIBRATION_SHAPES[seed % len(CALIBRATION_SHAPES)]
+        bgr = cv2.resize(paint(name, 512, seed), (width, height), interpolation=cv2.INTER_AREA)
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255.0)
+    return tuple(frames)
+
+
+def quantize(model: Model, vector: np.ndarray) -> Model:
+    """The transfer network with int8 convolutions, activation ranges measured with this style vector.
+
+    The style's own 1x1 convolutions (static shapes: they see the vector, not the frame) stay float.
+    The overflow fix keeps int8 sums exact on CPUs without VNNI; min-max ranges keep bright strokes.
+    """
+    try:
+        import nncf
+    except ImportError:
+        raise UserError(f"--precision int8 needs NNCF: {INSTALL_HINT}") from None
+    import rich
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+
+    nncf.set_log_level(logging.ERROR)
+    rich.get_console().quiet = True  # NNCF's progress bars (rich's shared console, which nothing else here uses)
+    style_convs = [
+        op.get_friendly_name()
+        for op in model.get_ordered_ops()
+        if op.get_type_name() == "Convolution" and op.get_input_partial_shape(0).is_static
+    ]
+    frames = calibration_frames()
+    return nncf.quantize(
+        model,
+        nncf.Dataset([[frame, vector] for frame in frames]),
+        subset_size=len(frames),
+        ignored_scope=nncf.IgnoredScope(names=style_convs),
+        advanced_parameters=AdvancedQuantizationParameters(
+            overflow_fix=OverflowFix.ENABLE,
+            activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX,
+        ),
+    )
+
+
+def int8_key(identity: str, vector: np.ndarray) -> str:
+    """A digest of the model, the calibration recipe and the exact style vector."""
+    digest = hashlib.sha256(identity.encode())
+    digest.update(CALIBRATION_VERSION)
+    digest.update(np.ascontiguousarray(vector, np.float32).tobytes())
+    return digest.hexdigest()
+
+
+class QuantizedModels:
+    """int8 transfer models by style vector: from memory, else disk, else NNCF (waiting, or in a background thread).
+
+    `wait=False` (live use) never holds a frame back: until a vector's model is ready the caller runs
+    float, and only the newest vector asked for is quantized next (a cross-fade's passing mixes are not).
+    """
+
+    def __init__(self, core: Core, model: Model, identity: str, directory: Path, wait: bool = True):
+        self.core = core
+        self.model = model
+        self.identity = identity
+        self.directory = directory
+        self.wait = wait
+        self.models: OrderedDict[str, Model] = OrderedDict()
+        self.failed: set[str] = set()
+        self._lock = threading.Lock()
+        self._wanted: tuple[str, np.ndarray] | None = None
+        self._worker: threading.Thread | None = None
+
+    def get(self, vector: np.ndarray) -> tuple[str, Model] | None:
+        """(key, int8 model) for this vector, or None while it is being made (or if it could not be)."""
+        key = int8_key(self.identity, vector)
+        with self._lock:
+            if key in self.models:
+                self.models.move_to_end(key)
+                return key, self.models[key]
+            if key in self.failed:
+                return None
+        if not self.wait:
+            self._ask_background(key, vector)
+            return None
+        self._make(key, vector)
+        with self._lock:
+            return (key, self.models[key]) if key in self.models else None
+
+    def _ask_background(self, key: str, vector: np.ndarray) -> None:
+        """Make this vector's model next, in the one background thread (started when idle)."""
+        with self._lock:
+            self._wanted = key, vector
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="int8-quantize", daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        """Quantize the newest wanted vector until none is left."""
+        while True:
+            with self._lock:
+                job, self._wanted = self._wanted, None
+                if job is None:
+                    self._worker = None
+                    return
+                done = job[0] in self.models or job[0] in self.failed
+            if not done:
+                self._make(*job)
+
+    def _make(self, key: str, vector: np.ndarray) -> None:
+        """Load the model from disk or quantize (and store) it; a failure leaves this vector on float."""
+        path = self.directory / f"{key}.xml"
+        try:
+            model = self._load(path)
+            if model is None:
+                if self.wait:
+                    print("int8: quantizing the network for this style (a few seconds, once)", file=sys.stderr)
+                model = quantize(self.model, vector)
+                self._store(path, model)
+        except Exception as error:  # any NNCF/OpenVINO failure: float still works
+            if self.wait and isinstance(error, UserError):
+                raise
+            print(f"note: int8 quantization failed ({error}); this style runs in float32", file=sys.stderr)
+            with self._lock:
+                self.failed.add(key)
+            return
+        with self._lock:
+            self.models[key] = model
+            if len(self.models) > KEPT_IN_MEMORY:
+                self.models.popitem(last=False)
+
+    def _load(self, path: Path) -> Model | None:
+        """A stored int8 model, or None if absent or unreadable (then it is made again)."""
+        if not path.exists():
+            return None
+        try:
+            return self.core.read_model(str(path))
+        except RuntimeError:
+            return None
+
+    @staticmethod
+    def _store(path: Path, model: Model) -> None:
+        """Write the .bin, then the .xml under its final name last, so a half-written pair is never read."""
+        from openvino import save_model
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.xml")
+            save_model(model, str(partial), compress_to_fp16=False)
+            partial.with_suffix(".bin").replace(path.with_suffix(".bin"))
+            partial.replace(path)
+        except (OSError, RuntimeError):
+            pass
