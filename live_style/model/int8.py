@@ -88,7 +88,7 @@ def quantize(model: Model, vector: np.ndarray) -> Model:
 
 
 def int8_key(identity: str, vector: np.ndarray) -> str:
-    """A digest of the model, the calibration recipe and the exact style vector."""
+    """A digest of the model (files and graph), the calibration recipe and the exact style vector."""
     digest = hashlib.sha256(identity.encode())
     digest.update(CALIBRATION_VERSION)
     digest.update(np.ascontiguousarray(vector, np.float32).tobytes())
@@ -105,7 +105,7 @@ class QuantizedModels:
     def __init__(self, core: Core, model: Model, identity: str, directory: Path, wait: bool = True):
         self.core = core
         self.model = model
-        self.identity = identity
+        self.identity = identity + " ".join(op.get_type_name() for op in model.get_ordered_ops())  # new graph, new key
         self.directory = directory
         self.wait = wait
         self.models: OrderedDict[str, Model] = OrderedDict()

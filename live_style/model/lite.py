@@ -144,9 +144,18 @@ def upsampled_conv(x: tf.Tensor, conv: ConvWeights) -> tf.Tensor:
     return tf.nn.depth_to_space(tf.nn.conv2d(x, conv.kernel, 1, "VALID") + conv.bias, 2)
 
 
+def space_to_depth(x: tf.Tensor) -> tf.Tensor:
+    """tf.nn.space_to_depth(x, 2) as reshapes and a transpose, which OpenVINO's int8 path carries
+    quantized (its SpaceToDepth falls back to float32, and the conv after it with it: 4 ms a frame)."""
+    shape = tf.shape(x)
+    height, width, channels = shape[1] // 2, shape[2] // 2, x.shape[-1]
+    blocks = tf.transpose(tf.reshape(x, [shape[0], height, 2, width, 2, channels]), [0, 1, 3, 2, 4, 5])
+    return tf.reshape(blocks, [shape[0], height, width, 4 * channels])
+
+
 def space_to_depth_conv(x: tf.Tensor, conv: ConvWeights, size: int) -> tf.Tensor:
     """Reflect-padded 'same' KxK conv (even frame sides) computed on 2x2 blocks (`space_to_depth_phases`)."""
-    blocks = tf.nn.space_to_depth(reflect_pad(x, size // 2), 2)
+    blocks = space_to_depth(reflect_pad(x, size // 2))
     return tf.nn.depth_to_space(tf.nn.conv2d(blocks, conv.kernel, 1, "VALID") + conv.bias, 2)
 
 
