@@ -57,7 +57,7 @@ def main() -> None:
     styles = sorted((args.shared / "styles").glob("*.jpg")) + sorted((ROOT / "styles").glob("*.jpg"))
     pictures = photos(args.shared)
     print(f"PSNR (dB) of int8 against float32 output: {len(pictures)} photos x sizes {SIZES}")
-    print(f"{'style':34} {'ours min':>9} {'median':>7}   {'Magenta int8 file min':>22} {'median':>7}")
+    print(f"{'style':42} {'ours min':>9} {'median':>7}   {'Magenta int8 file min':>22} {'median':>7}")
     everything = {"ours": [], "magenta": []}
     for path in styles:
         vector = float32.style_vector(cv2.imread(str(path)))
@@ -73,9 +73,9 @@ def main() -> None:
         everything["magenta"] += magenta
         row = f"{np.min(ours):9.1f} {np.median(ours):7.1f}   {np.min(magenta):22.1f} {np.median(magenta):7.1f}"
         where = "../shared" if args.shared in path.parents else "project"
-        print(f"{where + ': ' + path.stem:34} {row}", flush=True)
+        print(f"{where + ': ' + path.stem:42} {row}", flush=True)
     ours, magenta = everything["ours"], everything["magenta"]
-    print(f"{'all':34} {np.min(ours):9.1f} {np.median(ours):7.1f}   {np.min(magenta):22.1f} {np.median(magenta):7.1f}")
+    print(f"{'all':42} {np.min(ours):9.1f} {np.median(ours):7.1f}   {np.min(magenta):22.1f} {np.median(magenta):7.1f}")
 
 
 if __name__ == "__main__":
