@@ -27,6 +27,7 @@ from live_style.commands.common import open_model
 from live_style.errors import UserError
 from live_style.imaging import resize_frames, style_input
 from live_style.model import load_model
+from live_style.model.int8 import nncf_available
 from live_style.model.openvino_runtime import openvino_available
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
@@ -233,16 +234,14 @@ def print_table(report: dict) -> None:
 
 
 def cpu_runtimes(args: argparse.Namespace, model: Stylizer) -> dict[str, Stylizer]:
-    """The model on each CPU runtime that runs here, the benchmarked one first."""
-    models = {
-        f"live-style ({model.runtime}, the default)"
-        if args.runtime == "auto"
-        else f"live-style ({model.runtime})": model
-    }
-    for runtime in ("openvino", "tensorflow"):
-        if runtime != model.runtime and (runtime != "openvino" or openvino_available()):
-            other = load_model(args.model, device="cpu", runtime=runtime)
-            models[f"live-style ({runtime})"] = other
+    """The model on each CPU runtime and precision that runs here, the benchmarked one first."""
+    label = f"{model.runtime} {model.precision}"
+    models = {f"live-style ({label}{', the default' if args.runtime == args.precision == 'auto' else ''})": model}
+    for runtime, precision in (("openvino", "int8"), ("openvino", "float32"), ("tensorflow", "float32")):
+        runnable = runtime == "tensorflow" or (openvino_available() and (precision != "int8" or nncf_available()))
+        if f"{runtime} {precision}" != label and runnable:
+            other = load_model(args.model, device="cpu", runtime=runtime, precision=precision)
+            models[f"live-style ({runtime} {precision})"] = other
     return models
 
 
