@@ -4,6 +4,7 @@ fallback; a runtime that is not installed; no telemetry."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -86,6 +87,22 @@ def test_int8_networks_are_stored_and_reused(int8_model, chicago, wave, monkeypa
     monkeypatch.setattr(int8, "quantize", fail)
     again = load_model(str(LITE_DIR), precision="int8", cache_dir=int8_model.cache.directory.parent)
     assert np.array_equal(again.stylize(frame, vector, 256), made)
+
+
+def test_stored_networks_are_pruned_least_recently_used_first(tmp_path: Path) -> None:
+    for age, name in enumerate(["newest", "middle", "oldest"]):
+        for suffix in (".xml", ".bin"):
+            (tmp_path / f"{name}{suffix}").write_text(name)
+            os.utime(tmp_path / f"{name}{suffix}", (1e9 - age * 100, 1e9 - age * 100))
+    (tmp_path / "other.123.partial.xml").write_text("being written")
+    int8.prune(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "middle.bin",
+        "middle.xml",
+        "newest.bin",
+        "newest.xml",
+        "other.123.partial.xml",
+    ]
 
 
 def test_int8_on_tensorflow_is_one_line(

@@ -31,6 +31,7 @@ INSTALL_HINT = "pip install -e '.[openvino]' (or pip install nncf)"
 CALIBRATION_SHAPES = ((256, 340), (384, 384), (480, 640))  # (height, width), the paintings take them in turn
 CALIBRATION_VERSION = b"paintings-512-minmax-overflowfix-v1"
 KEPT_IN_MEMORY = 4  # quantized models per process (a style bank, a cross-fade's two ends...)
+KEPT_ON_DISK = 64  # about 1 MB each; every strength step of a live session is a new vector
 
 
 def nncf_available() -> bool:
@@ -135,15 +136,17 @@ class QuantizedModels:
         with self._lock:
             self._wanted = key, vector
             if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="int8-quantize", daemon=True)
+                # not a daemon: the interpreter waits for it at exit (OpenVINO aborts the process if a
+                # thread is still compiling when it unloads), and it starts nothing new once main has ended
+                self._worker = threading.Thread(target=self._work, name="int8-quantize")
                 self._worker.start()
 
     def _work(self) -> None:
-        """Quantize the newest wanted vector until none is left."""
+        """Quantize the newest wanted vector until none is left (or the program is ending)."""
         while True:
             with self._lock:
                 job, self._wanted = self._wanted, None
-                if job is None:
+                if job is None or not threading.main_thread().is_alive():
                     self._worker = None
                     return
                 done = job[0] in self.models or job[0] in self.failed
@@ -177,8 +180,10 @@ class QuantizedModels:
         if not path.exists():
             return None
         try:
-            return self.core.read_model(str(path))
-        except RuntimeError:
+            model = self.core.read_model(str(path))
+            path.touch()  # recently used: pruned last
+            return model
+        except (RuntimeError, OSError):
             return None
 
     @staticmethod
@@ -192,5 +197,16 @@ class QuantizedModels:
             save_model(model, str(partial), compress_to_fp16=False)
             partial.with_suffix(".bin").replace(path.with_suffix(".bin"))
             partial.replace(path)
+            prune(path.parent, KEPT_ON_DISK)
         except (OSError, RuntimeError):
             pass
+
+
+def prune(directory: Path, keep: int) -> None:
+    """Delete all but the `keep` most recently used stored networks (.xml and .bin pairs)."""
+    stored = sorted(
+        (path for path in directory.glob("*.xml") if ".partial" not in path.name), key=lambda p: p.stat().st_mtime
+    )
+    for old in stored[: max(len(stored) - keep, 0)]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".bin").unlink(missing_ok=True)
