@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,9 @@ LITE_DIR = SHARED / "models" / "magenta-lite"
 HUB_GRAPH_DIR = SHARED / "models" / "magenta-hub-graph"
 STYLES = sorted((SHARED / "styles").glob("*.jpg"))
 CHICAGO = SHARED / "media" / "chicago.jpg"
+# int8 networks are made once per style vector and are the same for every run (what a user's cache
+# gives): the CLI tests share them instead of spending seconds on NNCF in every test
+INT8_NETWORKS = Path(tempfile.mkdtemp(prefix="live-style-int8-"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,8 +66,13 @@ def wave() -> np.ndarray:
     return cv2.imread(str(SHARED / "styles" / "wave.jpg"))
 
 
-def cli_env(cache: Path) -> dict[str, str]:
-    """The environment the CLI runs in under test: the shared TF Lite model and a private cache."""
+def cli_env(cache: Path, share_int8: bool = True) -> dict[str, str]:
+    """The environment the CLI runs in under test: the shared TF Lite model and a private cache
+    (whose int8 networks are the session's, unless `share_int8` is False)."""
+    link = cache / "int8-transfer"
+    if share_int8 and not link.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(INT8_NETWORKS, target_is_directory=True)
     return {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
 
 

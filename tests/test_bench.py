@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import LITE_DIR
+from conftest import cli_env
 
 RUN_FIELDS = {"model", "size", "xla", "batch", "fps", "stages_ms", "macs_per_frame", "gflops", "naive_fps", "speedup"}
 STAGES = {"decode", "preprocess", "stylize", "temporal", "postprocess", "encode"}
@@ -25,7 +24,7 @@ LITE_LAYERS_AS_RUN = [*LITE_LAYERS[:-3], (3, 32, 64, 1 / 16), (3, 16, 32, 1 / 4)
 
 def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     report_path = tmp_path / "bench.json"
-    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
+    env = cli_env(tmp_path / "cache")
     result = subprocess.run(
         [
             sys.executable,

@@ -121,7 +121,11 @@ def test_nothing_is_sent_home(tmp_path) -> None:
     home, out = tmp_path / "home", tmp_path / "o.png"
     home.mkdir()
     args = ["image", CHICAGO, "--style", WAVE, "--size", "64", "-o", out, "--precision", "int8"]
-    env = {**cli_env(tmp_path / "cache"), "HOME": str(home), "CI": ""}  # openvino_telemetry stays quiet in CI
+    env = {
+        **cli_env(tmp_path / "cache", share_int8=False),
+        "HOME": str(home),
+        "CI": "",
+    }  # openvino_telemetry stays quiet in CI
     done = subprocess.run(
         [sys.executable, "-m", "live_style", *map(str, args)], capture_output=True, text=True, env=env
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
-from conftest import LITE_DIR, psnr, run_cli
+from conftest import cli_env, psnr, run_cli
 from media import av_facts, scene, write_av_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +121,7 @@ def test_an_interrupted_run_leaves_no_output(tmp_path: Path) -> None:
     # long enough that the job is still running when the interrupt lands (at size 96 a frame takes a few ms)
     clip = write_av_clip(tmp_path / "long.mp4", frames=1000, size=(320, 240))
     out = tmp_path / "out.mp4"
-    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
+    env = cli_env(tmp_path / "cache")
     process = subprocess.Popen(
         [sys.executable, "-m", "live_style", "video", str(clip), "-o", str(out), "--style", str(WAVE), "--size", "96"],
         stderr=subprocess.PIPE,

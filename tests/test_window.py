@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import LITE_DIR, SHARED
+from conftest import SHARED, cli_env
 from media import write_clip
 from Xlib import XK, X, display
 from Xlib.ext import xtest
@@ -125,7 +125,7 @@ def test_window_shows_the_stylized_stream_with_a_hud_and_quits(
     xvfb: str, tmp_path: Path, quit_by: str, reason: str
 ) -> None:
     clip = write_clip(tmp_path / "clip.mp4", frames=3000, fps=25, size=(480, 360))
-    env = {**os.environ, "DISPLAY": xvfb, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path)}
+    env = {**cli_env(tmp_path), "DISPLAY": xvfb}
     screen = display.Display(xvfb)
     for attempt in range(1, LAUNCHES + 1):
         process = launch(clip, env)

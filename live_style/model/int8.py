@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import logging
 import os
 import sys
@@ -35,12 +36,8 @@ KEPT_ON_DISK = 64  # about 1 MB each; every strength step of a live session is a
 
 
 def nncf_available() -> bool:
-    """Whether NNCF (OpenVINO's quantization library) can be imported."""
-    try:
-        import nncf  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether NNCF (OpenVINO's quantization library) is installed (without importing it: ~1 s)."""
+    return importlib.util.find_spec("nncf") is not None
 
 
 @functools.cache
