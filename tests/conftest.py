@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,10 @@ INT8_NETWORKS = Path(tempfile.mkdtemp(prefix="live-style-int8-"))
 def pytest_configure(config: pytest.Config) -> None:
     if not LITE_DIR.is_dir():
         raise pytest.UsageError(f"the shared models are missing at {SHARED}; set LIVE_STYLE_SHARED to ../shared")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(INT8_NETWORKS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
