@@ -124,6 +124,8 @@ def stylize_video(args: argparse.Namespace) -> int:
         checked, refused = each_or_report(pairs, lock_output, single)
         model = open_model(args)
         vector = styles_vector(model, args)
+        if args.ray is None:  # Ray workers make their own
+            model.prepare(vector)
         plans, unplanned = each_or_report(
             checked, lambda pair: plan_video(model, vector, *pair, job_options(args)), single
         )

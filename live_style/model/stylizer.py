@@ -67,6 +67,11 @@ class Stylizer:
         self.openvino.quantize(self.identity, self.cache.directory.parent / "int8-transfer", wait)
         self.precision = "int8"
 
+    def prepare(self, vector: np.ndarray) -> None:
+        """Make this style's int8 network now (when it runs int8), before a job's progress starts."""
+        if self.precision == "int8":
+            self.openvino.int8_models.get(np.asarray(vector, np.float32).reshape(1, 1, 1, -1))
+
     @property
     def description(self) -> str:
         """What runs, where, and how (for logs and benchmark headers)."""
