@@ -103,7 +103,8 @@ class QuantizedModels:
     def __init__(self, core: Core, model: Model, identity: str, directory: Path, wait: bool = True):
         self.core = core
         self.model = model
-        self.identity = identity + " ".join(op.get_type_name() for op in model.get_ordered_ops())  # new graph, new key
+        graph = " ".join(op.get_type_name() for op in model.get_ordered_ops())  # new graph, new key
+        self.identity = hashlib.sha256(f"{identity} {graph}".encode()).hexdigest()  # once, not per frame
         self.directory = directory
         self.wait = wait
         self.models: OrderedDict[str, Model] = OrderedDict()
