@@ -8,6 +8,10 @@ headless, recording to an mp4, (a) reading the file as fast as it goes (throughp
 steadied (the default) and not (`--no-stabilize`), and (b) paced at 30 fps like a camera, newest
 frame only (the latency a viewer sees). This machine is noisy, so the runs are interleaved over
 `--rounds` and each column is the median; a share is the median of each round's own ratio.
+
+CPU budget: each stage's CPU time per frame, run alone over the same clip (process CPU time, so
+OpenCV's and x264's own threads count), and what it implies: with the model's CPU time M and the
+rest F, the cores can give at most `cores x model wall time / (M + F)` of the transfer-only rate.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from media import write_clip
 from live_style import load_model
 from live_style.commands.bench import live_run
 from live_style.imaging import resize_frames
+from live_style.sinks.recorder import VideoRecorder
 from live_style.styles import StyleBank
+from live_style.temporal.coherence import Steadier
 
 FPS = 30
 
@@ -44,6 +50,43 @@ def transfer_only_fps(model, frame: np.ndarray, vector: np.ndarray, size: int, s
         model.stylize(small, vector)
         count += 1
     return count / (time.perf_counter() - started)
+
+
+def cpu_ms(step, count: int) -> float:
+    """CPU time of the whole process per call of `step(i)`, i = 0..count-1, in ms."""
+    started = time.process_time()
+    for index in range(count):
+        step(index)
+    return (time.process_time() - started) / count * 1e3
+
+
+def cpu_budget(model, vector: np.ndarray, clip: Path, size: int, scratch: Path, count: int = 90) -> dict[str, float]:
+    """Each live stage's CPU ms per frame, alone, on `count` frames of the clip (the pipeline's own code)."""
+    capture = cv2.VideoCapture(str(clip))
+    costs = {"decode": cpu_ms(lambda _: capture.read(), count)}
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    frames = [capture.read()[1] for _ in range(count)]
+    shape = model.processing_shape(*frames[0].shape[:2], size)
+    smalls: list[np.ndarray] = []
+    costs["downscale"] = cpu_ms(lambda i: smalls.append(resize_frames(frames[i][None], *shape)[0]), count)
+    model.stylize(smalls[0][None], vector)
+    outs: list[np.ndarray] = []
+    wall = time.perf_counter()
+    costs["stylize"] = cpu_ms(lambda i: outs.append(model.stylize(smalls[i][None], vector)[0]), count)
+    wall = (time.perf_counter() - wall) / count * 1e3
+    steadier = Steadier()
+    costs["steady"] = cpu_ms(lambda i: steadier(smalls[i], outs[i]), count)
+    fulls: list[np.ndarray] = []
+    costs["upscale"] = cpu_ms(lambda i: fulls.append(resize_frames(outs[i][None], *frames[0].shape[:2])[0]), count)
+    recorder = VideoRecorder(scratch / "budget.mp4", FPS, fulls[0].shape[1::-1], 0.0)
+    started = time.process_time()
+    for index, full in enumerate(fulls):
+        recorder.submit(index / FPS, full)
+    recorder.close(count / FPS)
+    costs["record"] = (time.process_time() - started) / count * 1e3
+    cores = len(os.sched_getaffinity(0))
+    costs["bound"] = cores * wall / sum(costs.values())
+    return costs
 
 
 def pipeline_run(model, vector, clip: Path, size: int, paced: bool, seconds: float, stabilize: bool = True):
@@ -68,8 +111,9 @@ def main() -> None:
         model = load_model(str(args.shared / "models" / "magenta-lite"), cache_dir=scratch)
         bank = StyleBank(lambda f: model.style_vector(cv2.imread(str(f))), [args.shared / "styles" / "wave.jpg"])
         frame = cv2.VideoCapture(str(clip)).read()[1]
-        rows = []
+        rows, budgets = [], {}
         for size in (int(s) for s in args.sizes.split(",")):
+            budgets[size] = cpu_budget(model, bank.vectors[0], clip, size, scratch)
             rounds = [
                 (
                     transfer_only_fps(model, frame, bank.vectors[0], size, args.seconds / 2),
@@ -99,6 +143,10 @@ def main() -> None:
             f"{median([run[0] for run in live]):9.1f} {median([run[1] for run in live]):12.0f} / "
             f"{median([run[2] for run in live]):<9.0f}  {stages}"
         )
+    print("\nCPU ms per frame, each stage alone (all threads), and the highest share the cores allow:")
+    for size, costs in budgets.items():
+        stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in costs.items() if stage != "bound")
+        print(f"{size:>5} {stages} -> at most {costs['bound']:.0%} of transfer-only")
 
 
 if __name__ == "__main__":
