@@ -10,8 +10,9 @@ frame only (the latency a viewer sees). This machine is noisy, so the runs are i
 `--rounds` and each column is the median; a share is the median of each round's own ratio.
 
 CPU budget: each stage's CPU time per frame, run alone over the same clip (process CPU time, so
-OpenCV's and x264's own threads count), and what it implies: with the model's CPU time M and the
-rest F, the cores can give at most `cores x model wall time / (M + F)` of the transfer-only rate.
+OpenCV's and x264's own threads count), and what it predicts: with the model's CPU time M and the
+rest F, fully busy cores give about `cores x model wall time / (M + F)` of the transfer-only rate
+(an estimate: M includes the time the model's threads spin while waiting, which others can use).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def cpu_budget(model, vector: np.ndarray, clip: Path, size: int, scratch: Path, 
     recorder.close(count / FPS)
     costs["record"] = (time.process_time() - started) / count * 1e3
     cores = len(os.sched_getaffinity(0))
-    costs["bound"] = cores * wall / sum(costs.values())
+    costs["predicted"] = cores * wall / sum(costs.values())
     return costs
 
 
@@ -143,10 +144,10 @@ def main() -> None:
             f"{median([run[0] for run in live]):9.1f} {median([run[1] for run in live]):12.0f} / "
             f"{median([run[2] for run in live]):<9.0f}  {stages}"
         )
-    print("\nCPU ms per frame, each stage alone (all threads), and the highest share the cores allow:")
+    print("\nCPU ms per frame, each stage alone (all threads), and the share that CPU budget predicts:")
     for size, costs in budgets.items():
-        stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in costs.items() if stage != "bound")
-        print(f"{size:>5} {stages} -> at most {costs['bound']:.0%} of transfer-only")
+        stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in costs.items() if stage != "predicted")
+        print(f"{size:>5} {stages} -> about {costs['predicted']:.0%} of transfer-only")
 
 
 if __name__ == "__main__":
