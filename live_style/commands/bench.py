@@ -112,10 +112,17 @@ def naive_fps(model: Stylizer, clip: Path, style: np.ndarray, shape: tuple[int, 
 
 
 def pipelined_run(
-    model: Stylizer, clip: Path, vector: np.ndarray, size: int, batch: int, out: Path, audio: bool = False
+    model: Stylizer,
+    clip: Path,
+    vector: np.ndarray,
+    size: int,
+    batch: int,
+    out: Path,
+    audio: bool = False,
+    stabilize: bool = True,
 ) -> dict:
-    """`live-style video` over the clip as one segment (audio copied if asked): frames per second, stage times."""
-    options = JobOptions(size, "input", batch, False, True, 1.0, audio, float("inf"))
+    """`live-style video` over the clip as one segment (audio copied, steadied as asked): fps, stage times."""
+    options = JobOptions(size, "input", batch, False, stabilize, 1.0, audio, float("inf"))
     plan = plan_video(model, vector, clip, out, options)
     renderer = LocalRenderer(model)
     started = time.perf_counter()
