@@ -2,9 +2,10 @@
 
     python bench/engine.py [--shared ../shared] [--repeats 20]
 
-Rows: the lite model as TF ops (fp16 and int8 weights), the hub graph (synthetic weights, real
-structure), each with and without XLA, and the TF Lite interpreter running the same .tflite files
-(fixed 384x384). Frames are given at the processing size, so only the engine is timed.
+Rows: the TensorFlow engine (`--runtime tensorflow`): the lite model as TF ops (fp16 and int8
+weights), the hub graph (synthetic weights, real structure), each with and without XLA, and the TF
+Lite interpreter running the same .tflite files (fixed 384x384). Frames are given at the processing
+size, so only the engine is timed. `live-style bench` compares the runtimes (OpenVINO, int8).
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ def configurations(shared: Path, hub_dir: Path) -> list[tuple[str, str, dict]]:
     for transfer in ("style_transfer_fp16.tflite", "style_transfer_int8.tflite"):
         tag = transfer.split("_")[-1].removesuffix(".tflite")
         rows += [
-            (f"lite {tag}, TF graph", pair(transfer), {}),
-            (f"lite {tag}, TF graph + XLA", pair(transfer), {"xla": True}),
+            (f"lite {tag}, TF graph", pair(transfer), {"runtime": "tensorflow"}),
+            (f"lite {tag}, TF graph + XLA", pair(transfer), {"runtime": "tensorflow", "xla": True}),
         ]
         rows.append((f"lite {tag}, TF Lite interpreter", pair(transfer), {"lite_interpreter": True}))
     rows += [
-        ("hub (synthetic weights)", str(hub_dir), {}),
-        ("hub (synthetic weights) + XLA", str(hub_dir), {"xla": True}),
+        ("hub (synthetic weights)", str(hub_dir), {"runtime": "tensorflow"}),
+        ("hub (synthetic weights) + XLA", str(hub_dir), {"runtime": "tensorflow", "xla": True}),
     ]
     return rows
 
