@@ -53,6 +53,17 @@ def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     assert run["size"] == 64 and run["batch"] == 2 and run["fps"] > 0 and run["naive_fps"] > 0
     assert run["speedup"] == run["fps"] / run["naive_fps"]
     assert "speed-up" in result.stdout and "64" in result.stdout
+    # the runtimes side by side: each of ours (int8 default, float32, TensorFlow) at three sizes, and the
+    # peers on Magenta's own files at 384x384, every one timed
+    timings = report["runtimes"]["ms"]
+    sized = [name for name in timings if "@" in name]
+    ours = {name.partition("@")[0] for name in sized}
+    assert len(sized) == 9 and len(ours) == 3 and any("openvino int8, the default" in name for name in ours)
+    files = ("style_transfer_fp16.tflite", "style_transfer_int8.tflite")
+    peers = {f"{runner}, {file}" for runner in ("TF Lite interpreter", "OpenVINO") for file in files}
+    assert set(timings) - set(sized) == peers
+    assert all(ms > 0 for ms in timings.values()) and report["runtimes"]["fastest_peer_ms"] > 0
+    assert "OpenVINO, style_transfer_int8.tflite" in result.stdout and "ratio" in result.stdout
 
 
 def test_lite_transformer_macs_match_a_count_by_hand(lite_model) -> None:
