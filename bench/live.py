@@ -35,7 +35,7 @@ from media import write_clip
 from live_style import load_model
 from live_style.commands.bench import live_run
 from live_style.imaging import resize_frames
-from live_style.sinks.recorder import VideoRecorder
+from live_style.sinks.recorder import QUEUE_FRAMES, VideoRecorder
 from live_style.styles import StyleBank
 from live_style.temporal.coherence import Steadier
 
@@ -61,8 +61,13 @@ def cpu_ms(step, count: int) -> float:
     return (time.process_time() - started) / count * 1e3
 
 
-def cpu_budget(model, vector: np.ndarray, clip: Path, size: int, scratch: Path, count: int = 90) -> dict[str, float]:
-    """Each live stage's CPU ms per frame, alone, on `count` frames of the clip (the pipeline's own code)."""
+def cpu_budget(
+    model, vector: np.ndarray, clip: Path, size: int, scratch: Path, count: int = QUEUE_FRAMES
+) -> dict[str, float]:
+    """Each live stage's CPU ms per frame, alone, on `count` frames of the clip (the pipeline's own code).
+
+    No more frames than the recorder's queue holds, so it converts and encodes every one (none dropped).
+    """
     capture = cv2.VideoCapture(str(clip))
     costs = {"decode": cpu_ms(lambda _: capture.read(), count)}
     capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
@@ -84,6 +89,7 @@ def cpu_budget(model, vector: np.ndarray, clip: Path, size: int, scratch: Path, 
     for index, full in enumerate(fulls):
         recorder.submit(index / FPS, full)
     recorder.close(count / FPS)
+    assert recorder.dropped == 0, "the budget's recorder dropped frames"
     costs["record"] = (time.process_time() - started) / count * 1e3
     cores = len(os.sched_getaffinity(0))
     costs["predicted"] = cores * wall / sum(costs.values())
