@@ -68,8 +68,9 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             pipelined_run(model, clip, vector, size, args.batch, scratch / "warm.mp4")  # compile for this shape
             simple = simple_loop(model, clip, scratch / "simple.mp4", vector, size)
+            job = scratch / "job.mp4"
             plain, steady = (
-                pipelined_run(model, clip, vector, size, args.batch, scratch / "job.mp4", True, stabilize)["fps"]
+                pipelined_run(model, clip, vector, size, args.batch, job, audio=True, stabilize=stabilize)["fps"]
                 for stabilize in (False, True)
             )
             print(f"{size:>5} {simple:16.1f} {plain:18.1f} {plain / simple:8.2f}x {steady:14.1f}", flush=True)

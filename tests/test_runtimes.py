@@ -122,10 +122,10 @@ def test_nothing_is_sent_home(tmp_path) -> None:
     home.mkdir()
     args = ["image", CHICAGO, "--style", WAVE, "--size", "64", "-o", out, "--precision", "int8"]
     env = {
-        **cli_env(tmp_path / "cache", share_int8=False),
+        **cli_env(tmp_path / "cache", share_int8=False),  # its own int8 folder: NNCF really runs
         "HOME": str(home),
-        "CI": "",
-    }  # openvino_telemetry stays quiet in CI
+        "CI": "",  # openvino_telemetry stays quiet in CI
+    }
     done = subprocess.run(
         [sys.executable, "-m", "live_style", *map(str, args)], capture_output=True, text=True, env=env
     )

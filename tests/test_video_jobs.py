@@ -45,17 +45,17 @@ def wait_until(condition, process: subprocess.Popen, what: str, deadline_s: floa
 
 
 def test_a_killed_job_resumes_where_it_stopped_and_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    full_size = ("--size", "160")  # at 96 the int8 job once finished between two polls of the manifest
+    slow_enough = ("--size", "160")  # at 96 the int8 job once finished between two polls of the manifest
     clip = write_av_clip(tmp_path / "in.mp4", frames=16 * FPS, fps=FPS, size=(240, 160), keyframe_every=FPS)
     out, job = tmp_path / "out.mp4", tmp_path / ".out.mp4.job"
     first = subprocess.Popen(
-        [sys.executable, "-m", "live_style", *map(str, stylize_args([clip], out, *full_size))],
+        [sys.executable, "-m", "live_style", *map(str, stylize_args([clip], out, *slow_enough))],
         env=cli_env(tmp_path),
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_until(lambda: (job / "owner.json").exists(), first, "job folder")
-        second = run_cli(*stylize_args([clip], out, *full_size), cache=tmp_path)
+        second = run_cli(*stylize_args([clip], out, *slow_enough), cache=tmp_path)
         assert second.returncode == 2 and f"(pid {first.pid}," in second.stderr and "already writing" in second.stderr
         wait_until(lambda: segments_done(job) >= 5, first, "5 of 8 segments")
         first.send_signal(signal.SIGKILL)
@@ -65,13 +65,13 @@ def test_a_killed_job_resumes_where_it_stopped_and_equals_an_uninterrupted_run(t
     assert not out.exists()  # nothing that looks complete
     kept = segments_done(job)
 
-    resumed = run_cli(*stylize_args([clip], out, *full_size), cache=tmp_path)
+    resumed = run_cli(*stylize_args([clip], out, *slow_enough), cache=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     said = re.search(r"resuming: (\d+) of 8 segments already done \(verified\), computing (\d+)", resumed.stderr)
     assert said and int(said[1]) == kept >= 5 and int(said[2]) == 8 - kept, resumed.stderr
     assert not job.exists()
 
-    whole = run_cli(*stylize_args([clip], tmp_path / "whole.mp4", *full_size), cache=tmp_path)
+    whole = run_cli(*stylize_args([clip], tmp_path / "whole.mp4", *slow_enough), cache=tmp_path)
     assert whole.returncode == 0, whole.stderr
     facts, reference, source = av_facts(out), av_facts(tmp_path / "whole.mp4"), av_facts(clip)
     assert facts["frames"] == reference["frames"] == 16 * FPS

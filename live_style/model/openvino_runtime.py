@@ -69,6 +69,11 @@ def rgb_float_to_bgr(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.cvtColor(cv2.convertScaleAbs(f, alpha=255.0), cv2.COLOR_RGB2BGR) for f in frames])
 
 
+def style_input(vector: np.ndarray) -> np.ndarray:
+    """A style vector as the network's style input: float32 [1,1,1,N]."""
+    return np.asarray(vector, np.float32).reshape(1, 1, 1, -1)
+
+
 class OpenVinoTransfer:
     """The transfer network compiled by OpenVINO for the CPU: uint8 BGR frames + style vector -> uint8 BGR.
 
@@ -89,6 +94,11 @@ class OpenVinoTransfer:
     def quantize(self, identity: str, directory: Path, wait: bool) -> None:
         """Run int8 networks, quantized per style vector and stored in `directory` (see `QuantizedModels`)."""
         self.int8_models = QuantizedModels(self.core, self.model, identity, directory, wait)
+
+    def prepare(self, vector: np.ndarray) -> None:
+        """Make this style's int8 network now, if int8 is on (waiting for it when `quantize` said wait)."""
+        if self.int8_models:
+            self.int8_models.get(style_input(vector))
 
     def _network(self, style: np.ndarray) -> tuple[str, Model]:
         """(name, network) for this style: its int8 network when there is one ready, else the float one."""
@@ -114,7 +124,7 @@ class OpenVinoTransfer:
         Frame by frame: OpenVINO's CPU plugin cannot broadcast the single style vector over a dynamic batch,
         and batching gains nothing on a CPU.
         """
-        style = np.asarray(vector, np.float32).reshape(1, 1, 1, -1)
+        style = style_input(vector)
         request = self._request(*self._network(style), *frames.shape[1:3])
         outputs = []
         for frame in bgr_to_rgb_float(frames):

@@ -70,7 +70,7 @@ class Stylizer:
     def prepare(self, vector: np.ndarray) -> None:
         """Make this style's int8 network now (when it runs int8), before a job's progress starts."""
         if self.precision == "int8":
-            self.openvino.int8_models.get(np.asarray(vector, np.float32).reshape(1, 1, 1, -1))
+            self.openvino.prepare(vector)
 
     @property
     def description(self) -> str:
