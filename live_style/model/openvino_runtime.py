@@ -111,7 +111,11 @@ class OpenVinoTransfer:
         if key not in self.requests:
             model = network.clone()
             model.reshape({model.inputs[0]: [1, height, width, 3]})
-            config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": os.cpu_count() or 1}
+            config = {
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": os.cpu_count() or 1,
+                "INFERENCE_PRECISION_HINT": "f32",  # float32 means float32: CPUs with bf16 would default to it
+            }
             self.requests[key] = self.core.compile_model(model, "CPU", config).create_infer_request()
             if len(self.requests) > COMPILED:
                 self.requests.popitem(last=False)
