@@ -7,12 +7,17 @@ import re
 import signal
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import imageio_ffmpeg
+import numpy as np
 import pytest
 from conftest import cli_env, psnr, run_cli
 from media import av_facts, scene, write_av_clip
+
+from live_style.commands.bench_temporal import read_frames
+from live_style.sinks.video_file import VideoFileWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 WAVE = ROOT / "styles" / "wave.jpg"
@@ -115,6 +120,27 @@ def test_odd_sizes_and_grayscale(tmp_path: Path, size, pix_fmt: str, codec: str,
     assert result.returncode == 0, result.stderr
     facts = av_facts(out)
     assert facts["size"] == expected and facts["frames"] == 6
+
+
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2, reason="needs 2 CPUs to narrow (Linux)")
+def test_encoded_pixels_do_not_depend_on_the_cpus_the_writing_thread_may_use(tmp_path: Path) -> None:
+    """A segment encoded on a thread pinned to one CPU equals one encoded on a free thread (resumed jobs)."""
+    frames = [scene(index, 240, 160) for index in range(12)]
+    every_cpu = os.sched_getaffinity(0)
+    decoded = []
+    for cpus in (every_cpu, {min(every_cpu)}):
+        path = tmp_path / f"{len(cpus)}-cpus.mp4"
+        os.sched_setaffinity(0, cpus)
+        try:
+            writer = VideoFileWriter(path, (240, 160), Fraction(10), Fraction(1, 10), None)
+            for pts, frame in enumerate(frames):
+                writer.write(frame, pts)
+            writer.close()
+        finally:
+            os.sched_setaffinity(0, every_cpu)
+        decoded.append(read_frames(path, limit=100))
+    assert len(decoded[0]) == len(frames)
+    assert all(np.array_equal(a, b) for a, b in zip(*decoded, strict=True))
 
 
 def test_an_interrupted_run_leaves_no_output(tmp_path: Path) -> None:

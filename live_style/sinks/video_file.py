@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from pathlib import Path
 
 import av
@@ -16,6 +17,9 @@ AUDIO_FALLBACK = {".webm": "libopus"}  # for audio a container cannot carry as i
 OPUS_RATE = 48000  # the one rate every Opus decoder takes
 # no B-frames: segments then join end to end with rising decode times, however the frame rate varies
 H264_OPTIONS = {"crf": "18", "preset": "veryfast", "bf": "0"}
+# a fixed count: left to itself an encoder counts the CPUs its thread may run on (OpenVINO pins threads
+# to CPUs), and x264's slices, so its pixels, follow that count; resumed jobs then differed from whole ones
+ENCODER_THREADS = {"threads": str(os.cpu_count() or 1)}
 
 
 def even(value: int) -> int:
@@ -98,7 +102,9 @@ class VideoFileWriter:
         suffix = Path(path).suffix.lower()
         self.container = av.open(str(path), "w", format=CONTAINER_FORMATS[suffix])
         self.video = self.container.add_stream(
-            VIDEO_CODECS.get(suffix, "libx264"), rate=rate, options=H264_OPTIONS if suffix not in VIDEO_CODECS else {}
+            VIDEO_CODECS.get(suffix, "libx264"),
+            rate=rate,
+            options={**(H264_OPTIONS if suffix not in VIDEO_CODECS else {}), **ENCODER_THREADS},
         )
         self.video.width, self.video.height = size
         self.video.pix_fmt = "yuv420p"
