@@ -89,6 +89,21 @@ def test_int8_networks_are_stored_and_reused(int8_model, chicago, wave, monkeypa
     assert np.array_equal(again.stylize(frame, vector, 256), made)
 
 
+def test_a_cache_shared_with_another_kind_of_cpu_quantizes_anew(
+    int8_model, chicago, wave, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """8-bit weights saturate on CPUs without VNNI: a network stored by the other kind of CPU is not read."""
+    frame, vector = sized(chicago, 256, 340), int8_model.style_vector(wave)
+    int8_model.stylize(frame, vector, 256)  # stored for this CPU
+    saturates_here = int8.int8_sums_saturate()
+    monkeypatch.setattr(int8, "int8_sums_saturate", lambda: not saturates_here)
+    quantized = []
+    monkeypatch.setattr(int8, "quantize", lambda model, _vector: quantized.append(model) or model)
+    other_cpu = load_model(str(LITE_DIR), precision="int8", cache_dir=int8_model.cache.directory.parent)
+    other_cpu.stylize(frame, vector, 256)
+    assert len(quantized) == 1
+
+
 def test_stored_networks_are_pruned_least_recently_used_first(tmp_path: Path) -> None:
     for age, name in enumerate(["newest", "middle", "oldest"]):
         for suffix in (".xml", ".bin"):

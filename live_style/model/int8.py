@@ -3,7 +3,8 @@
 Conditional instance norm scales every activation by the style, so one set of int8 ranges cannot
 serve all styles (calibrated on other styles: 17-19 dB). Each style vector gets its own ranges,
 measured on the project's own paintings (not on the stream's frames), so every run, segment and
-resumed job of a style quantizes identically. About 3 s per new vector, then cached on disk.
+resumed job of a style quantizes identically on one kind of CPU (see `int8_sums_saturate`). About 3 s
+per new vector, then cached on disk.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install -e '.[openvino]' (or pip install nncf)"
 CALIBRATION_SHAPES = ((256, 340), (384, 384), (480, 640))  # (height, width), the paintings take them in turn
-CALIBRATION_VERSION = b"paintings-512-minmax-overflowfix-v1"
+CALIBRATION_VERSION = b"paintings-512-minmax-v2"  # the overflow fix (or not) is added to the key
 KEPT_IN_MEMORY = 4  # quantized models per process (a style bank, a cross-fade's two ends...)
 KEPT_ON_DISK = 64  # about 1 MB each; every strength step of a live session is a new vector
 
@@ -51,11 +52,25 @@ def calibration_frames() -> tuple[np.ndarray, ...]:
     return tuple(frames)
 
 
+@functools.cache
+def int8_sums_saturate() -> bool:
+    """Whether this CPU's int8 dot products can saturate (x86 without AVX-512 VNNI): then weights get 7 bits.
+
+    On VNNI CPUs the sums are exact and 8-bit weights give 0.3-0.7 dB more; any CPU numpy does not
+    report VNNI for keeps the safe 7 bits.
+    """
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__
+    return not __cpu_features__.get("AVX512VNNI", False)
+
+
 def quantize(model: Model, vector: np.ndarray) -> Model:
     """The transfer network with int8 convolutions, activation ranges measured with this style vector.
 
     The style's own 1x1 convolutions (static shapes: they see the vector, not the frame) stay float.
-    The overflow fix keeps int8 sums exact on CPUs without VNNI; min-max ranges keep bright strokes.
+    The overflow fix keeps int8 sums exact on CPUs that saturate them; min-max ranges keep bright strokes.
     """
     try:
         import nncf
@@ -79,16 +94,19 @@ def quantize(model: Model, vector: np.ndarray) -> Model:
         subset_size=len(frames),
         ignored_scope=nncf.IgnoredScope(names=style_convs),
         advanced_parameters=AdvancedQuantizationParameters(
-            overflow_fix=OverflowFix.ENABLE,
+            overflow_fix=OverflowFix.ENABLE if int8_sums_saturate() else OverflowFix.DISABLE,
             activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX,
         ),
     )
 
 
 def int8_key(identity: str, vector: np.ndarray) -> str:
-    """A digest of the model (files and graph), the calibration recipe and the exact style vector."""
+    """A digest of the model (files and graph), the calibration recipe and the exact style vector.
+
+    The overflow fix is part of the recipe: a cache shared with a CPU that saturates never hands it 8-bit weights.
+    """
     digest = hashlib.sha256(identity.encode())
-    digest.update(CALIBRATION_VERSION)
+    digest.update(CALIBRATION_VERSION + (b"-overflowfix" if int8_sums_saturate() else b""))
     digest.update(np.ascontiguousarray(vector, np.float32).tobytes())
     return digest.hexdigest()
 
