@@ -18,7 +18,7 @@ OPUS_RATE = 48000  # the one rate every Opus decoder takes
 # no B-frames: segments then join end to end with rising decode times, however the frame rate varies
 H264_OPTIONS = {"crf": "18", "preset": "veryfast", "bf": "0"}
 # a fixed count: left to itself an encoder counts the CPUs its thread may run on (OpenVINO pins threads
-# to CPUs), and x264's slices, so its pixels, follow that count; resumed jobs then differed from whole ones
+# to CPUs), and x264's slices, so its pixels, follow that count from one segment to the next
 ENCODER_THREADS = {"threads": str(os.cpu_count() or 1)}
 
 
