@@ -47,8 +47,8 @@ def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
     """A flow field at another resolution, its vectors scaled with it."""
     if flow.shape[:2] == (height, width):
         return flow
-    scale = np.array([width / flow.shape[1], height / flow.shape[0]], np.float32)
-    return cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) * scale
+    scale = (width / flow.shape[1], height / flow.shape[0], 0.0, 0.0)  # per channel (x, y), as OpenCV's Scalar
+    return cv2.multiply(cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR), scale)
 
 
 def squared_norm(field: np.ndarray) -> np.ndarray:
