@@ -93,12 +93,19 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     if frames.shape[1:3] == (height, width):
         return frames
     if 2 * height >= frames.shape[1]:
-        return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in frames])
+        return resize_each(frames, height, width, cv2.INTER_LINEAR)
     factor = whole_shrink(frames.shape[1], frames.shape[2], height, width)
     if factor > 1:  # OpenCV averages whole blocks fast; the general area path is 2-4x slower
-        shrink = 1 / factor
-        frames = np.stack([cv2.resize(f, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA) for f in frames])
-    return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+        frames = resize_each(frames, frames.shape[1] // factor, frames.shape[2] // factor, cv2.INTER_AREA)
+    return resize_each(frames, height, width, cv2.INTER_AREA)
+
+
+def resize_each(frames: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
+    """Every frame resized straight into one new array (stacking them after would copy every frame again)."""
+    resized = np.empty((len(frames), height, width, *frames.shape[3:]), frames.dtype)
+    for frame, target in zip(frames, resized, strict=True):
+        cv2.resize(frame, (width, height), dst=target, interpolation=interpolation)
+    return resized
 
 
 def whole_shrink(height: int, width: int, to_height: int, to_width: int) -> int:
