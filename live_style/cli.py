@@ -261,6 +261,12 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0: any free port)")
     serve.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="another host name the page may be opened by (repeat; e.g. a reverse proxy's); others get 421",
+    )
+    serve.add_argument(
         "--token",
         help="access token asked of every request (default: none on 127.0.0.1, a new random one on any other --host)",
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import secrets
+import sys
 from pathlib import Path
 
 from live_style.commands.common import open_model
@@ -18,16 +20,26 @@ INSTALL_HINT = "pip install -e '.[serve]' (or pip install aiortc aiohttp pillow)
 def import_server():
     """The server modules, or a one-line error naming the extra to install."""
     try:
-        from live_style.server import app, gallery, run, studio
+        from live_style.server import app, gallery, guard, run, studio
     except ImportError as error:
         raise UserError(f"live-style serve needs {error.name}: {INSTALL_HINT}") from None
-    return app, gallery, run, studio
+    return app, gallery, guard, run, studio
+
+
+def show_server_log() -> None:
+    """The studio's own lines (sessions starting and ending, refusals worth knowing) on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("live_style.server")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Bind, load the model and styles, start the studio, serve until Ctrl+C or SIGTERM; exit 0."""
-    app_module, gallery, run, studio_module = import_server()
-    local = app_module.is_loopback(args.host)
+    app_module, gallery, guard_module, run, studio_module = import_server()
+    local = guard_module.is_loopback(args.host)
     token = args.token or ("" if local else secrets.token_urlsafe(18))
     tls = run.tls_context(args.cert, args.key)
     files = studio_files(args.style)
@@ -49,9 +61,11 @@ def run_serve(args: argparse.Namespace) -> int:
         raise
     if local:
         app_module.keep_ice_on_loopback()
-    app = app_module.build_app(studio, token)
+    guard = guard_module.Guard.for_bind(args.host, args.allow_host or [], token, tls is not None)
+    app = app_module.build_app(studio, guard)
     url = run.page_url(sock, args.host, token, tls is not None)
-    asyncio.run(run.serve(app, studio, sock, tls, url, source))
+    show_server_log()
+    asyncio.run(run.serve(app, studio, sock, tls, source, lambda: print(f"live-style studio: open {url}", flush=True)))
     return 0
 
 

@@ -26,9 +26,9 @@ class ModelThread:
         """Stylizer.stylize on the model's thread (blocks the caller until done)."""
         return self._thread.submit(self.model.stylize, frames, vector, **options).result()
 
-    def style_vector(self, style_bgr: np.ndarray) -> np.ndarray:
+    def style_vector(self, style_bgr: np.ndarray, remember: bool = True) -> np.ndarray:
         """Stylizer.style_vector on the model's thread."""
-        return self._thread.submit(self.model.style_vector, style_bgr).result()
+        return self._thread.submit(self.model.style_vector, style_bgr, remember).result()
 
     def processing_shape(self, height: int, width: int, size: int | None = None) -> tuple[int, int]:
         """Stylizer.processing_shape (no model call)."""

@@ -81,9 +81,12 @@ class Stylizer:
             return f"{name} on the CPU"
         return f"{self.network.description} on {self.device}{how}"
 
-    def style_vector(self, style_bgr: np.ndarray) -> np.ndarray:
-        """The style vector [1,1,1,D] of a style image, from the cache when seen before."""
+    def style_vector(self, style_bgr: np.ndarray, remember: bool = True) -> np.ndarray:
+        """The style vector [1,1,1,D] of a style image, from the cache when seen before (and kept in it
+        when `remember`: a stranger's upload is not)."""
         prepared = style_input(style_bgr)
+        if not remember:
+            return self._run_style_network(prepared)
         return self.cache.get_or_compute(style_key(self.identity, prepared), lambda: self._run_style_network(prepared))
 
     def _run_style_network(self, prepared: np.ndarray) -> np.ndarray:

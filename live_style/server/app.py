@@ -1,42 +1,39 @@
-"""The studio's web app: the static page, its JSON endpoints, the WebRTC offer, and the access token.
+"""The studio's web app: the static page, its JSON endpoints, the WebRTC offer.
 
-Routes (all behind the token when one is set):
-  GET  /                        the page (static/index.html); ?token=T also sets a cookie for the rest
-  GET  /static/...              its script and style sheet
+Routes (every one behind the guard: Host, token, Origin; see `live_style.server.guard`):
+  GET  /                        the page (static/index.html) with a fresh page secret; ?token=T sets a cookie
+  GET  /static/studio.js|.css   its script and style sheet (only these two files)
   GET  /api/config              mode, model, styles with thumbnails, starting settings
-  POST /api/offer               {sdp, type} -> the answer and the session id (503 when busy)
+  POST /api/offer               JSON {sdp, type} -> the answer and the new session's id (503 when busy)
   POST /api/sessions/ID/styles  an uploaded style image (the raw file) -> the new style
-  POST /api/sessions/ID/close   the page is going away (a beacon): free its slot at once
+  POST /api/sessions/ID/close   JSON: the page is going away: free its slot at once
+Every POST carries the page secret (header X-Live-Style-Page); a session answers only to the page that
+opened it. Every refusal is a 4xx with {"error": reason}.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
+import logging
 from pathlib import Path
 
 import aioice.ice
 from aiohttp import web
-from aiortc import RTCSessionDescription
 
 from live_style.errors import UserError
 from live_style.server.gallery import MAX_UPLOAD_BYTES
+from live_style.server.guard import PAGE_HEADER, Guard, refusal
+from live_style.server.limits import Refused, read_body
+from live_style.server.offer import MAX_OFFER_BYTES, offer_from_body
+from live_style.server.session import Session
 from live_style.server.studio import Busy, Studio
 
 STATIC = Path(__file__).with_name("static")
-TOKEN_COOKIE = "live_style_token"
+STATIC_FILES = {"studio.js": "text/javascript", "studio.css": "text/css"}
+PAGE_SECRET_SLOT = "{{page_secret}}"
+MAX_CLOSE_BYTES = 1024
 STUDIO = web.AppKey("studio", Studio)
-TOKEN = web.AppKey("token", str)
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and localhost: nobody else can reach the server."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+GUARD = web.AppKey("guard", Guard)
+log = logging.getLogger(__name__)
 
 
 def keep_ice_on_loopback() -> None:
@@ -50,29 +47,25 @@ def keep_ice_on_loopback() -> None:
 
 
 @web.middleware
-async def require_token(request: web.Request, handler):
-    """401 without the token (query ?token=, header X-Live-Style-Token, or the cookie the page got)."""
-    token = request.app[TOKEN]
-    if not token:
+async def refusals(request: web.Request, handler) -> web.StreamResponse:
+    """A `Refused` anywhere in a handler becomes its 4xx with the reason."""
+    try:
         return await handler(request)
-    given = request.query.get("token") or request.headers.get("X-Live-Style-Token") or request.cookies.get(TOKEN_COOKIE)
-    if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        raise web.HTTPUnauthorized(
-            text="401: this live-style server needs its access token; open the URL with ?token=... "
-            "that `live-style serve` printed\n"
-        )
-    response = await handler(request)
-    if request.query.get("token"):
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
-    return response
+    except Refused as error:
+        return refusal(error.status, str(error))
 
 
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+async def index(request: web.Request) -> web.Response:
+    """The page, carrying a secret of its own that its requests send back."""
+    page = (STATIC / "index.html").read_text().replace(PAGE_SECRET_SLOT, request.app[GUARD].new_page_secret())
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+async def static_file(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise Refused(404, f"no such file: /static/{name[:100]}")
+    return web.FileResponse(STATIC / name, headers={"Content-Type": STATIC_FILES[name]})
 
 
 async def config(request: web.Request) -> web.Response:
@@ -84,7 +77,7 @@ async def config(request: web.Request) -> web.Response:
         {
             "mode": "watch" if watch is not None else "camera",
             "model": studio.model.description,
-            "styles": studio.style_list(watch.bank.names if watch is not None else studio.names),
+            "styles": studio.style_list(watch.styles if watch is not None else studio.new_styles()),
             "size": controls.size,
             "strength": controls.strength,
             "preserve_colors": controls.preserve_colors,
@@ -93,45 +86,61 @@ async def config(request: web.Request) -> web.Response:
     )
 
 
+def page_secret(request: web.Request) -> str:
+    """The page secret a state-changing request carries, checked; Refused (403) without a valid one."""
+    secret = request.headers.get(PAGE_HEADER, "")
+    if not request.app[GUARD].page_secret_valid(secret):
+        raise Refused(403, "this request does not come from the studio's page; reload the page")
+    return secret
+
+
+def require_json(request: web.Request) -> None:
+    """JSON only: a content type no other site's page can send without a CORS preflight (never granted)."""
+    if request.content_type != "application/json":
+        raise Refused(415, f"send application/json, not {request.content_type[:60]}")
+
+
+def own_session(request: web.Request) -> Session:
+    """The session named in the path, if the page asking opened it; Refused (404) otherwise."""
+    secret = page_secret(request)
+    session = request.app[STUDIO].sessions.get(request.match_info["session"])
+    if session is None or session.page != secret:
+        raise Refused(404, "no such session; reload the page")
+    return session
+
+
 async def offer(request: web.Request) -> web.Response:
     """The page's WebRTC offer -> the server's answer, with the new session's id."""
+    secret = page_secret(request)
+    require_json(request)
+    description = offer_from_body(await read_body(request, MAX_OFFER_BYTES, "the offer"))
     try:
-        params = await request.json()
-        description = RTCSessionDescription(sdp=str(params["sdp"]), type=str(params["type"]))
-    except (ValueError, KeyError, TypeError):
-        return json_error(400, "send the page's WebRTC offer as JSON: {sdp, type}")
-    if description.type != "offer":
-        return json_error(400, "the description must be an offer")
-    try:
-        session, answer = await request.app[STUDIO].open_session(description)
+        session, answer = await request.app[STUDIO].open_session(description, secret)
     except Busy as error:
-        return json_error(503, str(error))
-    except ValueError as error:  # an SDP aiortc cannot take
-        return json_error(400, f"the offer was refused: {error}")
+        raise Refused(503, str(error)) from None
+    except Exception as error:  # an SDP aiortc cannot take after all; the session has freed its slot
+        log.info("an offer was refused: %r", error)
+        raise Refused(400, f"the offer was refused: {error!r}"[:200]) from None
     return web.json_response({"sdp": answer.sdp, "type": answer.type, "session": session.id})
 
 
 async def upload_style(request: web.Request) -> web.Response:
-    """The raw image file as the body; the new style (index, name, thumbnail) or 400 with the reason."""
-    studio = request.app[STUDIO]
-    session = studio.sessions.get(request.match_info["session"])
-    if session is None:
-        return json_error(404, "no such session; reload the page")
+    """The raw image file as the body; the new style (index, name, thumbnail) or 4xx with the reason."""
+    session = own_session(request)
+    data = await read_body(request, MAX_UPLOAD_BYTES, "the image")
     try:
-        data = await request.read()
-        return web.json_response(await studio.add_upload(session, data))
-    except web.HTTPRequestEntityTooLarge:
-        return json_error(400, f"the image is too big; upload one of at most {MAX_UPLOAD_BYTES >> 20} MB")
+        return web.json_response(await request.app[STUDIO].add_upload(session, data))
     except UserError as error:
-        return json_error(400, str(error))
+        raise Refused(400, str(error)) from None
 
 
 async def close_session(request: web.Request) -> web.Response:
-    """The page is going away (sent as a beacon on pagehide): free its slot now."""
-    session = request.app[STUDIO].sessions.get(request.match_info["session"])
-    if session is not None:
-        session.end_reason = "the page was closed"
-        await session.close()
+    """The page is going away (sent on pagehide): free its slot now."""
+    session = own_session(request)
+    require_json(request)
+    await read_body(request, MAX_CLOSE_BYTES, "the close request")
+    session.end_reason = "the page was closed"
+    await session.close()
     return web.Response(status=204)
 
 
@@ -139,12 +148,12 @@ async def close_sessions(app: web.Application) -> None:
     await app[STUDIO].close()
 
 
-def build_app(studio: Studio, token: str) -> web.Application:
-    """The aiohttp application of a studio; `token` empty means no token is asked."""
-    app = web.Application(middlewares=[require_token], client_max_size=MAX_UPLOAD_BYTES + 1024)
-    app[STUDIO], app[TOKEN] = studio, token
+def build_app(studio: Studio, guard: Guard) -> web.Application:
+    """The aiohttp application of a studio, behind `guard`."""
+    app = web.Application(middlewares=[guard.middleware, refusals], client_max_size=MAX_UPLOAD_BYTES)
+    app[STUDIO], app[GUARD] = studio, guard
     app.router.add_get("/", index)
-    app.router.add_static("/static", STATIC)
+    app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/api/config", config)
     app.router.add_post("/api/offer", offer)
     app.router.add_post("/api/sessions/{session}/styles", upload_style)

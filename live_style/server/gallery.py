@@ -1,8 +1,8 @@
 """The studio's styles: the served images with thumbnails, and style images uploaded from the page.
 
 Uploads are untrusted: capped in bytes and pixels, decoded by Pillow as an image of a known format
-(its header is read before any pixel is decoded), and only ever kept in memory under a name the
-server makes.
+(its header is read before any pixel is decoded) at a reduced size where the format allows it (the
+style network sees a 256x256 square), and only ever kept in memory under a name the server makes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from live_style.imaging import center_square, read_image, to_bgr_uint8
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
-UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"}
+UPLOAD_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF"}  # MPO: a phone camera's JPEG (its first picture)
+DECODED_SIDE = 512  # uploads are brought down to about this short side (twice what the style network sees)
+REDUCIBLE_MODES = {"RGB", "RGBA", "L", "LA"}
 THUMBNAIL_SIDE = 96
 TOO_MANY_PIXELS = f"upload an image of at most {MAX_UPLOAD_PIXELS // 1_000_000} megapixels"
 
@@ -59,6 +61,22 @@ class UploadRefused(UserError):
     """An uploaded style image that is too big or not an image; the page shows the message."""
 
 
+def decode_reduced(picture: Image.Image) -> np.ndarray:
+    """The picture as RGB, its short side brought down toward DECODED_SIDE as it is decoded where the format
+    allows (JPEG's DCT scaling: 1/2 to 1/8 of the pixels ever made), else right after."""
+    width, height = picture.size
+    wanted = min(width, height) // DECODED_SIDE
+    if wanted > 1:
+        picture.draft("RGB", (width // wanted, height // wanted))
+    picture.load()
+    if picture.mode not in REDUCIBLE_MODES:
+        picture = picture.convert("RGBA" if picture.has_transparency_data else "RGB")
+    factor = min(picture.size) // DECODED_SIDE
+    if factor > 1:
+        picture = picture.reduce(factor)
+    return np.asarray(picture.convert("RGB"))
+
+
 def decode_upload(data: bytes, name: str) -> StyleImage:
     """An uploaded style image, under the server's `name` whatever the client called it."""
     if len(data) > MAX_UPLOAD_BYTES:
@@ -71,7 +89,7 @@ def decode_upload(data: bytes, name: str) -> StyleImage:
             width, height = picture.size
             if width * height > MAX_UPLOAD_PIXELS:
                 raise UploadRefused(f"the image is {width}x{height}; {TOO_MANY_PIXELS}")
-            rgb = np.asarray(picture.convert("RGB"))
+            rgb = decode_reduced(picture)
     except Image.DecompressionBombError:
         raise UploadRefused(TOO_MANY_PIXELS) from None
     except (UnidentifiedImageError, OSError, ValueError):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import ssl
-import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
 from live_style.errors import UserError
+from live_style.server.limits import HEADER_TIMEOUT_S
 from live_style.server.studio import Studio, Watch
 from live_style.sources.capture import VideoSource
+
+log = logging.getLogger(__name__)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -55,21 +59,25 @@ async def serve(
     studio: Studio,
     sock: socket.socket,
     tls: ssl.SSLContext | None,
-    url: str,
     source: VideoSource | None,
+    on_listening: Callable[[], None],
 ) -> None:
-    """Run the app on the bound socket until SIGINT or SIGTERM, then close every session."""
+    """Run the app on the bound socket until SIGINT or SIGTERM, then close every session.
+
+    A connection that has not sent a whole request within HEADER_TIMEOUT_S (aiohttp's keep-alive timer,
+    which runs from the connection's start) is closed: a trickling client holds no handler.
+    """
     loop = asyncio.get_running_loop()
     if source is not None:
         studio.watch = Watch(studio, source, loop)
         studio.watch.start()
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=HEADER_TIMEOUT_S)
     await runner.setup()
     await web.SockSite(runner, sock, ssl_context=tls).start()
-    print(f"live-style studio: open {url}", flush=True)
+    on_listening()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    print(f"stopping: closing {len(studio.sessions)} session(s)", file=sys.stderr, flush=True)
+    log.info("stopping: closing %d session(s)", len(studio.sessions))
     await runner.cleanup()

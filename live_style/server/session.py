@@ -3,6 +3,11 @@
 In camera mode every session runs the live pipeline over its own browser's camera track (its own
 settings, its own steadiness state); in watch mode sessions show, and steer, the server's one
 pipeline. Controls arrive as JSON over an RTCDataChannel; figures go back on it twice a second.
+
+A session belongs to the page that opened it: its id is random, and the page proves itself with the
+page secret it sent with the offer. Whatever happens, a session ends by freeing its slot: closing
+runs every step even when one fails, and a session with no video flowing within the stall timeout
+(no camera frame, or in watch mode no connection) is closed.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
+import logging
+import secrets
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -21,14 +27,17 @@ from aiortc.rtcdatachannel import RTCDataChannel
 from live_style.errors import UserError
 from live_style.pipeline.controls import SIZE_RANGE, LiveControls
 from live_style.pipeline.live import LivePipeline
+from live_style.server.limits import Refused, parse_json_object
 from live_style.sinks.browser import FeedTrack, FrameFeed
 from live_style.sources.capture import SourceLost
-from live_style.sources.webrtc import TrackCapture, track_source
+from live_style.sources.webrtc import TrackCapture, discard, track_source
 
 if TYPE_CHECKING:
-    from live_style.server.studio import Studio
+    from live_style.server.studio import Studio, StyleSet
 
 STATS_EVERY_S = 0.5
+MAX_MESSAGE_BYTES = 4096  # a control message is a few dozen bytes
+log = logging.getLogger(__name__)
 
 
 def apply_settings(controls: LiveControls, message: dict, style_count: int) -> None:
@@ -75,11 +84,11 @@ def run_to_end(pipeline: LivePipeline) -> str:
 
 
 class Session:
-    """A peer connection to one browser tab and what it shows."""
+    """A peer connection to one browser tab and what it shows; `page` is the secret of the page that opened it."""
 
-    def __init__(self, studio: Studio, number: int, on_end: Callable[[Session], None]):
-        self.studio, self.number, self.on_end = studio, number, on_end
-        self.id = f"s{number}"
+    def __init__(self, studio: Studio, number: int, page: str, styles: StyleSet, on_end: Callable[[Session], None]):
+        self.studio, self.number, self.page, self.styles, self.on_end = studio, number, page, styles, on_end
+        self.id = secrets.token_urlsafe(16)
         self.pc = RTCPeerConnection(studio.rtc_configuration)
         self.loop = asyncio.get_running_loop()
         self.channel: RTCDataChannel | None = None
@@ -89,10 +98,11 @@ class Session:
         self._thread: threading.Thread | None = None
         self._tasks: list[asyncio.Task] = []
         self._closing: asyncio.Task | None = None
-        if studio.watch is None:
-            self.controls, self.bank = studio.new_controls(), studio.new_bank()
-        else:
-            self.controls, self.bank = studio.watch.controls, studio.watch.bank
+        self.controls = studio.new_controls() if studio.watch is None else studio.watch.controls
+
+    @property
+    def bank(self):
+        return self.styles.bank
 
     async def answer(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         """Take the browser's offer, wire the tracks, and return the answer."""
@@ -104,11 +114,28 @@ class Session:
             self.pc.addTrack(FeedTrack(self.studio.watch.stylized))
             self.pc.addTrack(FeedTrack(self.studio.watch.original))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self._tasks.append(asyncio.ensure_future(self._expect_video()))
         return self.pc.localDescription
 
+    async def _expect_video(self) -> None:
+        """Close the session if no video flows within the stall timeout of the answer, whatever the offer was."""
+        timeout = self.studio.options.stall_timeout
+        await asyncio.sleep(timeout)
+        if self.studio.watch is not None:
+            flowing = self.pc.connectionState == "connected"
+        else:
+            flowing = self._capture is not None and self._capture.received > 0
+        if not flowing:
+            self.end_reason = self.end_reason or f"no video arrived within {timeout:g} s"
+            self.close_soon()
+
     def _on_track(self, track) -> None:
-        """Camera mode: the browser's camera in, the stylized stream back on the same transceiver."""
+        """Camera mode: the browser's camera in, the stylized stream back on the same transceiver.
+
+        Any other track (a second one, any in watch mode) is read and dropped: aiortc would queue it without bound.
+        """
         if track.kind != "video" or self.studio.watch is not None or self._capture is not None:
+            self._tasks.append(asyncio.ensure_future(discard(track)))
             return
         self._capture = TrackCapture(track)
         self._tasks.append(asyncio.ensure_future(self._capture.drain()))
@@ -131,21 +158,26 @@ class Session:
             self.loop.call_soon_threadsafe(self.close_soon)
 
     def _on_channel(self, channel: RTCDataChannel) -> None:
+        """The page's control channel (the first one; any further channel is closed)."""
+        if self.channel is not None:
+            channel.close()
+            return
         self.channel = channel
         channel.on("message", self._on_message)
         self._tasks.append(asyncio.ensure_future(self._send_stats(channel)))
 
-    def _on_message(self, text: str) -> None:
-        """A ping (answered at once, for the page's round trip) or new settings."""
+    def _on_message(self, text: str | bytes) -> None:
+        """A ping (answered at once, for the page's round trip) or new settings; anything else gets an error reply."""
         try:
-            message = json.loads(text)
-            if not isinstance(message, dict):
-                raise UserError("send a JSON object")
+            message = parse_json_object(text, "a control message", MAX_MESSAGE_BYTES)
             if "ping" in message:
-                self._send({"pong": message["ping"]})
+                ping = message["ping"]
+                if isinstance(ping, bool) or not isinstance(ping, int | float):
+                    raise UserError("ping must be a number")
+                self._send({"pong": ping})
             else:
                 apply_settings(self.controls, message, len(self.bank))
-        except (ValueError, UserError) as error:
+        except (Refused, UserError) as error:
             self._send({"error": f"control refused: {error}"})
 
     def _send(self, message: dict) -> None:
@@ -176,14 +208,20 @@ class Session:
         await asyncio.shield(self._closing)
 
     async def _close(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.request_stop(self.end_reason or "closed")
-        if self._capture is not None:
-            self._capture.release()
-        await self.pc.close()
-        for task in self._tasks:
-            task.cancel()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
-        print(f"session {self.number} ended: {self.end_reason or 'closed'}", file=sys.stderr, flush=True)
-        self.on_end(self)
+        """Every step runs, whichever fails: the slot is always freed."""
+        try:
+            if self.pipeline is not None:
+                self.pipeline.request_stop(self.end_reason or "closed")
+            if self._capture is not None:
+                self._capture.release()
+            try:
+                await self.pc.close()
+            except Exception as error:  # aiortc can fail half-way on a peer that never connected
+                log.warning("session %d: closing its peer connection failed (%r)", self.number, error)
+            for task in self._tasks:
+                task.cancel()
+            if self._thread is not None:
+                await asyncio.to_thread(self._thread.join)
+        finally:
+            self.on_end(self)
+            log.info("session %d ended: %s", self.number, self.end_reason or "closed")

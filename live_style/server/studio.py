@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sys
+import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from aiortc import RTCConfiguration, RTCSessionDescription
 
@@ -15,10 +15,15 @@ from live_style.model.shared import ModelThread
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.live import LiveOptions, LivePipeline
 from live_style.server.gallery import StyleImage, decode_upload
+from live_style.server.limits import Refused
 from live_style.server.session import Session, run_to_end
 from live_style.sinks.browser import FrameFeed
 from live_style.sources.capture import VideoSource
 from live_style.styles import StyleBank
+
+MAX_UPLOADS = 8  # uploaded styles one session holds (in watch mode, the one shared set)
+DECODES_AT_ONCE = 1  # uploads decoded at a time: a 40-megapixel PNG takes ~200 MB while it is decoded
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,6 +37,17 @@ class StudioOptions:
 
 class Busy(UserError):
     """Every session slot is taken."""
+
+
+@dataclass
+class StyleSet:
+    """The styles a session switches between: the served ones, then its uploads with their thumbnails.
+
+    Uploads live here only, in memory, and go with the session (watch mode: with the server).
+    """
+
+    bank: StyleBank
+    upload_thumbnails: dict[str, str] = field(default_factory=dict)
 
 
 class Studio:
@@ -48,14 +64,15 @@ class Studio:
         self.watch: Watch | None = None
         self._session_numbers = itertools.count(1)
         self._upload_numbers = itertools.count(1)
+        self._decoding = asyncio.Semaphore(DECODES_AT_ONCE)
 
     def new_controls(self) -> LiveControls:
         """A session's own settings, as the server was started with."""
         return replace(self.options.start, style_count=len(self.names))
 
-    def new_bank(self) -> StyleBank:
+    def new_styles(self) -> StyleSet:
         """A session's own copy of the served styles (its uploads are its own)."""
-        return StyleBank.of(self.names, self.vectors)
+        return StyleSet(StyleBank.of(self.names, self.vectors))
 
     def live_pipeline(
         self, source: VideoSource, controls: LiveControls, bank: StyleBank, feed: FrameFeed
@@ -63,31 +80,42 @@ class Studio:
         """The window's live pipeline, headless and quiet, on the shared model, feeding browsers."""
         return LivePipeline(self.model, source, bank, controls, LiveOptions(window=False, progress=False), [feed])
 
-    def style_list(self, names: list[str]) -> list[dict]:
-        return [{"index": i, "name": name, "thumbnail": self.thumbnails[name]} for i, name in enumerate(names)]
+    def style_list(self, styles: StyleSet) -> list[dict]:
+        thumbnails = {**self.thumbnails, **styles.upload_thumbnails}
+        return [{"index": i, "name": name, "thumbnail": thumbnails[name]} for i, name in enumerate(styles.bank.names)]
 
-    async def open_session(self, offer: RTCSessionDescription) -> tuple[Session, RTCSessionDescription]:
-        """A new session answering `offer`, or Busy past the cap."""
+    async def open_session(self, offer: RTCSessionDescription, page: str) -> tuple[Session, RTCSessionDescription]:
+        """A new session answering `offer` for the page whose secret is `page`, or Busy past the cap.
+
+        If answering fails in any way the session is closed and its slot freed before the error goes on.
+        """
         if len(self.sessions) >= self.options.max_sessions:
             raise Busy(f"busy: {len(self.sessions)} sessions are running, the most this server takes; try again later")
-        session = Session(self, next(self._session_numbers), lambda s: self.sessions.pop(s.id, None))
+        styles = self.new_styles() if self.watch is None else self.watch.styles
+        session = Session(self, next(self._session_numbers), page, styles, lambda s: self.sessions.pop(s.id, None))
         self.sessions[session.id] = session
         try:
             answer = await session.answer(offer)
         except BaseException:
+            session.end_reason = "its offer could not be answered"
             await session.close()
             raise
-        print(f"session {session.number} started ({len(self.sessions)} running)", file=sys.stderr, flush=True)
+        log.info("session %d started (%d running)", session.number, len(self.sessions))
         return session, answer
 
     async def add_upload(self, session: Session, data: bytes) -> dict:
-        """An uploaded style image, decoded and turned into a vector off the event loop, added to the session."""
-        style = await asyncio.to_thread(decode_upload, data, "upload")
+        """An uploaded style image added to the session's styles: decoded (one at a time) and turned into a
+        vector off the event loop, kept in memory only."""
+        styles = session.styles
+        async with self._decoding:
+            if len(styles.upload_thumbnails) >= MAX_UPLOADS:
+                raise Refused(429, f"this session already has {MAX_UPLOADS} uploaded styles, the most it keeps")
+            style = await asyncio.to_thread(decode_upload, data, "upload")
+            vector = await asyncio.to_thread(self.model.style_vector, style.image, False)
         style.name = f"upload {next(self._upload_numbers)}"  # numbered once accepted
-        vector = await asyncio.to_thread(self.model.style_vector, style.image)
-        index = session.bank.add(style.name, vector)
-        session.controls.style_count = len(session.bank)
-        self.thumbnails[style.name] = style.thumbnail_url
+        styles.upload_thumbnails[style.name] = style.thumbnail_url
+        index = styles.bank.add(style.name, vector)
+        session.controls.style_count = len(styles.bank)
         return {"index": index, "name": style.name, "thumbnail": style.thumbnail_url}
 
     def figures(self, pipeline: LivePipeline, controls: LiveControls, bank: StyleBank) -> dict:
@@ -105,8 +133,8 @@ class Studio:
         }
 
     async def close(self) -> None:
-        """Close every peer connection and stop every pipeline."""
-        await asyncio.gather(*(session.close() for session in list(self.sessions.values())))
+        """Close every peer connection and stop every pipeline (each session frees itself whatever fails)."""
+        await asyncio.gather(*(session.close() for session in list(self.sessions.values())), return_exceptions=True)
         if self.watch is not None:
             await asyncio.to_thread(self.watch.stop)
         self.model.close()
@@ -116,11 +144,11 @@ class Watch:
     """Watch mode: the server's own camera or stream through the live pipeline, shown to every session."""
 
     def __init__(self, studio: Studio, source: VideoSource, loop: asyncio.AbstractEventLoop):
-        self.controls, self.bank = studio.new_controls(), studio.new_bank()
+        self.controls, self.styles = studio.new_controls(), studio.new_styles()
         self.stylized = FrameFeed(loop)
         self.original = FrameFeed(loop, "original stream")
         source.subscribe(lambda frame: self.original.submit(frame.pts, frame.image))
-        self.pipeline = studio.live_pipeline(source, self.controls, self.bank, self.stylized)
+        self.pipeline = studio.live_pipeline(source, self.controls, self.styles.bank, self.stylized)
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
 
     def start(self) -> None:
@@ -129,7 +157,7 @@ class Watch:
     def _run(self) -> None:
         reason = run_to_end(self.pipeline)
         self.original.close()
-        print(f"the server's source stopped: {reason}", file=sys.stderr, flush=True)
+        log.info("the server's source stopped: %s", reason)
 
     def stop(self) -> None:
         self.pipeline.request_stop("server stopped")

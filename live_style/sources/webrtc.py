@@ -8,6 +8,7 @@ counting and the stall timeout are the ones every live source has.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import cv2
@@ -67,6 +68,13 @@ class TrackCapture:
         with self._changed:
             self._ended = True
             self._changed.notify_all()
+
+
+async def discard(track: MediaStreamTrack) -> None:
+    """Receive a track nobody shows and drop its frames, so aiortc's queue of it stays empty."""
+    with contextlib.suppress(MediaStreamError):
+        while True:
+            await track.recv()
 
 
 def track_source(capture: TrackCapture, name: str, stall_timeout: float) -> VideoSource:

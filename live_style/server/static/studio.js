@@ -3,6 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// This page's own secret: the server takes state-changing requests only with it (no other site has it).
+const PAGE_SECRET = document.querySelector('meta[name="live-style-page"]').content;
 const ICE_GATHERING_WAIT_MS = 3000;
 const state = { pc: null, channel: null, session: null, rttMs: 0, serverMs: 0, jitterMs: 0, jitterLast: null, recorder: null };
 
@@ -11,8 +13,9 @@ function say(text, isError = false) {
   $("message").classList.toggle("error", isError);
 }
 
-async function getJSON(url, options) {
-  const response = await fetch(url, options);
+async function getJSON(url, options = {}) {
+  const headers = { "X-Live-Style-Page": PAGE_SECRET, ...(options.headers || {}) };
+  const response = await fetch(url, { ...options, headers });
   const body = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
   if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
   return body;
@@ -265,7 +268,12 @@ async function start() {
     return;
   }
   window.addEventListener("pagehide", () => {
-    navigator.sendBeacon(`api/sessions/${state.session}/close`);
+    fetch(`api/sessions/${state.session}/close`, {
+      method: "POST",
+      keepalive: true,
+      headers: { "Content-Type": "application/json", "X-Live-Style-Page": PAGE_SECRET },
+      body: "{}",
+    }).catch(() => {});
     state.pc.close();
   });
   setInterval(() => send({ ping: performance.now() }), 1000);
