@@ -28,6 +28,7 @@ CHICAGO = SHARED / "media" / "chicago.jpg"
 # int8 networks are made once per style vector and are the same for every run (what a user's cache
 # gives): the CLI tests share them instead of spending seconds on NNCF in every test
 INT8_NETWORKS = Path(tempfile.mkdtemp(prefix="live-style-int8-"))
+CHROMIUM = os.environ.get("LIVE_STYLE_CHROMIUM", "/usr/bin/chromium")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,6 +60,20 @@ def hub_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from synthetic_hub import write_synthetic_hub_model
 
     return write_synthetic_hub_model(HUB_GRAPH_DIR, tmp_path_factory.mktemp("hub"))
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """Playwright driving Debian's Chromium (no browser download)."""
+    if not Path(CHROMIUM).is_file():
+        missing = f"the studio's page tests need Chromium at {CHROMIUM} (sudo apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing}; CI must run them")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")

@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import queue
 import signal
 import socket
-import subprocess
-import sys
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, SHARED, cli_env, run_cli
+from conftest import CHROMIUM, ROOT, SHARED, run_cli
 from handheld import handheld_clip, write_frames, write_y4m
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright
+from studio import Server, http
 
-CHROMIUM = os.environ.get("LIVE_STYLE_CHROMIUM", "/usr/bin/chromium")
-STARTUP_S = 180
 GRAB = """id => {
   const video = document.getElementById(id);
   const canvas = document.createElement("canvas");
@@ -34,40 +26,6 @@ GRAB = """id => {
   canvas.getContext("2d").drawImage(video, 0, 0);
   return canvas.toDataURL("image/png");
 }"""
-
-
-class Server:
-    """A `live-style serve --port 0` process; `url` is the address it printed."""
-
-    def __init__(self, *args: str, cache: Path, log: Path):
-        env = cli_env(cache)
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "live_style", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=log.open("w"),
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True).start()
-        try:
-            line = lines.get(timeout=STARTUP_S)
-        except queue.Empty:
-            self.stop()
-            raise AssertionError(f"serve printed no URL in {STARTUP_S} s: {self.errors()}") from None
-        assert "open http" in line, f"{line!r}; {self.errors()}"
-        self.url = line.split("open ", 1)[1].strip()
-        self.port = int(self.url.split(":")[2].split("/")[0])
-
-    def errors(self) -> str:
-        return self.log.read_text()
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        return self.process.wait(timeout=60)
 
 
 def until(page: Page, condition: Callable[[], bool], seconds: float, what: str) -> None:
@@ -112,18 +70,6 @@ def camera_clip() -> list[np.ndarray]:
     """A slow handheld pan over the real Chicago photo (what the fake camera shows)."""
     photo = cv2.imread(str(SHARED / "media" / "chicago.jpg"))
     return handheld_clip(photo, "pan", frames=60, size=(640, 480), noise=2.0)
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    """Playwright driving Debian's Chromium (no browser download)."""
-    if not Path(CHROMIUM).is_file():
-        missing = f"the studio's page tests need Chromium at {CHROMIUM} (sudo apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{missing}; CI must run them")
-        pytest.skip(missing)
-    with sync_playwright() as driver:
-        yield driver
 
 
 @pytest.fixture(scope="module")
@@ -279,18 +225,6 @@ def test_sigterm_closes_every_peer_connection_and_exits_0(browser: Browser, stud
     page.close()
 
 
-def http(
-    url: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None
-) -> tuple[int, str, dict]:
-    """(status, body, headers) of one request, errors included."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(), dict(error.headers)
-
-
 def test_a_non_local_bind_asks_every_request_for_the_printed_token(cache_dir: Path, tmp_path: Path) -> None:
     server = Server("--host", "0.0.0.0", "--style", str(ROOT / "styles"), cache=cache_dir, log=tmp_path / "serve.log")
     try:
@@ -301,6 +235,7 @@ def test_a_non_local_bind_asks_every_request_for_the_printed_token(cache_dir: Pa
         for path, method, body in (("/", "GET", None), ("/api/config", "GET", None), ("/api/offer", "POST", offer)):
             assert http(base + path, method, body=body)[0] == 401
             assert http(base + path + "?token=wrong", method, body=body)[0] == 401
+            assert http(base + path, method, headers={"X-Live-Style-Token": "\xff\xfe"}, body=body)[0] == 401
         status, page, headers = http(f"{base}/?token={token}")
         assert status == 200 and 'id="stylized"' in page
         cookie = headers["Set-Cookie"].split(";", 1)[0]
@@ -320,6 +255,14 @@ def test_watch_mode_shows_and_steers_the_servers_own_source(browser: Browser, ca
     server = Server(*args, cache=cache_dir, log=tmp_path / "serve.log")
     try:
         assert server.url.endswith("?token=let-me-in")
+        # another site's page never gets the original stream: its offer is refused before any session
+        secret = server.page_secret({"X-Live-Style-Token": "let-me-in"})
+        offer = json.dumps({"sdp": "v=0", "type": "offer"}).encode()
+        headers = {"X-Live-Style-Token": "let-me-in", "X-Live-Style-Page": secret, "Content-Type": "application/json"}
+        for foreign in ({"Origin": "http://evil.example"}, {"Host": "evil.example"}):
+            status, _, _ = http(server.base + "/api/offer", "POST", {**headers, **foreign}, offer)
+            assert status in (403, 421)
+        assert "session 1 started" not in server.errors()
         page = open_page(browser, server.url)
         playing(page, "stylized", 60)
         playing(page, "original", 30)

@@ -52,7 +52,7 @@ async def refusals(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except Refused as error:
-        return refusal(error.status, str(error))
+        return refusal(request, error.status, str(error))
 
 
 async def index(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Iterable
@@ -43,6 +44,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -138,16 +140,17 @@ class Guard:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """421 for a foreign Host, 401 without the token, 403 from another origin; security headers on the rest."""
         if not self.host_allowed(request.headers.get("Host")):
-            return refusal(421, "this server does not answer to that host name; open the address serve printed")
+            return refusal(request, 421, "this server does not answer to that host name; open the address serve printed")
         if not self.token_given(request):
             return refusal(
+                request,
                 401,
                 "this live-style server needs its access token; open the URL with ?token=... "
                 "that `live-style serve` printed",
             )
         reason = self.cross_origin(request)
         if reason:
-            return refusal(403, reason)
+            return refusal(request, 403, reason)
         response = await handler(request)
         response.headers.update(SECURITY_HEADERS)
         if self.token and request.query.get("token"):
@@ -155,8 +158,9 @@ class Guard:
         return response
 
 
-def refusal(status: int, reason: str) -> web.Response:
-    """A refused request: the status, and the reason as JSON."""
+def refusal(request: web.Request, status: int, reason: str) -> web.Response:
+    """A refused request: one log line, the status, and the reason as JSON."""
+    log.info("refused %s %s (%d): %s", request.method, request.rel_url.raw_path[:100], status, reason)
     response = web.json_response({"error": reason}, status=status)
     response.headers.update(SECURITY_HEADERS)
     return response

@@ -14,7 +14,7 @@ from live_style.errors import UserError
 from live_style.model.shared import ModelThread
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.live import LiveOptions, LivePipeline
-from live_style.server.gallery import StyleImage, decode_upload
+from live_style.server.gallery import StyleImage, decode_upload, return_decoded_memory
 from live_style.server.limits import Refused
 from live_style.server.session import Session, run_to_end
 from live_style.sinks.browser import FrameFeed
@@ -65,6 +65,7 @@ class Studio:
         self._session_numbers = itertools.count(1)
         self._upload_numbers = itertools.count(1)
         self._decoding = asyncio.Semaphore(DECODES_AT_ONCE)
+        return_decoded_memory()
 
     def new_controls(self) -> LiveControls:
         """A session's own settings, as the server was started with."""

@@ -1,0 +1,469 @@
+"""The studio attacked the way a hostile web page, a broken client or a careless one would: a real
+`live-style serve` on 127.0.0.1, real HTTP, real aiortc clients, a real Chromium on another origin.
+
+After each attack the server must have answered with a 4xx and a reason, logged no traceback, and
+kept its slots: a real client gets stylized frames right after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import CHROMIUM, ROOT, SHARED
+from handheld import handheld_clip
+from studio import (
+    PAGE_HEADER,
+    Client,
+    Server,
+    http,
+    post_json,
+    reset_rss_peak,
+    rss_mb,
+    rss_peak_mb,
+)
+
+from live_style.server.app import keep_ice_on_loopback
+from live_style.server.limits import HEADER_TIMEOUT_S
+
+keep_ice_on_loopback()  # the clients' media stays on 127.0.0.1 too
+STALL_S = 3
+MAX_SESSIONS = 2
+
+
+def run_async(coroutine: Coroutine):
+    """Run a coroutine on its own event loop in its own thread (apart from Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="module")
+def clip() -> list[np.ndarray]:
+    photo = cv2.imread(str(SHARED / "media" / "chicago.jpg"))
+    return handheld_clip(photo, "pan", frames=30, size=(320, 240), noise=2.0)
+
+
+@pytest.fixture(scope="module")
+def studio(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The default localhost studio, two slots, a short stall timeout."""
+    args = ("--style", str(ROOT / "styles"), "--max-sessions", str(MAX_SESSIONS), "--stall-timeout", str(STALL_S))
+    args += ("--precision", "float32")  # no int8 quantizing in the background to blur memory and timing
+    server = Server(*args, cache=cache_dir, log=tmp_path_factory.mktemp("attacked") / "serve.log")
+    yield server
+    assert server.stop() == 0, server.errors()
+    assert "Traceback" not in server.errors(), server.errors()
+
+
+def assert_no_traceback(server: Server) -> None:
+    assert "Traceback" not in server.errors(), server.errors()
+
+
+async def every_slot_serves(server: Server, clip: list[np.ndarray]) -> None:
+    """Every slot takes a real client that gets stylized frames back (within the stall timeout of any leak)."""
+    clients = [Client(server, clip) for _ in range(MAX_SESSIONS)]
+    try:
+        deadline = time.monotonic() + STALL_S + 20
+        for client in clients:
+            while (status := (await client.connect())[0]) == 503 and time.monotonic() < deadline:
+                await client.close()
+                client.__init__(server, clip)
+                await asyncio.sleep(0.25)
+            assert status == 200, f"a slot did not come back: {status}; {server.errors()}"
+        for client in clients:
+            frame = (await client.stylized(3))[-1]
+            assert frame.shape == clip[0].shape
+            nearest = min(float(cv2.absdiff(frame, source).mean()) for source in clip)
+            assert nearest > 20, f"the frames that came back are not stylized ({nearest:.1f})"
+    finally:
+        for client in clients:
+            await close(client)
+
+
+async def close(client: Client) -> None:
+    """Leave as the page does: the close request, then the peer connection."""
+    if client.session:
+        path = f"/api/sessions/{client.session}/close"
+        await asyncio.to_thread(post_json, client.server, path, {}, client.secret)
+    await client.close()
+
+
+async def real_offer(server: Server, clip: list[np.ndarray]) -> str:
+    client = Client(server, clip)
+    sdp = await client.offer()
+    await client.close()
+    return sdp
+
+
+# --- the guard -----------------------------------------------------------------------------------
+
+
+def test_other_host_names_and_origins_are_refused_before_any_handler(studio: Server) -> None:
+    secret = studio.page_secret()
+    offer = {"sdp": "v=0", "type": "offer"}
+    for path in ("/", "/api/config", "/static/studio.js"):
+        assert http(studio.base + path, headers={"Host": f"evil.example:{studio.port}"})[0] == 421
+        assert http(studio.base + path, headers={"Origin": "http://evil.example"})[0] == 403
+        assert http(studio.base + path, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+    for host in (f"localhost:{studio.port}", f"[::1]:{studio.port}", "127.0.0.1"):
+        assert http(studio.base + "/api/config", headers={"Host": host})[0] == 200
+    # another local web server's page is "same-site" to the browser: refused too
+    assert http(studio.base + "/api/config", headers={"Sec-Fetch-Site": "same-site"})[0] == 403
+    # a link from another site may open the page itself (it runs only the studio's own script)
+    navigation = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    status, _, headers = http(studio.base + "/", headers=navigation)
+    assert status == 200 and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    # state changes: the page secret, and JSON only
+    status, body = post_json(studio, "/api/offer", offer, None)
+    assert status == 403 and "studio's page" in json.loads(body)["error"]
+    assert post_json(studio, "/api/offer", offer, "forged.0000")[0] == 403
+    status, body, _ = http(
+        studio.base + "/api/offer",
+        "POST",
+        {"Content-Type": "text/plain", PAGE_HEADER: secret},
+        json.dumps(offer).encode(),
+    )
+    assert status == 415 and "application/json" in body
+    status, body = post_json(studio, "/api/offer", offer, secret, Origin="http://evil.example")
+    assert status == 403
+    assert_no_traceback(studio)
+
+
+def test_a_session_answers_only_to_the_page_that_opened_it(studio: Server, clip: list[np.ndarray]) -> None:
+    async def scenario() -> None:
+        owner = Client(studio, clip)
+        assert (await owner.connect())[0] == 200
+        assert len(owner.session) >= 20 and owner.session not in ("s1", "s2", "1")
+        await owner.stylized(2)
+        other_page = await asyncio.to_thread(studio.page_secret)
+        close_path = f"/api/sessions/{owner.session}/close"
+        for secret in (other_page, None):
+            status, _ = await asyncio.to_thread(post_json, studio, close_path, {}, secret)
+            assert status in (403, 404)
+        upload = f"{studio.base}/api/sessions/{owner.session}/styles"
+        painting = (SHARED / "styles" / "wave.jpg").read_bytes()
+        status, _, _ = await asyncio.to_thread(
+            http, upload, "POST", {PAGE_HEADER: other_page, "Content-Type": "image/jpeg"}, painting
+        )
+        assert status == 404
+        await owner.stylized(5)  # nobody else ended it
+        await close(owner)
+
+    run_async(scenario())
+    assert_no_traceback(studio)
+
+
+def test_a_page_on_another_origin_in_chromium_cannot_start_steer_or_read_the_studio(
+    playwright, studio: Server, tmp_path: Path
+) -> None:
+    """A second local web server's page, and the studio's own port under a rebound name, in a real browser."""
+    evil = (Path(__file__).with_name("evil_page.html")).read_text().replace("STUDIO_PORT", str(studio.port))
+    (tmp_path / "evil.html").write_text(evil)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    site = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    started, refused = studio.errors().count("started"), studio.errors().count("refused POST /api/offer (403)")
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--host-resolver-rules=MAP evil.test 127.0.0.1"]
+    )
+    try:
+        page = browser.new_page()
+        page.goto(f"http://evil.test:{site.server_address[1]}/evil.html")
+        page.wait_for_function("window.done === true", timeout=30_000)
+        results = page.evaluate("window.results")
+        assert results["read config"].startswith("failed"), results
+        assert results["offer as JSON"].startswith("failed"), results
+        assert results["rebound config"].startswith("failed"), results
+        # the DNS-rebinding form: the studio's own port under the attacker's name
+        response = page.goto(f"http://evil.test:{studio.port}/")
+        assert response.status == 421 and 'id="stylized"' not in page.content()
+    finally:
+        browser.close()
+        site.shutdown()
+    assert studio.errors().count("started") == started, "a page on another origin started a session"
+    # the blind text/plain fetch and the form did reach the server, and were refused there
+    assert studio.errors().count("refused POST /api/offer (403)") >= refused + 2, studio.errors()
+    assert_no_traceback(studio)
+
+
+# --- offers ----------------------------------------------------------------------------------------
+
+
+def broken_offers(sdp: str) -> dict[str, str]:
+    """A real offer bent the ways the attack table lists."""
+    lines = sdp.splitlines()
+    video = next(i for i, line in enumerate(lines) if line.startswith("m=video"))
+    candidate = next(i for i, line in enumerate(lines) if line.startswith("a=candidate"))
+    no_codecs = [line for line in lines if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb"))]
+    return {
+        "BUNDLE of unknown sections": sdp.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 99 0"),
+        "video without a payload list": "\r\n".join(
+            [*lines[:video], "m=video 9 UDP/TLS/RTP/SAVPF", *lines[video + 1 :]]
+        ),
+        "video without codecs": "\r\n".join(no_codecs),
+        "a malformed candidate": "\r\n".join(
+            [*lines[: candidate + 1], "a=candidate:1 1 UDP x", *lines[candidate + 1 :]]
+        ),
+        "audio only": sdp.replace("m=video", "m=audio"),
+        "no ICE credentials": "\r\n".join(line for line in lines if not line.startswith("a=ice-")),
+        "empty": "",
+    }
+
+
+def test_malformed_offers_are_400_with_a_reason_and_take_no_slot(studio: Server, clip: list[np.ndarray]) -> None:
+    sdp = run_async(real_offer(studio, clip))
+    secret = studio.page_secret()
+    for value in (1, None, {}, [], True):
+        status, body = post_json(studio, "/api/offer", {"sdp": value, "type": "offer"}, secret)
+        assert status == 400 and "sdp" in json.loads(body)["error"], (value, body)
+    for name, broken in broken_offers(sdp).items():
+        status, body = post_json(studio, "/api/offer", {"sdp": broken, "type": "offer"}, secret)
+        assert status == 400, (name, status, body)
+        assert json.loads(body)["error"], name
+    assert post_json(studio, "/api/offer", {"sdp": sdp, "type": "answer"}, secret)[0] == 400
+    for depth, status in ((5000, 400), (100_000, 413)):
+        deep = '{"a":' * depth + "1" + "}" * depth
+        headers = {"Content-Type": "application/json", PAGE_HEADER: secret}
+        assert http(studio.base + "/api/offer", "POST", headers, deep.encode())[0] == status
+    assert http(studio.base + "/static/" + "a" * 300)[0] == 404
+    run_async(every_slot_serves(studio, clip))
+    assert_no_traceback(studio)
+
+
+def test_an_ice_flood_is_refused_while_the_server_keeps_answering(studio: Server, clip: list[np.ndarray]) -> None:
+    sdp = run_async(real_offer(studio, clip))
+    secret = studio.page_secret()
+    candidate = next(line for line in sdp.splitlines() if line.startswith("a=candidate"))
+    at = sdp.index(candidate)
+    floods = {
+        "15,000 candidates (0.9 MB)": 15_000,
+        "700 candidates under the byte cap": 700,
+    }
+    for name, count in floods.items():
+        flood = sdp[:at] + (candidate + "\r\n") * count + sdp[at:]
+        with concurrent.futures.ThreadPoolExecutor(1) as sender:
+            answer = sender.submit(post_json, studio, "/api/offer", {"sdp": flood, "type": "offer"}, secret)
+            slowest = 0.0
+            while not answer.done() or slowest == 0.0:
+                start = time.perf_counter()
+                assert http(studio.base + "/api/config")[0] == 200
+                slowest = max(slowest, time.perf_counter() - start)
+            status, body = answer.result()
+        assert status in (400, 413) and ("candidates" in body or "bytes" in body), (name, status, body)
+        assert slowest < 0.1, f"/api/config took {slowest * 1000:.0f} ms during {name}"
+    assert_no_traceback(studio)
+
+
+def mutate(sdp: str, rng: random.Random) -> str:
+    """One random bend of an offer: a line dropped, doubled, swapped, cut, or a field replaced."""
+    lines = sdp.splitlines()
+    junk = ["", "0", "-1", "99999999999999999999", "x" * 300, "é∆", "a=", "m=video", ":", "IN IP4 ::1", "\x00"]
+    for _ in range(rng.randint(1, 4)):
+        i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
+        kind = rng.randrange(5)
+        if kind == 0:
+            del lines[i]
+        elif kind == 1:
+            lines.insert(i, lines[j])
+        elif kind == 2:
+            lines[i], lines[j] = lines[j], lines[i]
+        elif kind == 3:
+            lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)]
+        else:
+            words = lines[i].split(" ")
+            words[rng.randrange(len(words))] = rng.choice(junk)
+            lines[i] = " ".join(words)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_fuzzed_offers_never_get_a_5xx_or_leak_a_slot(studio: Server, clip: list[np.ndarray]) -> None:
+    sdp = run_async(real_offer(studio, clip))
+    secret = studio.page_secret()
+    rng = random.Random(27)
+    statuses: dict[int, int] = {}
+    for _ in range(150):
+        status, body = post_json(studio, "/api/offer", {"sdp": mutate(sdp, rng), "type": "offer"}, secret)
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status < 500, (status, body)
+        if status == 200:  # still a valid offer: nobody will connect it, so leave as a page would
+            post_json(studio, f"/api/sessions/{json.loads(body)['session']}/close", {}, secret)
+    assert statuses.get(400, 0) > 50, statuses  # the bends do reach the checks
+    run_async(every_slot_serves(studio, clip))
+    assert_no_traceback(studio)
+
+
+def test_offers_nobody_connects_free_their_slots_within_the_stall_timeout(
+    studio: Server, clip: list[np.ndarray]
+) -> None:
+    async def scenario() -> None:
+        ghosts = [Client(studio, clip) for _ in range(MAX_SESSIONS)]
+        for ghost in ghosts:  # valid offers whose answers are never taken: no ICE, no video
+            status, _ = await asyncio.to_thread(
+                post_json, studio, "/api/offer", {"sdp": await ghost.offer(), "type": "offer"}, studio.page_secret()
+            )
+            assert status == 200
+        late = Client(studio, clip)
+        status, body = await late.connect()
+        assert status == 503 and "busy" in body
+        await late.close()
+        for ghost in ghosts:
+            await ghost.close()
+        await every_slot_serves(studio, clip)  # retries until the stall timeout has freed them
+
+    run_async(scenario())
+    assert studio.errors().count(f"no video arrived within {STALL_S:g} s") >= MAX_SESSIONS
+    assert_no_traceback(studio)
+
+
+# --- the data channel ------------------------------------------------------------------------------
+
+
+def test_bad_control_messages_get_an_error_reply_and_the_session_goes_on(
+    studio: Server, clip: list[np.ndarray]
+) -> None:
+    rng = random.Random(32)
+    messages = [
+        "[" * 5000 + "]" * 5000,  # over the size cap
+        "[" * 2000 + "]" * 2000,  # under it, too deep
+        '{"a":' * 5000 + "1" + "}" * 5000,
+        "not json",
+        "null",
+        "[1, 2]",
+        '{"style": "wave"}',
+        '{"strength": NaN}',
+        '{"size": 1e308}',
+        '{"ping": {"x": 1}}',
+        '{"second": -1}',
+        "x" * 100_000,
+    ]
+    keys = ["style", "second", "mix", "strength", "size", "preserve_colors", "stabilize", "ping", "other"]
+    values = [None, True, -1, 0, 0.5, 1, 3, 1e9, float("inf"), "1", [], {}, [[[1]]]]
+    for _ in range(150):
+        message = {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(1, 3))}
+        messages.append(json.dumps(message))
+
+    async def scenario() -> None:
+        client = Client(studio, clip)
+        assert (await client.connect())[0] == 200
+        await client.wait_for(lambda: client.channel.readyState == "open", 30, "the control channel")
+        await client.stylized(2)
+        for message in messages:
+            client.send(message)
+        client.send(json.dumps({"ping": 12345}))
+        await client.wait_for(lambda: {"pong": 12345} in client.replies, 30, "the pong after the bad messages")
+        errors = [reply for reply in client.replies if "error" in reply]
+        assert len(errors) >= 11, f"{len(errors)} error replies"
+        assert any("deeper" in reply["error"] for reply in errors)
+        await client.stylized(5)  # the session goes on
+        await close(client)
+
+    run_async(scenario())
+    assert_no_traceback(studio)
+
+
+# --- uploads and connections ------------------------------------------------------------------------
+
+
+def huge_png() -> bytes:
+    """An 8000x5000 RGBA PNG: 155 kB on the wire, 160 MB decoded."""
+    rgba = np.zeros((5000, 8000, 4), np.uint8)
+    rgba[::50, :, :] = 255
+    return cv2.imencode(".png", rgba)[1].tobytes()
+
+
+def test_parallel_huge_uploads_keep_memory_bounded_and_nothing_lands_in_the_cache(
+    studio: Server, clip: list[np.ndarray], cache_dir: Path
+) -> None:
+    png = huge_png()
+    vectors_before = sorted((cache_dir / "style-vectors").glob("*.npy"))
+
+    async def scenario() -> tuple[list[int], float, float]:
+        client = Client(studio, clip)
+        assert (await client.connect())[0] == 200
+        await client.stylized(2)
+        url = f"{studio.base}/api/sessions/{client.session}/styles"
+        headers = {PAGE_HEADER: client.secret, "Content-Type": "image/png"}
+        before = rss_mb(studio.process.pid)
+        reset_rss_peak(studio.process.pid)
+        loop = asyncio.get_running_loop()
+        # threads of their own: aiortc encodes the client's camera on the loop's default executor
+        with concurrent.futures.ThreadPoolExecutor(13) as threads:
+            uploads = [loop.run_in_executor(threads, http, url, "POST", headers, png, 120) for _ in range(12)]
+            slowest = 0.0
+            gathered = asyncio.gather(*uploads)
+            while not gathered.done():
+                start = time.perf_counter()
+                await loop.run_in_executor(threads, http, studio.base + "/api/config")
+                slowest = max(slowest, time.perf_counter() - start)
+            statuses = [status for status, _, _ in await gathered]
+        growth = rss_peak_mb(studio.process.pid) - before
+        await client.stylized(3)
+        await close(client)
+        return statuses, growth, slowest
+
+    statuses, growth, slowest = run_async(scenario())
+    print(f"12 parallel 40 MP uploads: peak RSS growth {growth:.0f} MB, slowest /api/config {slowest * 1000:.0f} ms")
+    assert sorted(statuses) == [200] * 8 + [429] * 4, statuses  # 8 styles a session at most
+    assert growth < 350, f"the server grew {growth:.0f} MB"  # one decode at a time: ~200 MB measured
+    assert sorted((cache_dir / "style-vectors").glob("*.npy")) == vectors_before
+    assert_no_traceback(studio)
+
+
+def test_a_phone_mpo_is_taken_as_its_first_picture(studio: Server, clip: list[np.ndarray]) -> None:
+    from PIL import Image
+
+    painting = Image.open(SHARED / "styles" / "the_scream.jpg")
+    mpo = Path(studio.log).with_name("phone.mpo")
+    painting.save(mpo, "MPO", save_all=True, append_images=[painting.transpose(Image.Transpose.ROTATE_180)])
+
+    async def scenario() -> dict:
+        client = Client(studio, clip)
+        assert (await client.connect())[0] == 200
+        url = f"{studio.base}/api/sessions/{client.session}/styles"
+        headers = {PAGE_HEADER: client.secret, "Content-Type": "image/jpeg"}
+        status, body, _ = await asyncio.to_thread(http, url, "POST", headers, mpo.read_bytes())
+        await close(client)
+        assert status == 200, body
+        return json.loads(body)
+
+    assert run_async(scenario())["name"].startswith("upload ")
+
+
+def raw_request(port: int, data: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=HEADER_TIMEOUT_S + 10)
+    sock.sendall(data)
+    return sock
+
+
+def test_stalled_and_abandoned_requests_hold_nothing(studio: Server, clip: list[np.ndarray]) -> None:
+    secret = studio.page_secret()
+    trickle = raw_request(studio.port, b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    body_promised = (
+        f"POST /api/offer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"{PAGE_HEADER}: {secret}\r\nContent-Length: 60000\r\n\r\n"
+    ).encode()
+    stalled_body = raw_request(studio.port, body_promised + b'{"sdp": "v=0')
+    abandoned = raw_request(studio.port, body_promised + b'{"sdp": "v=0')
+    abandoned.close()
+    assert http(studio.base + "/api/config", timeout=1)[0] == 200  # nobody waits behind them
+    reply = stalled_body.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 408"), reply
+    start = time.monotonic()
+    assert trickle.recv(4096) == b"", "a connection with half a request was kept"
+    assert time.monotonic() - start < HEADER_TIMEOUT_S + 5
+    for sock in (trickle, stalled_body):
+        sock.close()
+    run_async(every_slot_serves(studio, clip))
+    assert_no_traceback(studio)
