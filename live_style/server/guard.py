@@ -140,7 +140,7 @@ class Guard:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """421 for a foreign Host, 401 without the token, 403 from another origin; security headers on the rest."""
         if not self.host_allowed(request.headers.get("Host")):
-            return refusal(request, 421, "this server does not answer to that host name; open the address serve printed")
+            return refusal(request, 421, "this server does not answer to that host name; open the address it printed")
         if not self.token_given(request):
             return refusal(
                 request,
