@@ -364,7 +364,20 @@ def add_video_command(commands: argparse._SubParsersAction) -> None:
         "--ray-workers",
         type=positive_int,
         metavar="N",
-        help="model-holding Ray workers (default: one per GPU, else one per 4 CPUs)",
+        help="model-holding Ray workers (default: as many as the nodes hold: one per GPU, else one per 4 of a "
+        "node's CPUs, at least one per node with CPUs)",
+    )
+    video.add_argument(
+        "--ray-cpus-per-worker",
+        type=positive_int,
+        metavar="N",
+        help="CPUs each Ray worker asks of its node (default: a node's CPUs shared out, 4 each at most)",
+    )
+    video.add_argument(
+        "--ray-worker-memory",
+        type=positive_float,
+        metavar="GB",
+        help="memory Ray reserves for each worker on its node (default: none reserved; see README)",
     )
     add_stabilize_option(video, "past and future frames")
     add_style_options(video, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")

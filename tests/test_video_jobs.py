@@ -4,45 +4,21 @@ input among them."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from conftest import SHARED, cli_env, psnr, run_cli
+from conftest import cli_env, psnr, run_cli
+from jobs import FPS, segments_done, stylize_args, wait_until
 from media import av_facts, scene, write_av_clip
 
 from live_style.commands.bench_temporal import read_frames
 
-WAVE = SHARED / "styles" / "wave.jpg"
-FPS = 10  # few frames per 2 s segment: the tests are about segments, not frames
 ENCODER_NOISE_DB = 50  # a seam or a missed warm-up moves whole frames far more
-
-
-def stylize_args(inputs: list[Path], out: Path, *extra: str) -> list:
-    """`live-style video` at a small size, cut into 2 s segments."""
-    return ["video", *inputs, "-o", out, "--style", WAVE, "--size", "96", "--segment-seconds", "2", *extra]
-
-
-def segments_done(job: Path) -> int:
-    """How many segments the job folder's manifest records."""
-    try:
-        return len(json.loads((job / "manifest.json").read_text())["segments"])
-    except (OSError, ValueError):
-        return 0
-
-
-def wait_until(condition, process: subprocess.Popen, what: str, deadline_s: float = 180) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        assert process.poll() is None, f"the run ended before {what}"
-        assert time.monotonic() < deadline, f"no {what} in {deadline_s} s"
-        time.sleep(0.1)
 
 
 def test_a_killed_job_resumes_where_it_stopped_and_equals_an_uninterrupted_run(tmp_path: Path) -> None:
@@ -128,7 +104,7 @@ def test_many_files_on_a_local_ray_survive_a_killed_worker_and_match_the_in_proc
     finally:
         process.kill()
     assert process.returncode == 1, stderr
-    assert "worker(s) on a local Ray" in stderr
+    assert "worker(s) on 1 node(s) of a local Ray" in stderr
     assert [line for line in stderr.splitlines() if "error" in line and "notes.mp4" in line]
     assert "2 of 3 videos written; 1 failed" in stderr
 

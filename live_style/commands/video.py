@@ -15,7 +15,7 @@ import av
 
 from live_style.commands.common import open_model, styles_vector
 from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
-from live_style.pipeline.job_folder import JobFolder
+from live_style.pipeline.job_folder import JobFolder, finished_key
 from live_style.pipeline.threads import stop_signals_call
 from live_style.pipeline.video_jobs import JobOptions, LocalRenderer, VideoPlan, VideoRun, plan_video
 from live_style.sinks.video_file import CONTAINER_FORMATS, container_accepts
@@ -108,44 +108,72 @@ def stylize_video(args: argparse.Namespace) -> int:
     single = len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir() and not Path(args.output).is_dir()
     pairs = output_pairs(expand_inputs(args.inputs), Path(args.output))
     style_files(args.style)
-    if args.ray is not None:  # before any work: a missing Ray or a silent cluster is said at once
-        from live_style.pipeline.ray_renderer import cluster_address, import_ray
-
-        import_ray()
-        args.ray_address = cluster_address(args.ray)
+    ray = ray_options(args) if args.ray is not None else None  # before any work: a silent cluster is said at once
     folders: dict[Path, JobFolder] = {}
+    finished: dict[Path, str] = {}  # outputs already there, by the key of the job that wrote them
 
     def lock_output(pair: tuple[Path, Path]) -> tuple[Path, Path]:
-        check_output(pair[1], pair[0], args.overwrite)
-        folders[pair[1]] = JobFolder(pair[1])  # a second run on the same OUT stops here
+        source, out = pair
+        key = finished_key(out) if out.exists() and not args.overwrite else None
+        if key:
+            finished[out] = key
+        check_output(out, source, args.overwrite or key is not None)
+        folders[out] = JobFolder(out)  # a second run on the same OUT stops here
         return pair
+
+    def plan(pair: tuple[Path, Path]) -> VideoPlan | None:
+        """The input's plan, or None when this very job already wrote its output (a resumed run)."""
+        made = plan_video(model, vector, *pair, job_options(args))
+        if made.out not in finished:
+            return made
+        if finished[made.out] != made.key:
+            raise UserError(f"{made.out} already exists; add --overwrite to replace it")
+        print(f"{made.out}: already written by this job (same input, model, style and options)", file=sys.stderr)
+        return None
 
     try:
         checked, refused = each_or_report(pairs, lock_output, single)
         model = open_model(args)
         vector = styles_vector(model, args)
-        if args.ray is None:  # Ray workers make their own
+        if ray is None:  # Ray workers make their own
             model.prepare(vector)
-        plans, unplanned = each_or_report(
-            checked, lambda pair: plan_video(model, vector, *pair, job_options(args)), single
-        )
+        plans, unplanned = each_or_report(checked, plan, single)
+        plans = [made for made in plans if made is not None]
         for plan in plans:
             print(describe(plan), file=sys.stderr, flush=True)
-        return run_plans(args, model, plans, folders, single, refused + unplanned)
+        return run_plans(args, model, ray, plans, folders, single, refused + unplanned)
     finally:
         for folder in folders.values():
             folder.release()
 
 
+def ray_options(args: argparse.Namespace):
+    """--ray's settings, the cluster address checked to answer (a missing Ray is one line)."""
+    from live_style.pipeline.ray_renderer import RayOptions, cluster_address, import_ray
+
+    address = cluster_address(args.ray)
+    import_ray(address)
+    model = {
+        "spec": args.model,
+        "device": args.device,
+        "xla": args.xla,
+        "precision": args.precision,
+        "lite_interpreter": args.lite_interpreter,
+        "runtime": args.runtime,
+    }
+    return RayOptions(address, args.ray_workers, args.ray_cpus_per_worker, args.ray_worker_memory, model)
+
+
 def run_plans(
-    args: argparse.Namespace, model, plans: list[VideoPlan], folders: dict, single: bool, failures: int
+    args: argparse.Namespace, model, ray, plans: list[VideoPlan], folders: dict, single: bool, failures: int
 ) -> int:
-    """Render with the renderer asked for; Ctrl+C and SIGTERM leave every job resumable."""
+    """Render with the renderer asked for (`ray`: RayOptions, or None for this process); Ctrl+C and SIGTERM
+    leave every job resumable."""
     with contextlib.ExitStack() as stack:
-        if args.ray is not None:
+        if ray is not None:
             from live_style.pipeline.ray_renderer import RayRenderer
 
-            renderer = stack.enter_context(RayRenderer(args.ray_address, args))
+            renderer = stack.enter_context(RayRenderer(ray))
         else:
             renderer = LocalRenderer(model)
         run = VideoRun(plans, folders, renderer, args.quiet)

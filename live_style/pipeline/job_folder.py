@@ -4,10 +4,14 @@
 frame count and SHA-256 and is keyed by everything that shapes the output (input, model, style
 vector, options). A rerun keeps the segments whose hash still matches; a different key starts the
 job afresh. The lock (released by the kernel when its process dies) keeps a second run out.
+
+Once OUT is written the folder goes, and a small record in the user's cache remembers which job
+wrote it (`record_finished`), so a rerun of a multi-file job counts OUT as done, not as in the way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,10 +23,12 @@ from filelock import FileLock, Timeout
 
 from live_style.atomic import sha256_of, write_atomically
 from live_style.errors import UserError
+from live_style.model.style_cache import default_cache_dir
 from live_style.pipeline.segments import Segment
 
 MANIFEST = "manifest.json"
 OWNER = "owner.json"
+FINISHED_KEPT = 1000  # records of written outputs kept in the cache (a few hundred bytes each)
 
 
 def job_path(out: Path) -> Path:
@@ -113,3 +119,35 @@ class JobFolder:
         shutil.rmtree(self.path, ignore_errors=True)
         self._lock.release()
         self.removed = True
+
+
+def finished_record(out: Path) -> Path:
+    """Where the record of the job that wrote OUT is kept."""
+    name = hashlib.sha256(str(out.resolve()).encode()).hexdigest()
+    return default_cache_dir() / "finished-jobs" / f"{name}.json"
+
+
+def record_finished(out: Path, key: str) -> None:
+    """Remember that the job `key` wrote OUT as it is now (size and time); an unwritable cache only forgets."""
+    try:
+        stat = out.stat()
+        record = finished_record(out)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(record, json.dumps({"key": key, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+        records = sorted(record.parent.glob("*.json"), key=lambda path: path.stat().st_mtime)
+        for old in records[:-FINISHED_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def finished_key(out: Path) -> str | None:
+    """The key of the job that wrote OUT, if OUT is still exactly what it wrote."""
+    try:
+        record = json.loads(finished_record(out).read_text())
+        stat = out.stat()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or [record.get("size"), record.get("mtime_ns")] != [stat.st_size, stat.st_mtime_ns]:
+        return None
+    return record.get("key")

@@ -22,7 +22,7 @@ from live_style import __version__
 from live_style.errors import UserError
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.file_job import RenderSettings, SegmentTask, render_segment
-from live_style.pipeline.job_folder import JobFolder, job_path
+from live_style.pipeline.job_folder import JobFolder, job_path, record_finished
 from live_style.pipeline.segments import Segment, plan_segments
 from live_style.pipeline.stats import StageTimes
 from live_style.sinks.remux import remux
@@ -215,6 +215,7 @@ class VideoRun:
             self._fail(plan, f"cannot write {plan.out} ({error}); check free disk space")
             return
         folder.remove()
+        record_finished(plan.out, plan.key)
         self.finished.append(plan.out)
         print(f"wrote {plan.out} ({result.frames} frames, {result.seconds:.1f} s)", file=sys.stderr)
         if result.frames < plan.header_frames:
