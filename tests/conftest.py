@@ -28,6 +28,7 @@ CHICAGO = SHARED / "media" / "chicago.jpg"
 # int8 networks are made once per style vector and are the same for every run (what a user's cache
 # gives): the CLI tests share them instead of spending seconds on NNCF in every test
 INT8_NETWORKS = Path(tempfile.mkdtemp(prefix="live-style-int8-"))
+PRECISION_CHOICES = Path(tempfile.mkdtemp(prefix="live-style-precision-"))  # likewise: measured once a session
 CHROMIUM = os.environ.get("LIVE_STYLE_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -38,12 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(INT8_NETWORKS, ignore_errors=True)
+    shutil.rmtree(PRECISION_CHOICES, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private style-vector cache, so tests never see a user's cache."""
-    return tmp_path_factory.mktemp("cache")
+    return share_precision_choices(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")
@@ -86,12 +88,21 @@ def wave() -> np.ndarray:
     return cv2.imread(str(SHARED / "styles" / "wave.jpg"))
 
 
+def share_precision_choices(cache: Path) -> Path:
+    """Point a cache's measured precisions at the session's (measuring takes seconds; the answer is the same)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    link = cache / "precision-choice"
+    if not link.exists():
+        link.symlink_to(PRECISION_CHOICES, target_is_directory=True)
+    return cache
+
+
 def cli_env(cache: Path, share_int8: bool = True) -> dict[str, str]:
     """The environment the CLI runs in under test: the shared TF Lite model and a private cache
-    (whose int8 networks are the session's, unless `share_int8` is False)."""
+    (whose int8 networks are the session's, unless `share_int8` is False, and so are its measured precisions)."""
+    share_precision_choices(cache)
     link = cache / "int8-transfer"
     if share_int8 and not link.exists():
-        cache.mkdir(parents=True, exist_ok=True)
         link.symlink_to(INT8_NETWORKS, target_is_directory=True)
     return {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
 

@@ -53,12 +53,20 @@ def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     assert run["size"] == 64 and run["batch"] == 2 and run["fps"] > 0 and run["naive_fps"] > 0
     assert run["speedup"] == run["fps"] / run["naive_fps"]
     assert "speed-up" in result.stdout and "64" in result.stdout
-    # the runtimes side by side: each of ours (int8 default, float32, TensorFlow) at three sizes, and the
-    # peers on Magenta's own files at 384x384, every one timed
+    # the precision measured on this CPU: every candidate timed and compared, the fastest good one picked
+    choice = report["precision_choice"]
+    assert {m["name"] for m in choice["measured"]} >= {"float32", "int8"}
+    assert all(m["ms"] > 0 for m in choice["measured"])
+    good = [m for m in choice["measured"] if m["name"] == "float32" or m["psnr_db"] >= 30]
+    assert choice["picked"] == min(good, key=lambda m: m["ms"])["name"]
+    assert f"picked {choice['picked']}" in result.stdout and "precision choice on" in result.stdout
+    # the runtimes side by side: the default (the picked precision), OpenVINO int8 and float32 and TensorFlow
+    # at three sizes, and the peers on Magenta's own files at 384x384, every one timed
     timings = report["runtimes"]["ms"]
     sized = [name for name in timings if "@" in name]
     ours = {name.partition("@")[0] for name in sized}
-    assert len(sized) == 9 and len(ours) == 3 and any("openvino int8, the default" in name for name in ours)
+    default = f"openvino {choice['picked']}, the default"
+    assert len(sized) == 3 * len(ours) and len(ours) in (3, 4) and any(default in name for name in ours), ours
     files = ("style_transfer_fp16.tflite", "style_transfer_int8.tflite")
     peers = {f"{runner}, {file}" for runner in ("TF Lite interpreter", "OpenVINO") for file in files}
     assert set(timings) - set(sized) == peers

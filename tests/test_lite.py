@@ -77,7 +77,7 @@ def test_xla_compiles_and_agrees(cache_dir, chicago, wave) -> None:
 
 @pytest.mark.parametrize("precision", ["float16", "bfloat16"])
 def test_half_precision_stays_close_to_float32(cache_dir, lite_model, chicago, wave, precision: str) -> None:
-    half = load_model(str(LITE_DIR), cache_dir=cache_dir, precision=precision)
+    half = load_model(str(LITE_DIR), cache_dir=cache_dir, precision=precision, runtime="tensorflow")  # the GPU path
     vector = lite_model.style_vector(wave)
     assert precision in half.description
     assert psnr(half.stylize(chicago, vector, size=128), lite_model.stylize(chicago, vector, size=128)) > 25

@@ -252,6 +252,17 @@ def cpu_runtimes(args: argparse.Namespace, model: Stylizer) -> dict[str, Stylize
     return models
 
 
+def print_precision_choice(decision: dict) -> None:
+    """The measured precisions of this CPU: each candidate's time and picture against float32, and the pick."""
+    from live_style.model.precision_choice import QUALITY_FLOOR_DB, SHAPE
+
+    print(f"precision choice on {decision['cpu']}")
+    for measured in sorted(decision["measured"], key=lambda m: m["ms"]):
+        picture = "reference" if measured["name"] == "float32" else f"{measured['psnr_db']:.1f} dB"
+        print(f"  {measured['name']:<9} {measured['ms']:7.1f} ms at {SHAPE[1]}x{SHAPE[0]}   {picture}")
+    print(f"  picked {decision['picked']}: the fastest at {QUALITY_FLOOR_DB:g} dB or more against float32")
+
+
 def scene_content() -> np.ndarray:
     """Content for the runtime timings (pixels do not change the cost; a real-looking frame all the same)."""
     return scene(0, *SYNTHETIC_SIZE)
@@ -284,11 +295,17 @@ def run_bench(args: argparse.Namespace) -> int:
         for size in sizes:
             report["runs"].append(one_run(model, clip, style, vector, size, args, Path(scratch)))
             print(f"measured size {size}", file=sys.stderr, flush=True)
+        if model.runtime == "openvino":
+            from live_style.model.precision_choice import stored_decision
+
+            report["precision_choice"] = stored_decision(model, nncf_available())
         if "CPU" in model.device and hasattr(model.network, "transfer_path"):
             report["runtimes"] = runtime_report(
                 cpu_runtimes(args, model), model.network.transfer_path, scene_content(), style
             )
     print_table(report)
+    if report.get("precision_choice"):
+        print_precision_choice(report["precision_choice"])
     if "runtimes" in report:
         print_runtimes(report["runtimes"])
     if args.json:

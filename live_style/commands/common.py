@@ -24,6 +24,7 @@ def open_model(args: argparse.Namespace, workload: str = "video") -> Stylizer:
         lite_interpreter=args.lite_interpreter,
         runtime=args.runtime,
         workload=workload,
+        report=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(f"model: {model.description}", file=sys.stderr)
     if args.runtime == "auto" and model.runtime == "tensorflow" and "CPU" in model.device and not openvino_available():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -173,7 +174,8 @@ def run_plans(
         if ray is not None:
             from live_style.pipeline.ray_renderer import RayRenderer
 
-            renderer = stack.enter_context(RayRenderer(ray))
+            same_precision = {**ray.model, "precision": model.precision}  # this machine's measured one, everywhere
+            renderer = stack.enter_context(RayRenderer(dataclasses.replace(ray, model=same_precision)))
         else:
             renderer = LocalRenderer(model)
         run = VideoRun(plans, folders, renderer, args.quiet)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import tensorflow as tf
@@ -31,7 +33,7 @@ def pick_device(device: str = "auto") -> str:
     return "/GPU:0" if gpus and device != "cpu" else "/CPU:0"
 
 
-def open_network(files: ModelFiles, precision: str, interpreter: bool) -> Network:
+def open_network(files: ModelFiles, precision: str, interpreter: bool, runtime: str) -> Network:
     """Build the network for located files."""
     if files.kind == "hub":
         if precision not in ("auto", "float32") or interpreter:
@@ -43,7 +45,8 @@ def open_network(files: ModelFiles, precision: str, interpreter: bool) -> Networ
         return HubNetwork(files.paths[0])
     from live_style.model.lite import LiteNetwork
 
-    return LiteNetwork(*files.paths, dtype=PRECISIONS.get(precision, tf.float32), interpreter=interpreter)
+    dtype = tf.float32 if runtime == "openvino" else PRECISIONS.get(precision, tf.float32)  # OpenVINO: a hint
+    return LiteNetwork(*files.paths, dtype=dtype, interpreter=interpreter)
 
 
 def pick_runtime(
@@ -77,15 +80,39 @@ def pick_runtime(
 
 
 def pick_precision(precision: str, runtime: str, workload: str) -> str:
-    """The precision to run: auto is int8 on OpenVINO for video and live (when NNCF is installed), else float32."""
+    """The precision to run, or "measure": auto on OpenVINO is measured on this machine (see
+    `precision_choice`), auto on TensorFlow is float32."""
     if workload not in WORKLOADS:
         raise ValueError(f"workload {workload!r}: one of {WORKLOADS}")
     if precision == "int8" and not nncf_available():
         raise UserError(f"--precision int8 needs NNCF: {NNCF_HINT}")
     if precision != "auto":
         return precision
-    fast = runtime == "openvino" and workload != "still" and nncf_available()
-    return "int8" if fast else "float32"
+    return "measure" if runtime == "openvino" else "float32"
+
+
+def safe_precision(workload: str) -> str:
+    """What live use starts on while the measurement runs: the former rule (int8 where NNCF is, float32 else)."""
+    return "int8" if workload != "still" and nncf_available() else "float32"
+
+
+def run_measured(model: Stylizer, workload: str, report: Callable[[str], None]) -> None:
+    """Use this machine's measured precision: now (measuring first if never done), or for live use at once
+    on the safe one and switched from a background thread once measured."""
+    from live_style.model import precision_choice
+
+    int8 = workload != "still" and nncf_available()  # one still does not pay for a style's quantization
+    stored = precision_choice.stored(model, int8)
+    if stored is not None or workload != "live":
+        model.use_precision(stored or precision_choice.choose(model, int8, report), wait=True)
+        return
+    model.use_precision(safe_precision(workload), wait=False)
+
+    def measure_then_switch() -> None:
+        model.use_precision(precision_choice.choose(model, int8, report), wait=False)
+
+    # not a daemon: OpenVINO aborts the process if a thread is still compiling when it unloads
+    threading.Thread(target=measure_then_switch, name="precision-choice").start()
 
 
 def load_model(
@@ -98,10 +125,12 @@ def load_model(
     cache_dir: Path | None = None,
     runtime: str = "auto",
     workload: str = "video",
+    report: Callable[[str], None] | None = None,
 ) -> Stylizer:
     """Open a model (see `live_style.model.spec`) as a Stylizer, on the runtime asked for (auto: the fastest).
 
-    `workload` ("still", "video" or "live") tunes the automatic precision: see `pick_precision`.
+    `workload` ("still", "video" or "live") tunes the automatic precision: see `pick_precision`; `report`
+    gets the measurement's lines.
     """
     if precision not in CHOICES:
         raise UserError(f"--precision {precision}: choose one of {', '.join(CHOICES)}")
@@ -114,13 +143,15 @@ def load_model(
         for name, given in (
             ("--xla", xla),
             ("--lite-interpreter", lite_interpreter),
-            ("--precision", precision in ("float16", "bfloat16")),
         )
         if given
     ]
     chosen = pick_runtime(runtime, tf_device, files.kind, tensorflow_only, openvino_only=precision == "int8")
-    network = open_network(files, precision, lite_interpreter)
+    network = open_network(files, precision, lite_interpreter, chosen)
     model = Stylizer(network, files.identity(), tf_device, xla=xla, cache=StyleCache(cache_dir), runtime=chosen)
-    if pick_precision(precision, chosen, workload) == "int8":
-        model.quantize_per_style(wait=workload != "live")
+    picked = pick_precision(precision, chosen, workload)
+    if picked == "measure":
+        run_measured(model, workload, report or (lambda _line: None))
+    elif chosen == "openvino":
+        model.use_precision(picked, wait=workload != "live")
     return model

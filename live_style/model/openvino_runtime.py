@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install -e '.[openvino]' (or pip install openvino)"
 COMPILED = 6  # (network, frame size) pairs kept compiled at once (a live source, a preview, float and int8...)
+HINTS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}  # OpenVINO's INFERENCE_PRECISION_HINT
 
 
 def without_telemetry() -> None:
@@ -89,7 +90,12 @@ class OpenVinoTransfer:
         self.model = ov.convert_model(tf.function(transfer, input_signature=signature).get_concrete_function())
         self.core = ov.Core()
         self.int8_models: QuantizedModels | None = None
+        self.float_precision = "float32"
         self.requests: OrderedDict[tuple[str, int, int], InferRequest] = OrderedDict()
+
+    def use_float(self, precision: str) -> None:
+        """Run the float network in this precision (float32, bfloat16 or float16: OpenVINO's precision hint)."""
+        self.float_precision = precision
 
     def quantize(self, identity: str, directory: Path, wait: bool) -> None:
         """Run int8 networks, quantized per style vector and stored in `directory` (see `QuantizedModels`)."""
@@ -100,27 +106,51 @@ class OpenVinoTransfer:
         if self.int8_models:
             self.int8_models.get(style_input(vector))
 
-    def _network(self, style: np.ndarray) -> tuple[str, Model]:
-        """(name, network) for this style: its int8 network when there is one ready, else the float one."""
+    def _network(self, style: np.ndarray) -> tuple[str, Model, str]:
+        """(name, network, precision hint) for this style: its int8 network when there is one ready, else the
+        float one in the float precision chosen."""
         ready = self.int8_models.get(style) if self.int8_models else None
-        return ready or ("float32", self.model)
+        if ready:
+            return (*ready, HINTS["float32"])
+        return self.float_precision, self.model, HINTS[self.float_precision]
 
-    def _request(self, name: str, network: Model, height: int, width: int) -> InferRequest:
+    def compile(self, network: Model, hint: str, height: int, width: int) -> InferRequest:
+        """An infer request for this network at this frame size, in this precision hint."""
+        model = network.clone()
+        model.reshape({model.inputs[0]: [1, height, width, 3]})
+        config = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": os.cpu_count() or 1,
+            "INFERENCE_PRECISION_HINT": hint,  # always given: CPUs with bf16 would default to it
+        }
+        return self.core.compile_model(model, "CPU", config).create_infer_request()
+
+    def _request(self, name: str, network: Model, hint: str, height: int, width: int) -> InferRequest:
         """The infer request compiled for this network and frame size (the least recently used is dropped)."""
         key = name, height, width
         if key not in self.requests:
-            model = network.clone()
-            model.reshape({model.inputs[0]: [1, height, width, 3]})
-            config = {
-                "PERFORMANCE_HINT": "LATENCY",
-                "INFERENCE_NUM_THREADS": os.cpu_count() or 1,
-                "INFERENCE_PRECISION_HINT": "f32",  # float32 means float32: CPUs with bf16 would default to it
-            }
-            self.requests[key] = self.core.compile_model(model, "CPU", config).create_infer_request()
+            self.requests[key] = self.compile(network, hint, height, width)
             if len(self.requests) > COMPILED:
                 self.requests.popitem(last=False)
         self.requests.move_to_end(key)
         return self.requests[key]
+
+    def runner(
+        self, precision: str, vector: np.ndarray, identity: str, int8_directory: Path, shape: tuple[int, int]
+    ) -> Callable[[np.ndarray], np.ndarray]:
+        """A BGR frame -> BGR frame function in `precision`, on an infer request of its own (for measuring)."""
+        style = style_input(vector)
+        if precision == "int8":
+            network = QuantizedModels(self.core, self.model, identity, int8_directory, wait=True).get(style)[1]
+            request = self.compile(network, HINTS["float32"], *shape)
+        else:
+            request = self.compile(self.model, HINTS[precision], *shape)
+
+        def run(frame: np.ndarray) -> np.ndarray:
+            request.infer([bgr_to_rgb_float(frame[None]), style])
+            return rgb_float_to_bgr(request.get_output_tensor(0).data)[0]
+
+        return run
 
     def __call__(self, frames: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Run the frames one by one (one request per size, reused: every pipeline calls the model from one thread).

@@ -62,6 +62,15 @@ class Stylizer:
             compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
             self._run = lambda frames, vector: compiled(frames, vector).numpy()
 
+    def use_precision(self, precision: str, wait: bool) -> None:
+        """Run OpenVINO in `precision`: int8 (per style; float32 until ready unless `wait`) or a float one."""
+        if precision == "int8":
+            self.quantize_per_style(wait)
+            return
+        self.openvino.int8_models = None
+        self.openvino.use_float(precision)
+        self.precision = precision
+
     def quantize_per_style(self, wait: bool) -> None:
         """Run OpenVINO int8, quantized per style vector (waiting for it, or float until it is ready)."""
         self.openvino.quantize(self.identity, self.cache.directory.parent / "int8-transfer", wait)
