@@ -242,7 +242,7 @@ def print_table(report: dict) -> None:
 
 def cpu_runtimes(args: argparse.Namespace, model: Stylizer) -> dict[str, Stylizer]:
     """The model on each CPU runtime and precision that runs here, the benchmarked one first."""
-    label = f"{model.runtime} {model.precision}"
+    label = f"{model.runtime} {model.candidate}"
     models = {f"live-style ({label}{', the default' if args.runtime == args.precision == 'auto' else ''})": model}
     for runtime, precision in (("openvino", "int8"), ("openvino", "float32"), ("tensorflow", "float32")):
         runnable = runtime == "tensorflow" or (openvino_available() and (precision != "int8" or nncf_available()))

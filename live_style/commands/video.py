@@ -174,7 +174,7 @@ def run_plans(
         if ray is not None:
             from live_style.pipeline.ray_renderer import RayRenderer
 
-            same_precision = {**ray.model, "precision": model.precision}  # this machine's measured one, everywhere
+            same_precision = {**ray.model, "precision": model.candidate}  # this machine's measured one, everywhere
             renderer = stack.enter_context(RayRenderer(dataclasses.replace(ray, model=same_precision)))
         else:
             renderer = LocalRenderer(model)

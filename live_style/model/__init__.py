@@ -132,7 +132,7 @@ def load_model(
     `workload` ("still", "video" or "live") tunes the automatic precision: see `pick_precision`; `report`
     gets the measurement's lines.
     """
-    if precision not in CHOICES:
+    if precision.partition(" ")[0] not in CHOICES:  # a measured candidate may name its layout: "bfloat16 plain"
         raise UserError(f"--precision {precision}: choose one of {', '.join(CHOICES)}")
     if xla and lite_interpreter:
         raise UserError("--xla cannot compile the TF Lite interpreter; drop --lite-interpreter or --xla")

@@ -169,8 +169,10 @@ def conditional_instance_norm(x: tf.Tensor, beta: tf.Tensor, gamma: tf.Tensor) -
 class LiteTransformer:
     """The distilled transfer network as TF ops, weights from a Magenta transfer .tflite file."""
 
-    def __init__(self, weights: dict[str, np.ndarray], dtype: tf.DType = tf.float32):
-        self.dtype = dtype
+    def __init__(self, weights: dict[str, np.ndarray], dtype: tf.DType = tf.float32, phased: bool = True):
+        """`phased`: the expand convs in the 2x2-phase layout (faster for float32 and int8 on AVX CPUs), else
+        Magenta's plain upsample-then-conv (faster in bfloat16 on AMX): which wins is measured per CPU."""
+        self.dtype, self.phased = dtype, phased
         self.contract = [ConvWeights.from_lite(weights, f"transformer/contract/{n}", dtype) for n, _, _ in CONTRACT]
         self.residual = [
             [self._styled_conv(weights, f"transformer/residual/residual{i}/{c}") for c in ("conv1", "conv2")]
@@ -178,7 +180,9 @@ class LiteTransformer:
         ]
         self.expand = [
             self._styled_conv(
-                weights, f"transformer/expand/{n}/conv", upsampling_phases if stride > 1 else space_to_depth_phases
+                weights,
+                f"transformer/expand/{n}/conv",
+                (upsampling_phases if stride > 1 else space_to_depth_phases) if phased else None,
             )
             for n, _, stride in EXPAND
         ]
@@ -193,6 +197,14 @@ class LiteTransformer:
             ConvWeights.from_lite(weights, f"{style_scope}/Conv", tf.float32),
             ConvWeights.from_lite(weights, f"{style_scope}/Conv_1", tf.float32),
         )
+
+    def _expand_conv(self, x: tf.Tensor, conv: ConvWeights, size: int, stride: int) -> tf.Tensor:
+        """An expand conv (after a nearest 2x upsample when `stride` > 1), in this network's layout."""
+        if self.phased:
+            return upsampled_conv(x, conv) if stride > 1 else space_to_depth_conv(x, conv, size)
+        if stride > 1:
+            x = tf.image.resize(x, tf.shape(x)[1:3] * 2, method="nearest")
+        return padded_conv(x, conv, 1)
 
     def _norm(self, x: tf.Tensor, style: tf.Tensor, layer: tuple) -> tf.Tensor:
         """Conditional instance norm in float32, whatever the compute dtype."""
@@ -209,7 +221,7 @@ class LiteTransformer:
             h = tf.nn.relu(self._norm(padded_conv(x, first[0], 1), style, first))
             x = x + self._norm(padded_conv(h, second[0], 1), style, second)
         for index, (layer, (_, size, stride)) in enumerate(zip(self.expand, EXPAND, strict=True)):
-            x = upsampled_conv(x, layer[0]) if stride > 1 else space_to_depth_conv(x, layer[0], size)
+            x = self._expand_conv(x, layer[0], size, stride)
             x = self._norm(x, style, layer)
             x = tf.nn.relu(x) if index < len(EXPAND) - 1 else tf.sigmoid(tf.cast(x, tf.float32))
         return x
@@ -255,6 +267,7 @@ class LiteNetwork:
         self.fixed_size = input_size(transfer_file) if interpreter else None
         self.weights = read_weights(transfer_file)
         self._transfer = InterpreterTransfer(transfer_file) if interpreter else LiteTransformer(self.weights, dtype)
+        self.layouts = {} if interpreter else {"plain": LiteTransformer(self.weights, dtype, phased=False)}
         how = "interpreter" if interpreter else f"TF ops, {dtype.name}"
         self.description = f"TF Lite pair {Path(predict).name} + {Path(transfer).name} ({how})"
 

@@ -33,6 +33,14 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install -e '.[openvino]' (or pip install openvino)"
 COMPILED = 6  # (network, frame size) pairs kept compiled at once (a live source, a preview, float and int8...)
 HINTS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}  # OpenVINO's INFERENCE_PRECISION_HINT
+DEFAULT_LAYOUT = "phased"
+Transfer = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def split_candidate(name: str) -> tuple[str, str]:
+    """ "bfloat16 plain" -> ("bfloat16", "plain"); a bare precision is in the default layout."""
+    precision, _, layout = name.partition(" ")
+    return precision, layout or DEFAULT_LAYOUT
 
 
 def without_telemetry() -> None:
@@ -81,21 +89,40 @@ class OpenVinoTransfer:
     `int8_models` (a `QuantizedModels` over `self.model`) runs each style's int8 network once it exists.
     """
 
-    def __init__(self, transfer: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], vector_size: int):
-        ov = import_openvino()
-        signature = [
-            tf.TensorSpec([None, None, None, 3], tf.float32, name="content"),
-            tf.TensorSpec([1, 1, 1, vector_size], tf.float32, name="style_vector"),
-        ]
-        self.model = ov.convert_model(tf.function(transfer, input_signature=signature).get_concrete_function())
-        self.core = ov.Core()
+    def __init__(self, transfer: Transfer, vector_size: int, layouts: dict[str, Transfer] | None = None):
+        """`layouts`: the same network written other ways (e.g. "plain"), converted when first asked for."""
+        self.vector_size = vector_size
+        self.model = self._convert(transfer)
+        self.core = import_openvino().Core()
         self.int8_models: QuantizedModels | None = None
-        self.float_precision = "float32"
+        self.float_precision, self.layout = "float32", DEFAULT_LAYOUT
+        self._layout_sources = layouts or {}
+        self._layouts = {DEFAULT_LAYOUT: self.model}
         self.requests: OrderedDict[tuple[str, int, int], InferRequest] = OrderedDict()
 
-    def use_float(self, precision: str) -> None:
-        """Run the float network in this precision (float32, bfloat16 or float16: OpenVINO's precision hint)."""
-        self.float_precision = precision
+    def _convert(self, transfer: Transfer) -> Model:
+        """A transfer function as an OpenVINO model with dynamic frame sizes."""
+        signature = [
+            tf.TensorSpec([None, None, None, 3], tf.float32, name="content"),
+            tf.TensorSpec([1, 1, 1, self.vector_size], tf.float32, name="style_vector"),
+        ]
+        return import_openvino().convert_model(tf.function(transfer, input_signature=signature).get_concrete_function())
+
+    def layouts(self) -> list[str]:
+        """The layouts this network can run in, the default first."""
+        return [DEFAULT_LAYOUT, *self._layout_sources]
+
+    def network(self, layout: str) -> Model:
+        """The float network in this layout (converted once, on first use)."""
+        if layout not in self._layouts:
+            self._layouts[layout] = self._convert(self._layout_sources[layout])
+        return self._layouts[layout]
+
+    def use_float(self, precision: str, layout: str = DEFAULT_LAYOUT) -> None:
+        """Run the float network in this precision (float32, bfloat16 or float16: OpenVINO's precision hint)
+        and layout."""
+        self.network(layout)
+        self.float_precision, self.layout = precision, layout
 
     def quantize(self, identity: str, directory: Path, wait: bool) -> None:
         """Run int8 networks, quantized per style vector and stored in `directory` (see `QuantizedModels`)."""
@@ -112,7 +139,8 @@ class OpenVinoTransfer:
         ready = self.int8_models.get(style) if self.int8_models else None
         if ready:
             return (*ready, HINTS["float32"])
-        return self.float_precision, self.model, HINTS[self.float_precision]
+        name = f"{self.float_precision} {self.layout}"
+        return name, self.network(self.layout), HINTS[self.float_precision]
 
     def compile(self, network: Model, hint: str, height: int, width: int) -> InferRequest:
         """An infer request for this network at this frame size, in this precision hint."""
@@ -138,13 +166,15 @@ class OpenVinoTransfer:
     def runner(
         self, precision: str, vector: np.ndarray, identity: str, int8_directory: Path, shape: tuple[int, int]
     ) -> Callable[[np.ndarray], np.ndarray]:
-        """A BGR frame -> BGR frame function in `precision`, on an infer request of its own (for measuring)."""
+        """A BGR frame -> BGR frame function for a candidate ("int8", or a float precision with its layout, e.g.
+        "bfloat16 plain"), on an infer request of its own (for measuring)."""
         style = style_input(vector)
         if precision == "int8":
             network = QuantizedModels(self.core, self.model, identity, int8_directory, wait=True).get(style)[1]
             request = self.compile(network, HINTS["float32"], *shape)
         else:
-            request = self.compile(self.model, HINTS[precision], *shape)
+            float_precision, layout = split_candidate(precision)
+            request = self.compile(self.network(layout), HINTS[float_precision], *shape)
 
         def run(frame: np.ndarray) -> np.ndarray:
             request.infer([bgr_to_rgb_float(frame[None]), style])

@@ -34,7 +34,7 @@ SHAPE = (384, 384)  # the CPU default size (on the AMX Xeon the order held at 25
 ROUNDS, CALLS = 3, 3
 STYLE_PAINTING = "wave"  # the style the int8 candidate is quantized for (its ranges are per style)
 CONTENT_PAINTINGS = ("flow", "mosaic", "cubist")
-VERSION = "v1"
+VERSION = "v2"  # v2: each float precision in both layouts of the network
 CAPABILITY = {"bfloat16": "BF16", "float16": "FP16"}
 
 
@@ -47,10 +47,12 @@ class Measured:
     psnr_db: float
 
 
-def offered(capabilities: list[str], int8: bool) -> list[str]:
-    """The precisions OpenVINO offers on this CPU, float32 first."""
-    floats = [name for name, flag in CAPABILITY.items() if flag in capabilities]
-    return ["float32", *floats, *(["int8"] if int8 else [])]
+def offered(capabilities: list[str], int8: bool, layouts: tuple[str, ...] = ("phased",)) -> list[str]:
+    """The candidates OpenVINO offers on this CPU, float32 first: each float precision in each layout of the
+    network (the default layout's name left out), then int8."""
+    floats = ["float32", *(name for name, flag in CAPABILITY.items() if flag in capabilities)]
+    named = [name if layout == layouts[0] else f"{name} {layout}" for name in floats for layout in layouts]
+    return [*named, *(["int8"] if int8 else [])]
 
 
 def pick(measured: list[Measured], floor_db: float = QUALITY_FLOOR_DB) -> str:
@@ -155,7 +157,8 @@ def choose(model: Stylizer, int8: bool, report: Callable[[str], None]) -> str:
     known = decisions.get(key)
     if known is not None:
         return known["picked"]
-    candidates = offered(transfer.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"), int8)
+    capabilities = transfer.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    candidates = offered(capabilities, int8, tuple(transfer.layouts()))
     report(f"precision: timing {', '.join(candidates)} on this CPU (once; the choice is kept)")
     measured = measure(model, candidates)
     picked = pick(measured)

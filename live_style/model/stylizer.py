@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from live_style.imaging import as_batch, processing_shape, resize_frames, style_input
 from live_style.imaging import preserve_colors as keep_colors
-from live_style.model.openvino_runtime import OpenVinoTransfer
+from live_style.model.openvino_runtime import DEFAULT_LAYOUT, OpenVinoTransfer, split_candidate
 from live_style.model.style_cache import StyleCache, style_key
 
 GPU_DEFAULT_SIZE = 512
@@ -55,21 +55,29 @@ class Stylizer:
             tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames_bgr"),
             tf.TensorSpec([1, 1, 1, network.vector_size], tf.float32, name="style_vector"),
         ]
-        self.precision = "float32"
+        self.precision, self.layout = "float32", DEFAULT_LAYOUT
         if runtime == "openvino":
-            self._run = self.openvino = OpenVinoTransfer(network.transfer, network.vector_size)
+            layouts = getattr(network, "layouts", {})
+            self._run = self.openvino = OpenVinoTransfer(network.transfer, network.vector_size, layouts)
         else:
             compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
             self._run = lambda frames, vector: compiled(frames, vector).numpy()
 
-    def use_precision(self, precision: str, wait: bool) -> None:
-        """Run OpenVINO in `precision`: int8 (per style; float32 until ready unless `wait`) or a float one."""
-        if precision == "int8":
+    def use_precision(self, candidate: str, wait: bool) -> None:
+        """Run OpenVINO as `candidate`: int8 (per style; float32 until ready unless `wait`), or a float precision
+        in a layout ("bfloat16", "bfloat16 plain": see `precision_choice`)."""
+        if candidate == "int8":
             self.quantize_per_style(wait)
             return
+        precision, layout = split_candidate(candidate)
         self.openvino.int8_models = None
-        self.openvino.use_float(precision)
-        self.precision = precision
+        self.openvino.use_float(precision, layout)
+        self.precision, self.layout = precision, layout
+
+    @property
+    def candidate(self) -> str:
+        """What runs, as the measured choice names it: a precision and, when not the default, its layout."""
+        return self.precision if self.layout == DEFAULT_LAYOUT else f"{self.precision} {self.layout}"
 
     def quantize_per_style(self, wait: bool) -> None:
         """Run OpenVINO int8, quantized per style vector (waiting for it, or float until it is ready)."""
@@ -86,7 +94,8 @@ class Stylizer:
         """What runs, where, and how (for logs and benchmark headers)."""
         how = " with XLA" if self.xla else ""
         if self.runtime == "openvino":
-            name = self.network.description.replace("TF ops, float32", f"OpenVINO, {self.precision}")
+            layout = "" if self.layout == DEFAULT_LAYOUT else f", {self.layout} layout"
+            name = self.network.description.replace("TF ops, float32", f"OpenVINO, {self.precision}{layout}")
             return f"{name} on the CPU"
         return f"{self.network.description} on {self.device}{how}"
 
