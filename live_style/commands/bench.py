@@ -259,7 +259,7 @@ def print_precision_choice(decision: dict) -> None:
     print(f"precision choice on {decision['cpu']}")
     for measured in sorted(decision["measured"], key=lambda m: m["ms"]):
         picture = "reference" if measured["name"] == "float32" else f"{measured['psnr_db']:.1f} dB"
-        print(f"  {measured['name']:<9} {measured['ms']:7.1f} ms at {SHAPE[1]}x{SHAPE[0]}   {picture}")
+        print(f"  {measured['name']:<15} {measured['ms']:7.1f} ms at {SHAPE[1]}x{SHAPE[0]}   {picture}")
     print(f"  picked {decision['picked']}: the fastest at {QUALITY_FLOOR_DB:g} dB or more against float32")
 
 

@@ -7,7 +7,6 @@ fixed-size peers are compared per pixel at the other sizes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from live_style.model.lite import run_interpreter, tflite_interpreter
 from live_style.model.openvino_runtime import openvino_available
+from live_style.model.precision_choice import best_median_ms
 from live_style.model.stylizer import Stylizer
 
 PEER_SIZE = (384, 384)
@@ -52,22 +52,6 @@ def peers(transfer: Path, content: np.ndarray, vector: np.ndarray) -> dict[str, 
     return calls
 
 
-def best_median_ms(calls: dict[str, Callable[[], None]]) -> dict[str, float]:
-    """Interleaved rounds of CALLS calls each; the best round's median per name."""
-    for call in calls.values():
-        call()  # warm up (first-call compilation)
-    best = dict.fromkeys(calls, float("inf"))
-    for _ in range(ROUNDS):
-        for name, call in calls.items():
-            times = []
-            for _ in range(CALLS):
-                started = time.perf_counter()
-                call()
-                times.append(time.perf_counter() - started)
-            best[name] = min(best[name], 1000 * float(np.median(times)))
-    return best
-
-
 def runtime_report(models: dict[str, Stylizer], transfer: Path, content: np.ndarray, style: np.ndarray) -> dict:
     """ms per frame of each of our runtimes at every size and of each peer at 384x384, with ratios."""
     calls = {}
@@ -78,7 +62,7 @@ def runtime_report(models: dict[str, Stylizer], transfer: Path, content: np.ndar
             calls[f"{label}@{height}x{width}"] = lambda m=model, f=frame, v=vector: m.stylize(f, v, size=f.shape[0])
     any_model = next(iter(models.values()))
     calls.update(peers(transfer, content, any_model.style_vector(style)))
-    timings = best_median_ms(calls)
+    timings = best_median_ms(calls, ROUNDS, CALLS)
     fastest_peer = min((ms for name, ms in timings.items() if "@" not in name), default=None)
     return {"ms": timings, "fastest_peer_ms": fastest_peer, "peer_pixels": PEER_SIZE[0] * PEER_SIZE[1]}
 

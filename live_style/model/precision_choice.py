@@ -12,6 +12,7 @@ features, OpenVINO's version, the network, the shape), so later runs reuse it at
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -111,6 +112,22 @@ def paintings(shape: tuple[int, int]) -> list[np.ndarray]:
     return [cv2.resize(paint(name, 512, seed), (width, height)) for seed, name in enumerate(CONTENT_PAINTINGS)]
 
 
+def best_median_ms(calls: dict[str, Callable[[], object]], rounds: int, per_round: int) -> dict[str, float]:
+    """Interleaved rounds of `per_round` calls each (the host is noisy); the best round's median per name."""
+    for call in calls.values():
+        call()  # warm up (first-call compilation)
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds):
+        for name, call in calls.items():
+            times = []
+            for _ in range(per_round):
+                started = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - started)
+            best[name] = min(best[name], 1000 * float(np.median(times)))
+    return best
+
+
 def measure(model: Stylizer, candidates: list[str]) -> list[Measured]:
     """Time every candidate on the paintings in interleaved rounds, on infer requests of its own (the model's
     own precision and requests are left alone, so a live loop can go on meanwhile)."""
@@ -121,16 +138,9 @@ def measure(model: Stylizer, candidates: list[str]) -> list[Measured]:
     int8_directory = model.cache.directory.parent / "int8-transfer"
     runners = {name: transfer.runner(name, vector, model.identity, int8_directory, SHAPE) for name in candidates}
     frames = paintings(SHAPE)
-    outputs = {name: [run(frame) for frame in frames] for name, run in runners.items()}  # also warms up
-    best = dict.fromkeys(runners, float("inf"))
-    for _ in range(ROUNDS):
-        for name, run in runners.items():
-            times = []
-            for call in range(CALLS):
-                started = time.perf_counter()
-                run(frames[call % len(frames)])
-                times.append(time.perf_counter() - started)
-            best[name] = min(best[name], 1000 * float(np.median(times)))
+    outputs = {name: [run(frame) for frame in frames] for name, run in runners.items()}
+    calls = {name: functools.partial(run, frames[0]) for name, run in runners.items()}
+    best = best_median_ms(calls, ROUNDS, CALLS)
     reference = outputs["float32"]
     return [
         Measured(name, best[name], min(psnr(out, ref) for out, ref in zip(outputs[name], reference, strict=True)))
