@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import CHICAGO, LITE_DIR
+from conftest import CHICAGO, LITE_DIR, share_precision_choices
 
 from live_style.model.gatys import LossWeights, StyleContentLoss, gram_matrix, optimize_adam, vgg_extractor
 from live_style.synthetic_media import scene, style_painting
@@ -55,7 +55,8 @@ def test_total_loss_decreases_over_20_steps(random_vgg) -> None:
 
 
 def run_image(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
+    cache = share_precision_choices(tmp_path / "cache")
+    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
     return subprocess.run(
         [
             sys.executable,

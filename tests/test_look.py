@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import LITE_DIR
+from conftest import LITE_DIR, share_precision_choices
 
 from live_style.imaging import read_image
 from live_style.styles import CrossFade
@@ -55,7 +55,8 @@ def test_cross_fade_glides_over_half_a_second() -> None:
 
 
 def test_contact_sheet_shows_every_style_and_caches_their_vectors(tmp_path: Path) -> None:
-    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path / "cache")}
+    cache = share_precision_choices(tmp_path / "cache")
+    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
     sheet = tmp_path / "sheet.png"
     result = subprocess.run(
         [sys.executable, "-m", "live_style", "styles", str(PROJECT_STYLES[0].parent), "-o", str(sheet)],

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-from conftest import LITE_DIR, psnr
+from conftest import INT8_NETWORKS, LITE_DIR, psnr
 
 from live_style import load_model
 from live_style.model import precision_choice
@@ -59,7 +59,7 @@ class FakeModel:
     identity: str = "fake"
     cache: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(directory=Path("unused/style-vectors")))
 
-    def style_vector(self, style_bgr: np.ndarray) -> np.ndarray:
+    def style_vector(self, style_bgr: np.ndarray, remember: bool = True) -> np.ndarray:
         return np.zeros((1, 1, 1, 100), np.float32)
 
 
@@ -122,6 +122,7 @@ def test_auto_measures_once_on_this_cpu_and_runs_what_it_picked(tmp_path: Path, 
 
 @pytest.mark.skipif(not nncf_available(), reason="live use starts on int8, which needs NNCF")
 def test_live_use_starts_at_once_and_switches_when_measured_without_a_gap(tmp_path: Path, chicago, wave) -> None:
+    (tmp_path / "int8-transfer").symlink_to(INT8_NETWORKS, target_is_directory=True)  # the session's, as users' cache
     started = time.monotonic()
     model = load_model(str(LITE_DIR), cache_dir=tmp_path, workload="live")
     assert model.precision in ("int8", "float32")  # the safe start, before any measurement

@@ -14,7 +14,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 import pytest
-from conftest import LITE_DIR, SHARED, run_cli
+from conftest import LITE_DIR, SHARED, run_cli, share_precision_choices
 from handheld import handheld_clip, photos, write_frames
 
 from live_style import cli
@@ -158,7 +158,7 @@ def test_frames_read_back_from_a_real_v4l2loopback_device(clip: Path, tmp_path: 
         pytest.skip("no v4l2loopback device here (sudo modprobe v4l2loopback exclusive_caps=1); no kernel module")
     device = f"/dev/{Path(devices[0]).name}"
     command = ["--input", clip, "--style", WAVE, "--no-window", "--virtual-camera", device]
-    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(tmp_path)}
+    env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(share_precision_choices(tmp_path))}
     process = subprocess.Popen([sys.executable, "-m", "live_style", *map(str, command)], env=env)
     capture = cv2.VideoCapture(device)
     frames = [capture.read()[1] for _ in range(10)]

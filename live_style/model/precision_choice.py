@@ -134,7 +134,7 @@ def measure(model: Stylizer, candidates: list[str]) -> list[Measured]:
     from live_style.paintings import paint
 
     transfer = model.openvino
-    vector = model.style_vector(paint(STYLE_PAINTING, 512, 0))
+    vector = model.style_vector(paint(STYLE_PAINTING, 512, 0), remember=False)  # not a style of the user's
     int8_directory = model.cache.directory.parent / "int8-transfer"
     runners = {name: transfer.runner(name, vector, model.identity, int8_directory, SHAPE) for name in candidates}
     frames = paintings(SHAPE)
