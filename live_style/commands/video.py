@@ -150,7 +150,7 @@ def stylize_video(args: argparse.Namespace) -> int:
 
 def ray_options(args: argparse.Namespace):
     """--ray's settings, the cluster address checked to answer (a missing Ray is one line)."""
-    from live_style.pipeline.ray_renderer import RayOptions, cluster_address, import_ray
+    from live_style.pipeline.ray_cluster import RayOptions, cluster_address, import_ray
 
     address = cluster_address(args.ray)
     import_ray(address)
