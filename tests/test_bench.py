@@ -87,6 +87,6 @@ def test_lite_transformer_macs_match_a_count_by_hand(lite_model) -> None:
 def test_hub_macs_are_counted_from_its_layers(hub_model_dir: Path, cache_dir: Path) -> None:
     from live_style import load_model
 
-    network = load_model(str(hub_model_dir), cache_dir=cache_dir).network
+    network = load_model(str(hub_model_dir), cache_dir=cache_dir, runtime="tensorflow").network
     small, large = network.macs_per_frame(128, 128), network.macs_per_frame(256, 256)
     assert small > 0 and abs(large / small - 4) < 0.01  # convs scale with the pixels

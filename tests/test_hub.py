@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import psnr
 
 from live_style import load_model
 from live_style.model.hub import HubNetwork, ordered_image_inputs
@@ -50,10 +51,20 @@ def test_check_numerics_is_gone_from_the_transfer_part(hub_network: HubNetwork) 
 
 
 def test_hub_model_through_load_model(hub_model_dir: Path, cache_dir: Path) -> None:
-    model = load_model(str(hub_model_dir), cache_dir=cache_dir)
+    model = load_model(str(hub_model_dir), cache_dir=cache_dir, runtime="tensorflow")  # the GPU path
     frame = np.random.default_rng(2).integers(0, 255, (100, 140, 3), np.uint8)
     out = model.stylize(frame, model.style_vector(frame), size=64)
     assert out.shape == frame.shape and model.trace_count == 1
+
+
+def test_the_hub_model_on_openvino_gives_tensorflows_picture(hub_model_dir: Path, tmp_path: Path, chicago) -> None:
+    """The real graph (synthetic weights): its transfer half frozen and converted by OpenVINO, in float32."""
+    on_tensorflow = load_model(str(hub_model_dir), cache_dir=tmp_path, runtime="tensorflow")
+    on_openvino = load_model(str(hub_model_dir), cache_dir=tmp_path, runtime="openvino", precision="float32")
+    assert "(OpenVINO, float32)" in on_openvino.description
+    vector = on_tensorflow.style_vector(chicago[::-1].copy())
+    frames = [model.stylize(chicago, vector, size=128) for model in (on_tensorflow, on_openvino)]
+    assert frames[0].std() > 5 and psnr(*frames) > 60
 
 
 class RenamedMagenta(tf.Module):

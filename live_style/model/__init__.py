@@ -36,9 +36,11 @@ def pick_device(device: str = "auto") -> str:
 def open_network(files: ModelFiles, precision: str, interpreter: bool, runtime: str) -> Network:
     """Build the network for located files."""
     if files.kind == "hub":
-        if precision not in ("auto", "float32") or interpreter:
+        hint = runtime == "openvino" and precision.partition(" ")[0] in ("bfloat16", "float16")  # OpenVINO's hint
+        if interpreter or not (precision in ("auto", "float32") or hint):
             raise UserError(
-                "--precision and --lite-interpreter apply to TF Lite models only; drop them for the hub model"
+                "--lite-interpreter, --precision int8 and half precision on TensorFlow apply to TF Lite models "
+                "only; drop them for the hub model (on a CPU, OpenVINO takes --precision bfloat16 or float16)"
             )
         from live_style.model.hub import HubNetwork
 
@@ -49,10 +51,8 @@ def open_network(files: ModelFiles, precision: str, interpreter: bool, runtime: 
     return LiteNetwork(*files.paths, dtype=dtype, interpreter=interpreter)
 
 
-def pick_runtime(
-    runtime: str, tf_device: str, kind: str, tensorflow_only: list[str], openvino_only: bool = False
-) -> str:
-    """'openvino' or 'tensorflow'. auto: OpenVINO for the TF Lite model on the CPU when it is installed.
+def pick_runtime(runtime: str, tf_device: str, tensorflow_only: list[str], openvino_only: bool = False) -> str:
+    """'openvino' or 'tensorflow'. auto: OpenVINO on the CPU when it is installed (either model).
 
     `tensorflow_only` names the options given that only TensorFlow has (they keep auto on TensorFlow);
     `openvino_only` (--precision int8) makes auto OpenVINO.
@@ -65,16 +65,12 @@ def pick_runtime(
         runtime = "openvino"
     if runtime == "tensorflow":
         return runtime
-    eligible = "CPU" in tf_device and kind == "lite" and not tensorflow_only
+    eligible = "CPU" in tf_device and not tensorflow_only
     if runtime == "auto":
         return "openvino" if eligible and openvino_available() else "tensorflow"
     import_openvino()
     if not eligible:
-        reason = (
-            f"{', '.join(tensorflow_only)}: TensorFlow only"
-            if tensorflow_only
-            else "it runs the TF Lite model on the CPU"
-        )
+        reason = f"{', '.join(tensorflow_only)}: TensorFlow only" if tensorflow_only else "it runs on the CPU only"
         raise UserError(f"--runtime openvino cannot be used here: {reason}; use --runtime tensorflow")
     return runtime
 
@@ -91,22 +87,17 @@ def pick_precision(precision: str, runtime: str, workload: str) -> str:
     return "measure" if runtime == "openvino" else "float32"
 
 
-def safe_precision(workload: str) -> str:
-    """What live use starts on while the measurement runs: the former rule (int8 where NNCF is, float32 else)."""
-    return "int8" if workload != "still" and nncf_available() else "float32"
-
-
-def run_measured(model: Stylizer, workload: str, report: Callable[[str], None]) -> None:
-    """Use this machine's measured precision: now (measuring first if never done), or for live use at once
-    on the safe one and switched from a background thread once measured."""
+def run_measured(model: Stylizer, int8: bool, workload: str, report: Callable[[str], None]) -> None:
+    """Use this machine's measured precision (int8 among the candidates if `int8`): now (measuring first if
+    never done), or for live use at once on the former rule (int8 per style, else float32) and switched from
+    a background thread once measured."""
     from live_style.model import precision_choice
 
-    int8 = workload != "still" and nncf_available()  # one still does not pay for a style's quantization
     stored = precision_choice.stored(model, int8)
     if stored is not None or workload != "live":
         model.use_precision(stored or precision_choice.choose(model, int8, report), wait=True)
         return
-    model.use_precision(safe_precision(workload), wait=False)
+    model.use_precision("int8" if int8 else "float32", wait=False)
 
     def measure_then_switch() -> None:
         model.use_precision(precision_choice.choose(model, int8, report), wait=False)
@@ -146,12 +137,14 @@ def load_model(
         )
         if given
     ]
-    chosen = pick_runtime(runtime, tf_device, files.kind, tensorflow_only, openvino_only=precision == "int8")
+    chosen = pick_runtime(runtime, tf_device, tensorflow_only, openvino_only=precision == "int8")
     network = open_network(files, precision, lite_interpreter, chosen)
     model = Stylizer(network, files.identity(), tf_device, xla=xla, cache=StyleCache(cache_dir), runtime=chosen)
     picked = pick_precision(precision, chosen, workload)
     if picked == "measure":
-        run_measured(model, workload, report or (lambda _line: None))
+        # int8 is quantized per style: a still does not pay for it, nor the hub model's 20 residual blocks
+        int8 = workload != "still" and nncf_available() and files.kind == "lite"
+        run_measured(model, int8, workload, report or (lambda _line: None))
     elif chosen == "openvino":
         model.use_precision(picked, wait=workload != "live")
     return model

@@ -125,23 +125,50 @@ class HubNetwork:
         """[N,H,W,3] float RGB in [0,1] + bottleneck -> stylized [N,H,W,3]."""
         return self._transfer(content, style)
 
-    def macs_per_frame(self, height: int, width: int) -> int:
-        """Multiply-accumulates of one frame's transfer, counted from the graph's layers.
-
-        The variables' shapes stand in for their reads, so every conv gets a static shape.
-        """
+    def _without_variable_reads(self, constants: bool) -> GraphDef:
+        """The inlined graph with every variable read replaced: by the variable's value (`constants`), or by a
+        placeholder of its shape (enough to count operations)."""
         by_handle = {id(v.handle): v for v in self._loaded.variables}
         graph_def = GraphDef()
         graph_def.CopyFrom(self._inlined.graph_def)
         for node in graph_def.node:
             handle = self._inlined.resources.get(tensor_name(node.input[0])) if node.input else None
             if node.op == "ReadVariableOp" and id(handle) in by_handle:
-                dtype = node.attr["dtype"]
+                variable = by_handle[id(handle)]
                 del node.input[:]
-                node.op = "Placeholder"
                 node.attr.clear()
-                node.attr["dtype"].CopyFrom(dtype)
-                node.attr["shape"].shape.CopyFrom(by_handle[id(handle)].shape.as_proto())
+                node.attr["dtype"].type = variable.dtype.as_datatype_enum
+                if constants:
+                    node.op = "Const"
+                    node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(variable.numpy()))
+                else:
+                    node.op = "Placeholder"
+                    node.attr["shape"].shape.CopyFrom(variable.shape.as_proto())
+        return graph_def
+
+    def openvino_source(self) -> GraphDef:
+        """The transfer half alone, frozen: variables as constants, the bottleneck as an input [1,1,1,D].
+
+        What OpenVINO converts: the cut function itself still reads the loaded variables, which OpenVINO's
+        converter cannot follow ("Model references undeclared parameters").
+        """
+        graph_def = self._without_variable_reads(constants=True)
+        bottleneck = self.bottleneck.partition(":")[0]  # the node's name
+        for node in graph_def.node:
+            if node.name == bottleneck:
+                node.op = "Placeholder"
+                del node.input[:]
+                node.attr.clear()
+                node.attr["dtype"].type = tf.float32.as_datatype_enum
+                node.attr["shape"].shape.CopyFrom(tf.TensorShape([1, 1, 1, self.vector_size]).as_proto())
+        return tf.compat.v1.graph_util.extract_sub_graph(graph_def, [self._inlined.output.partition(":")[0]])
+
+    def macs_per_frame(self, height: int, width: int) -> int:
+        """Multiply-accumulates of one frame's transfer, counted from the graph's layers.
+
+        The variables' shapes stand in for their reads, so every conv gets a static shape.
+        """
+        graph_def = self._without_variable_reads(constants=False)
         with tf.Graph().as_default():
             content = tf.compat.v1.placeholder(tf.float32, [1, height, width, 3])
             style = tf.compat.v1.placeholder(tf.float32, [1, 1, 1, self.vector_size])

@@ -279,6 +279,10 @@ class LiteNetwork:
         """[N,H,W,3] float RGB in [0,1] + style vector -> stylized [N,H,W,3] in [0,1]."""
         return self._transfer(content, style)
 
+    def openvino_source(self):
+        """What OpenVINO converts: the transfer function itself."""
+        return self.transfer
+
     def macs_per_frame(self, height: int, width: int) -> int:
         """Multiply-accumulates of one frame, counted from the transfer network's layers."""
         network = LiteTransformer(self.weights)

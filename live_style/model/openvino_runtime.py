@@ -1,11 +1,11 @@
 """The CPU runtime: the very same transfer network, compiled by OpenVINO (optional extra `.[openvino]`).
 
-The TF function of the transfer network is converted once, with dynamic frame sizes, so it runs at
-any size like the TensorFlow path; each frame size in use gets its own static-shape compilation
-(about 10% faster than the dynamic one, a fraction of a second to build). Only the network goes to
-OpenVINO: the uint8 BGR <-> float RGB steps run in OpenCV, which does them several times faster than
-OpenVINO's generic ops. With `int8`, each style vector gets its own quantized network (see
-`live_style.model.int8`); frames run float until it is ready.
+The TF function of the transfer network (the hub model's: its frozen GraphDef) is converted once,
+with dynamic frame sizes, so it runs at any size like the TensorFlow path; each frame size in use gets
+its own static-shape compilation (about 10% faster than the dynamic one, a fraction of a second to
+build). Only the network goes to OpenVINO: the uint8 BGR <-> float RGB steps run in OpenCV, which
+does them several times faster than OpenVINO's generic ops. With `int8`, each style vector gets its
+own quantized network (see `live_style.model.int8`); frames run float until it is ready.
 
 OpenVINO's converter and NNCF send usage telemetry unless opted out; live-style hides the
 `openvino_telemetry` package from them, which both treat as "not installed": nothing is sent.
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework.graph_pb2 import GraphDef
 
 from live_style.errors import UserError
 from live_style.model.int8 import QuantizedModels
@@ -89,7 +90,7 @@ class OpenVinoTransfer:
     `int8_models` (a `QuantizedModels` over `self.model`) runs each style's int8 network once it exists.
     """
 
-    def __init__(self, transfer: Transfer, vector_size: int, layouts: dict[str, Transfer] | None = None):
+    def __init__(self, transfer: Transfer | GraphDef, vector_size: int, layouts: dict[str, Transfer] | None = None):
         """`layouts`: the same network written other ways (e.g. "plain"), converted when first asked for."""
         self.vector_size = vector_size
         self.model = self._convert(transfer)
@@ -100,8 +101,11 @@ class OpenVinoTransfer:
         self._layouts = {DEFAULT_LAYOUT: self.model}
         self.requests: OrderedDict[tuple[str, int, int], InferRequest] = OrderedDict()
 
-    def _convert(self, transfer: Transfer) -> Model:
-        """A transfer function as an OpenVINO model with dynamic frame sizes."""
+    def _convert(self, transfer: Transfer | GraphDef) -> Model:
+        """A transfer function (or a frozen GraphDef: content, then style input) as an OpenVINO model with
+        dynamic frame sizes."""
+        if isinstance(transfer, GraphDef):
+            return import_openvino().convert_model(transfer)
         signature = [
             tf.TensorSpec([None, None, None, 3], tf.float32, name="content"),
             tf.TensorSpec([1, 1, 1, self.vector_size], tf.float32, name="style_vector"),

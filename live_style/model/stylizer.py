@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework.graph_pb2 import GraphDef
 
 from live_style.imaging import as_batch, processing_shape, resize_frames, style_input
 from live_style.imaging import preserve_colors as keep_colors
@@ -26,6 +28,8 @@ class Network(Protocol):
     def predict_style(self, style_rgb: np.ndarray) -> np.ndarray: ...
 
     def transfer(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor: ...
+
+    def openvino_source(self) -> Callable | GraphDef: ...
 
     def macs_per_frame(self, height: int, width: int) -> int: ...
 
@@ -58,7 +62,7 @@ class Stylizer:
         self.precision, self.layout = "float32", DEFAULT_LAYOUT
         if runtime == "openvino":
             layouts = getattr(network, "layouts", {})
-            self._run = self.openvino = OpenVinoTransfer(network.transfer, network.vector_size, layouts)
+            self._run = self.openvino = OpenVinoTransfer(network.openvino_source(), network.vector_size, layouts)
         else:
             compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
             self._run = lambda frames, vector: compiled(frames, vector).numpy()
@@ -95,7 +99,8 @@ class Stylizer:
         how = " with XLA" if self.xla else ""
         if self.runtime == "openvino":
             layout = "" if self.layout == DEFAULT_LAYOUT else f", {self.layout} layout"
-            name = self.network.description.replace("TF ops, float32", f"OpenVINO, {self.precision}{layout}")
+            runs, name = f"OpenVINO, {self.precision}{layout}", self.network.description
+            name = name.replace("TF ops, float32", runs) if "TF ops, float32" in name else f"{name} ({runs})"
             return f"{name} on the CPU"
         return f"{self.network.description} on {self.device}{how}"
 
