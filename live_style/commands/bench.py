@@ -295,10 +295,7 @@ def run_bench(args: argparse.Namespace) -> int:
         for size in sizes:
             report["runs"].append(one_run(model, clip, style, vector, size, args, Path(scratch)))
             print(f"measured size {size}", file=sys.stderr, flush=True)
-        if model.runtime == "openvino":
-            from live_style.model.precision_choice import stored_decision
-
-            report["precision_choice"] = stored_decision(model, nncf_available())
+        report["precision_choice"] = model.precision_decision
         if "CPU" in model.device and hasattr(model.network, "transfer_path"):
             report["runtimes"] = runtime_report(
                 cpu_runtimes(args, model), model.network.transfer_path, scene_content(), style

@@ -14,18 +14,22 @@ from live_style.model.stylizer import Stylizer
 from live_style.styles import mix_vectors, normalized_weights, parse_mix, style_files
 
 
+def model_options(args: argparse.Namespace) -> dict:
+    """load_model's keyword arguments from the shared model options (also what a Ray worker opens)."""
+    return {
+        "spec": args.model,
+        "device": args.device,
+        "xla": args.xla,
+        "precision": args.precision,
+        "lite_interpreter": args.lite_interpreter,
+        "runtime": args.runtime,
+    }
+
+
 def open_model(args: argparse.Namespace, workload: str = "video") -> Stylizer:
     """load_model from the shared model options, saying what runs (`workload`: see `pick_precision`)."""
-    model = load_model(
-        args.model,
-        device=args.device,
-        xla=args.xla,
-        precision=args.precision,
-        lite_interpreter=args.lite_interpreter,
-        runtime=args.runtime,
-        workload=workload,
-        report=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    report = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    model = load_model(**model_options(args), workload=workload, report=report)
     print(f"model: {model.description}", file=sys.stderr)
     if args.runtime == "auto" and model.runtime == "tensorflow" and "CPU" in model.device and not openvino_available():
         print(

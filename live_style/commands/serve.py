@@ -13,6 +13,7 @@ from live_style.commands.common import open_model
 from live_style.commands.live import starting_controls
 from live_style.errors import UserError
 from live_style.model.shared import ModelThread
+from live_style.network import is_loopback
 
 INSTALL_HINT = "pip install -e '.[serve]' (or pip install aiortc aiohttp pillow)"
 
@@ -39,7 +40,7 @@ def show_server_log() -> None:
 def run_serve(args: argparse.Namespace) -> int:
     """Bind, load the model and styles, start the studio, serve until Ctrl+C or SIGTERM; exit 0."""
     app_module, gallery, guard_module, run, studio_module = import_server()
-    local = guard_module.is_loopback(args.host)
+    local = is_loopback(args.host)
     token = args.token or ("" if local else secrets.token_urlsafe(18))
     tls = run.tls_context(args.cert, args.key)
     files = studio_files(args.style)

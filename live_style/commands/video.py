@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 
-from live_style.commands.common import open_model, styles_vector
+from live_style.commands.common import model_options, open_model, styles_vector
 from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
 from live_style.pipeline.job_folder import JobFolder, finished_key
 from live_style.pipeline.threads import stop_signals_call
@@ -154,14 +154,7 @@ def ray_options(args: argparse.Namespace):
 
     address = cluster_address(args.ray)
     import_ray(address)
-    model = {
-        "spec": args.model,
-        "device": args.device,
-        "xla": args.xla,
-        "precision": args.precision,
-        "lite_interpreter": args.lite_interpreter,
-        "runtime": args.runtime,
-    }
+    model = model_options(args)
     return RayOptions(address, args.ray_workers, args.ray_cpus_per_worker, args.ray_worker_memory, model)
 
 

@@ -93,9 +93,8 @@ def run_measured(model: Stylizer, int8: bool, workload: str, report: Callable[[s
     a background thread once measured."""
     from live_style.model import precision_choice
 
-    stored = precision_choice.stored(model, int8)
-    if stored is not None or workload != "live":
-        model.use_precision(stored or precision_choice.choose(model, int8, report), wait=True)
+    if workload != "live" or precision_choice.stored(model, int8) is not None:
+        model.use_precision(precision_choice.choose(model, int8, report), wait=True)
         return
     model.use_precision("int8" if int8 else "float32", wait=False)
 

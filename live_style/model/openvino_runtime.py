@@ -123,9 +123,10 @@ class OpenVinoTransfer:
         return self._layouts[layout]
 
     def use_float(self, precision: str, layout: str = DEFAULT_LAYOUT) -> None:
-        """Run the float network in this precision (float32, bfloat16 or float16: OpenVINO's precision hint)
-        and layout."""
+        """Run the float network (no int8) in this precision (float32, bfloat16 or float16: OpenVINO's precision
+        hint) and layout."""
         self.network(layout)
+        self.int8_models = None
         self.float_precision, self.layout = precision, layout
 
     def quantize(self, identity: str, directory: Path, wait: bool) -> None:

@@ -164,15 +164,20 @@ def choose(model: Stylizer, int8: bool, report: Callable[[str], None]) -> str:
     transfer = model.openvino
     key = decision_key(transfer.core, model.identity, int8)
     decisions = Decisions(model.cache.directory.parent)
-    known = decisions.get(key)
-    if known is not None:
-        return known["picked"]
+    model.precision_decision = decisions.get(key)
+    if model.precision_decision is not None:
+        return model.precision_decision["picked"]
     capabilities = transfer.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     candidates = offered(capabilities, int8, tuple(transfer.layouts()))
     report(f"precision: timing {', '.join(candidates)} on this CPU (once; the choice is kept)")
     measured = measure(model, candidates)
     picked = pick(measured)
-    decisions.put(key, {"picked": picked, "cpu": machine(transfer.core), "measured": [asdict(m) for m in measured]})
+    model.precision_decision = {
+        "picked": picked,
+        "cpu": machine(transfer.core),
+        "measured": [asdict(m) for m in measured],
+    }
+    decisions.put(key, model.precision_decision)
     report(f"precision: {describe(measured, picked)}")
     return picked
 

@@ -60,6 +60,7 @@ class Stylizer:
             tf.TensorSpec([1, 1, 1, network.vector_size], tf.float32, name="style_vector"),
         ]
         self.precision, self.layout = "float32", DEFAULT_LAYOUT
+        self.precision_decision: dict | None = None  # the measurement behind `precision`, if it was measured
         if runtime == "openvino":
             layouts = getattr(network, "layouts", {})
             self._run = self.openvino = OpenVinoTransfer(network.openvino_source(), network.vector_size, layouts)
@@ -74,7 +75,6 @@ class Stylizer:
             self.quantize_per_style(wait)
             return
         precision, layout = split_candidate(candidate)
-        self.openvino.int8_models = None
         self.openvino.use_float(precision, layout)
         self.precision, self.layout = precision, layout
 

@@ -9,7 +9,6 @@ model environment with paths made absolute (`worker_env`).
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import os
 import socket
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from live_style.errors import UserError
+from live_style.network import is_loopback
 
 INSTALL_HINT = 'pip install -e ".[ray]"'
 CPUS_PER_WORKER = 4  # TensorFlow and OpenVINO use every core they get; fewer, larger workers load fewer models
@@ -57,7 +57,7 @@ def import_ray(address: str | None):
     """
     if address is None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a private Ray reports nothing to anybody
-    if address is None or is_loopback(address):
+    if address is None or on_loopback(address):
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
@@ -66,13 +66,9 @@ def import_ray(address: str | None):
     return ray
 
 
-def is_loopback(address: str) -> bool:
+def on_loopback(address: str) -> bool:
     """Whether a cluster address (HOST:PORT or ray://HOST:PORT) is on this machine's loopback."""
-    host = address.removeprefix("ray://").rpartition(":")[0].strip("[]")
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(address.removeprefix("ray://").rpartition(":")[0])
 
 
 def cluster_address(given: str) -> str | None:

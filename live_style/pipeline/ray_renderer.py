@@ -72,7 +72,8 @@ class RayRenderer:
                 f"--ray {options.address}: cannot join the Ray cluster ({error}); check `ray status` there"
             ) from None
         slots = plan_workers(ray.nodes(), options)
-        self.workers = [self._start(slot, options) for slot in slots]
+        env, model = worker_env(), {**options.model, "spec": absolute_spec(options.model.get("spec"))}
+        self.workers = [self._start(slot, options.memory_gb, env, model) for slot in slots]
         self.attempts: dict[int, int] = {}
         where = f"the Ray cluster at {options.address}" if options.address else "a local Ray"
         nodes = len({slot.node_id for slot in slots})
@@ -80,7 +81,7 @@ class RayRenderer:
         print(f"ray: {len(slots)} worker(s) on {nodes} node(s) of {where}, {size} each", file=sys.stderr, flush=True)
         self._wait_ready(slots)
 
-    def _start(self, slot: Slot, options: RayOptions):
+    def _start(self, slot: Slot, memory_gb: float | None, env: dict[str, str], model: dict):
         """One worker, pinned to its slot's node while that node lives (soft: a restart may go elsewhere)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -88,13 +89,12 @@ class RayRenderer:
             "num_cpus": slot.cpus,
             "num_gpus": slot.gpus,
             "scheduling_strategy": NodeAffinitySchedulingStrategy(slot.node_id, soft=True),
-            "runtime_env": {"env_vars": worker_env()},  # the actor's own: Ray merges it with a submitted job's
+            "runtime_env": {"env_vars": env},  # the actor's own: Ray merges it with a submitted job's
             "max_restarts": RETRIES,
             "max_task_retries": 0,  # a failed segment goes to another worker (see `run`), not back to this one
         }
-        if options.memory_gb:
-            placement["memory"] = int(options.memory_gb * 2**30)
-        model = {**options.model, "spec": absolute_spec(options.model.get("spec"))}
+        if memory_gb:
+            placement["memory"] = int(memory_gb * 2**30)
         return self.ray.remote(**placement)(SegmentWorker).remote(model)
 
     def _wait_ready(self, slots: list[Slot]) -> None:

@@ -13,7 +13,6 @@ opened it. Every refusal is a 4xx with {"error": reason}.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import aioice.ice
@@ -33,7 +32,7 @@ PAGE_SECRET_SLOT = "{{page_secret}}"
 MAX_CLOSE_BYTES = 1024
 STUDIO = web.AppKey("studio", Studio)
 GUARD = web.AppKey("guard", Guard)
-log = logging.getLogger(__name__)
+PAGE = web.AppKey("page", str)
 
 
 def keep_ice_on_loopback() -> None:
@@ -57,7 +56,7 @@ async def refusals(request: web.Request, handler) -> web.StreamResponse:
 
 async def index(request: web.Request) -> web.Response:
     """The page, carrying a secret of its own that its requests send back."""
-    page = (STATIC / "index.html").read_text().replace(PAGE_SECRET_SLOT, request.app[GUARD].new_page_secret())
+    page = request.app[PAGE].replace(PAGE_SECRET_SLOT, request.app[GUARD].new_page_secret())
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -119,7 +118,6 @@ async def offer(request: web.Request) -> web.Response:
     except Busy as error:
         raise Refused(503, str(error)) from None
     except Exception as error:  # an SDP aiortc cannot take after all; the session has freed its slot
-        log.info("an offer was refused: %r", error)
         raise Refused(400, f"the offer was refused: {error!r}"[:200]) from None
     return web.json_response({"sdp": answer.sdp, "type": answer.type, "session": session.id})
 
@@ -151,7 +149,7 @@ async def close_sessions(app: web.Application) -> None:
 def build_app(studio: Studio, guard: Guard) -> web.Application:
     """The aiohttp application of a studio, behind `guard`."""
     app = web.Application(middlewares=[guard.middleware, refusals], client_max_size=MAX_UPLOAD_BYTES)
-    app[STUDIO], app[GUARD] = studio, guard
+    app[STUDIO], app[GUARD], app[PAGE] = studio, guard, (STATIC / "index.html").read_text()
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/api/config", config)

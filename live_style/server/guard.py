@@ -48,16 +48,6 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and localhost: nobody else can reach the server."""
-    if host.rstrip(".").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def host_name(header: str) -> str:
     """The name or address in a Host header, without its port or IPv6 brackets, lower-cased."""
     header = header.strip().lower()
