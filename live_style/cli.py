@@ -209,6 +209,39 @@ def add_style_options(parser: argparse.ArgumentParser, size_help: str, required:
     )
 
 
+def add_person_options(parser: argparse.ArgumentParser, where: str) -> None:
+    """--keep-person / --only-person / --person-strength / --segmenter."""
+    group = parser.add_argument_group(f"person (MediaPipe selfie segmentation; {where})")
+    modes = group.add_mutually_exclusive_group()
+    modes.add_argument(
+        "--keep-person",
+        dest="person",
+        action="store_const",
+        const="keep",
+        default="off",
+        help="the person stays real, the room is painted",
+    )
+    modes.add_argument(
+        "--only-person",
+        dest="person",
+        action="store_const",
+        const="only",
+        help="the person is painted, the room stays real",
+    )
+    group.add_argument(
+        "--person-strength",
+        type=strength_value,
+        metavar="X",
+        help="paint the person at X (0-1) of the stylized look, the room fully (implies --keep-person)",
+    )
+    group.add_argument(
+        "--segmenter",
+        metavar="PATH",
+        help="MediaPipe's selfie_segmentation.tflite or a folder holding it "
+        "(default: $LIVE_STYLE_SEGMENTER, else downloaded once)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser with one sub-command per job."""
     parser = argparse.ArgumentParser(
@@ -284,6 +317,7 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--size", type=positive_int, metavar="N", help="starting processing short side (256 on CPU)")
     serve.add_argument("--preserve-colors", action="store_true", help="start with the content's colours kept")
     add_stabilize_option(serve, "past frames only")
+    add_person_options(serve, "each session's start; the page switches it")
     serve.add_argument("--max-sessions", type=positive_int, default=4, metavar="N", help="browsers at once (4)")
     source = serve.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, metavar="N", help="show this machine's webcam N instead of the browser's")
@@ -319,6 +353,11 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--frames", type=positive_int, default=120, metavar="N", help="frames of the synthetic clip")
     bench.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call")
     bench.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    bench.add_argument(
+        "--segmenter",
+        metavar="PATH",
+        help="the person mask's model, to measure its cost (default: $LIVE_STYLE_SEGMENTER, else downloaded once)",
+    )
     bench.add_argument(
         "--temporal",
         metavar="CLIP",
@@ -381,6 +420,7 @@ def add_video_command(commands: argparse._SubParsersAction) -> None:
         help="memory Ray reserves for each worker on its node (default: none reserved; see README)",
     )
     add_stabilize_option(video, "past and future frames")
+    add_person_options(video, "the mask steadied with past and future frames")
     add_style_options(video, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
     add_model_options(video)
     video.set_defaults(run=command("video", "stylize_video"))
@@ -446,6 +486,7 @@ def add_live_command(commands: argparse._SubParsersAction) -> None:
     live.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots (default: .)")
     live.add_argument("--no-window", dest="window", action="store_false", help="run headless")
     add_stabilize_option(live, "past frames only")
+    add_person_options(live, "the m key switches it")
     live.add_argument(
         "--interpolate",
         action="store_true",

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LIVE_STYLE_SHARED", ROOT.parent / "shared")).resolve()
 LITE_DIR = SHARED / "models" / "magenta-lite"
 HUB_GRAPH_DIR = SHARED / "models" / "magenta-hub-graph"
+SEGMENTER_DIR = SHARED / "models" / "selfie-segmentation"
 STYLES = sorted((SHARED / "styles").glob("*.jpg"))
 CHICAGO = SHARED / "media" / "chicago.jpg"
 # int8 networks are made once per style vector and are the same for every run (what a user's cache
@@ -98,13 +99,14 @@ def share_precision_choices(cache: Path) -> Path:
 
 
 def cli_env(cache: Path, share_int8: bool = True) -> dict[str, str]:
-    """The environment the CLI runs in under test: the shared TF Lite model and a private cache
+    """The environment the CLI runs in under test: the shared TF Lite model and segmenter, a private cache
     (whose int8 networks are the session's, unless `share_int8` is False, and so are its measured precisions)."""
     share_precision_choices(cache)
     link = cache / "int8-transfer"
     if share_int8 and not link.exists():
         link.symlink_to(INT8_NETWORKS, target_is_directory=True)
-    return {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
+    model = {"LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_SEGMENTER": str(SEGMENTER_DIR)}
+    return {**os.environ, **model, "LIVE_STYLE_CACHE": str(cache)}
 
 
 def run_cli(*args: str | Path, cache: Path, timeout: float = 300, **popen) -> subprocess.CompletedProcess:

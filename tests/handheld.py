@@ -122,3 +122,20 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
         for frame in frames:
             out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
     return path
+
+
+def person_walk(
+    person: np.ndarray, mask: np.ndarray, background: np.ndarray, frames: int = 40, size: tuple[int, int] = (640, 480)
+) -> list[np.ndarray]:
+    """A person (cut out of a photo by `mask`, 0/1) walking left to right before a handheld pan over `background`."""
+    room = handheld_clip(background, "pan", frames, size)
+    height, width = person.shape[:2]
+    alpha = mask.astype(np.float32)[..., None]
+    clip = []
+    for t, frame in enumerate(room):
+        left, top = int((size[0] - width) * t / max(1, frames - 1)), size[1] - height
+        out = frame.astype(np.float32)
+        spot = out[top : top + height, left : left + width]
+        out[top : top + height, left : left + width] = spot * (1 - alpha) + person * alpha
+        clip.append(out.astype(np.uint8))
+    return clip

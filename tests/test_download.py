@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import io
 import tarfile
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import CHICAGO, LITE_DIR, SHARED
+from model_host import ModelHost, body, redirect_loop, status, truncated
 
 from live_style import cli
 from live_style.model.remote import DEFAULT_PREDICT, DEFAULT_TRANSFER, HUB, parse_reference
@@ -23,7 +22,6 @@ from live_style.model.spec import locate_model
 WAVE = SHARED / "styles" / "wave.jpg"
 PREDICT = (LITE_DIR / "style_predict_int8.tflite").read_bytes()
 TRANSFER = (LITE_DIR / "style_transfer_fp16.tflite").read_bytes()
-Answer = Callable[[BaseHTTPRequestHandler], None]
 
 
 def tar_gz(files: dict[str, bytes]) -> bytes:
@@ -37,64 +35,8 @@ def tar_gz(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def body(data: bytes, content_type: str = "application/octet-stream") -> Answer:
-    def answer(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-
-    return answer
-
-
-def status(code: int) -> Answer:
-    def answer(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(code)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
-
-    return answer
-
-
-def redirect_loop(handler: BaseHTTPRequestHandler) -> None:
-    handler.send_response(302)
-    handler.send_header("Location", handler.path)
-    handler.send_header("Content-Length", "0")
-    handler.end_headers()
-
-
-def truncated(data: bytes) -> Answer:
-    def answer(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data[: len(data) // 3])
-        handler.close_connection = True
-
-    return answer
-
-
-class ModelHost:
-    """Answers by path prefix; records every path asked for."""
-
-    def __init__(self) -> None:
-        self.answers: dict[str, Answer] = {}
-        self.asked: list[str] = []
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                host.asked.append(self.path)
-                answer = next((a for prefix, a in host.answers.items() if self.path.startswith(prefix)), status(404))
-                answer(self)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+class MagentaHost(ModelHost):
+    """Kaggle and tfhub.dev, as one stand-in."""
 
     def serve_real_files(self) -> None:
         """Kaggle's archives of the real files (1.tflite inside, as Kaggle packs TF Lite variations)."""
@@ -103,9 +45,9 @@ class ModelHost:
 
 
 @pytest.fixture
-def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModelHost]:
+def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MagentaHost]:
     """The stand-in hosts, an empty private cache, and no LIVE_STYLE_MODEL: the first run of a new user."""
-    server = ModelHost()
+    server = MagentaHost()
     monkeypatch.setenv("LIVE_STYLE_KAGGLE_URL", f"{server.url}/kaggle")
     monkeypatch.setenv("LIVE_STYLE_TFHUB_URL", f"{server.url}/tfhub")
     monkeypatch.setenv("LIVE_STYLE_CACHE", str(tmp_path / "cache"))
@@ -126,7 +68,7 @@ def stylize_once(tmp_path: Path, *extra: str) -> int:
 
 
 def test_first_run_downloads_verifies_and_uses_the_pair_then_reuses_it(
-    host: ModelHost, tmp_path: Path, capsys: pytest.CaptureFixture
+    host: MagentaHost, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     host.serve_real_files()
     assert stylize_once(tmp_path) == 0
@@ -140,7 +82,7 @@ def test_first_run_downloads_verifies_and_uses_the_pair_then_reuses_it(
     assert len(host.asked) == asked and "downloading" not in capsys.readouterr().err
 
 
-def test_tfhub_fallback_serves_the_bare_file_when_kaggle_fails(host: ModelHost, tmp_path: Path) -> None:
+def test_tfhub_fallback_serves_the_bare_file_when_kaggle_fails(host: MagentaHost, tmp_path: Path) -> None:
     host.answers["/kaggle/"] = status(404)
     host.answers[f"/tfhub/{DEFAULT_PREDICT.tfhub}"] = body(PREDICT)
     host.answers[f"/tfhub/{DEFAULT_TRANSFER.tfhub}"] = body(TRANSFER)
@@ -161,7 +103,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("broken", BROKEN, ids=list(BROKEN))
 def test_a_broken_host_ends_in_one_line_naming_every_address_and_leaves_the_cache(
-    broken: str, host: ModelHost, tmp_path: Path, capsys: pytest.CaptureFixture
+    broken: str, host: MagentaHost, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     host.serve_real_files()
     (tmp_path / "cache").mkdir()
@@ -181,7 +123,7 @@ def test_a_broken_host_ends_in_one_line_naming_every_address_and_leaves_the_cach
 
 
 def test_a_damaged_cached_file_is_found_replaced_and_reported(
-    host: ModelHost, tmp_path: Path, capsys: pytest.CaptureFixture
+    host: MagentaHost, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     host.serve_real_files()
     assert stylize_once(tmp_path) == 0
@@ -196,7 +138,7 @@ def test_a_damaged_cached_file_is_found_replaced_and_reported(
 
 
 def test_an_html_page_cached_by_the_old_version_is_removed(
-    host: ModelHost, tmp_path: Path, capsys: pytest.CaptureFixture
+    host: MagentaHost, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     host.serve_real_files()
     legacy = tmp_path / "cache" / "magenta-lite" / "style_predict_int8.tflite"
@@ -206,7 +148,7 @@ def test_an_html_page_cached_by_the_old_version_is_removed(
     assert not legacy.exists() and "older live-style" in capsys.readouterr().err
 
 
-def test_the_hub_savedmodel_arrives_as_a_tar_gz(host: ModelHost, hub_model_dir: Path) -> None:
+def test_the_hub_savedmodel_arrives_as_a_tar_gz(host: MagentaHost, hub_model_dir: Path) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         archive.add(hub_model_dir, arcname=".")
@@ -248,7 +190,7 @@ def test_what_is_not_a_model_reference_is_not_taken_for_one(spec: str) -> None:
     assert parse_reference(spec) is None
 
 
-def test_a_kaggle_handle_given_as_model_is_downloaded(host: ModelHost, tmp_path: Path) -> None:
+def test_a_kaggle_handle_given_as_model_is_downloaded(host: MagentaHost, tmp_path: Path) -> None:
     host.serve_real_files()
     spec = f"{DEFAULT_PREDICT.kaggle},https://www.kaggle.com/models/{DEFAULT_TRANSFER.kaggle}"
     assert stylize_once(tmp_path, "--model", spec) == 0

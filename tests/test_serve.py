@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import CHROMIUM, ROOT, SHARED, run_cli
-from handheld import handheld_clip, write_frames, write_y4m
+from conftest import CHROMIUM, ROOT, SEGMENTER_DIR, SHARED, run_cli
+from handheld import handheld_clip, photos, write_frames, write_y4m
 from playwright.sync_api import Browser, Page, Playwright
 from studio import Server, http
 
@@ -72,18 +72,22 @@ def camera_clip() -> list[np.ndarray]:
     return handheld_clip(photo, "pan", frames=60, size=(640, 480), noise=2.0)
 
 
+def fake_camera(y4m: Path) -> list[str]:
+    """Chromium's flags for a fake camera playing `y4m` (and no permission prompt)."""
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={y4m}",
+    ]
+
+
 @pytest.fixture(scope="module")
 def browser(
     playwright: Playwright, camera_clip: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Browser]:
     """Chromium with a fake camera playing the clip (and no permission prompt)."""
     y4m = write_y4m(tmp_path_factory.mktemp("camera") / "camera.y4m", camera_clip)
-    flags = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={y4m}",
-    ]
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=fake_camera(y4m))
     yield chromium
     chromium.close()
 
@@ -133,6 +137,34 @@ def test_the_page_shows_the_camera_stylized_and_its_controls_change_it(
     assert len(screenshot) > 50_000
     print(f"screenshot: {tmp_path / 'studio.png'}")
     page.close()
+
+
+def test_the_person_control_keeps_the_person_real(playwright: Playwright, studio: Server, tmp_path: Path) -> None:
+    from live_style.model.segmenter import Segmenter, locate_segmenter
+
+    picture = handheld_clip(photos(SHARED)["astronaut"], "pan", 1, (640, 480), noise=0.0)[0]
+    camera = write_y4m(tmp_path / "person.y4m", [picture] * 30)
+    person = (Segmenter(locate_segmenter(str(SEGMENTER_DIR)))(picture) >= 128).astype(np.uint8)
+    core = np.ones((31, 31), np.uint8)
+    inside, outside = cv2.erode(person, core) > 0, cv2.erode(1 - person, core) > 0
+
+    def painted(where: np.ndarray) -> float:
+        stylized = cv2.resize(grab(page, "stylized"), (640, 480), interpolation=cv2.INTER_AREA)
+        return float(cv2.absdiff(stylized, picture).mean(axis=2)[where].mean())
+
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=fake_camera(camera))
+    try:
+        page = open_page(chromium, studio.url)
+        playing(page)
+        assert painted(inside) > 25
+        page.select_option("#person", "keep")
+        until(page, lambda: painted(inside) < 10, 60, "the person shown real")
+        assert painted(outside) > 25  # the room still painted
+        page.screenshot(path=tmp_path / "studio-person.png")
+        print(f"screenshot: {tmp_path / 'studio-person.png'}")
+        page.close()
+    finally:
+        chromium.close()
 
 
 def test_latency_stays_bounded_over_20_seconds(browser: Browser, studio: Server) -> None:

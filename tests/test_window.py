@@ -1,4 +1,4 @@
-"""The live window on a real X server (Xvfb): a frame with the HUD is shown, and q quits."""
+"""The live window on a real X server (Xvfb): a frame with the HUD is shown, m keeps the person real, q quits."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED, cli_env
+from conftest import SEGMENTER_DIR, SHARED, cli_env
+from handheld import handheld_clip, photos, write_frames
 from media import write_clip
 from Xlib import XK, X, display
 from Xlib.ext import xtest
@@ -23,6 +24,7 @@ WAVE = SHARED / "styles" / "wave.jpg"
 DEADLINE_S = 120
 BLACK_S = 40  # a window that stays all black this long is the Qt/Xvfb paint bug below, not a slow start
 LAUNCHES = 2
+KERNEL = np.ones((21, 21), np.uint8)  # keeps a region's core away from its soft outline
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +99,9 @@ def wait_for_picture(screen: display.Display, process: subprocess.Popen, size: t
     )
 
 
-def launch(clip: Path, env: dict) -> subprocess.Popen:
+def launch(clip: Path, env: dict, *args: str) -> subprocess.Popen:
     """live-style on the clip, in a window."""
-    command = [sys.executable, "-m", "live_style", "--input", str(clip), "--style", str(WAVE)]
+    command = [sys.executable, "-m", "live_style", "--input", str(clip), "--style", str(WAVE), *args]
     return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
 
 
@@ -120,6 +122,21 @@ def close(screen: display.Display, window) -> None:
     screen.sync()
 
 
+def open_window(screen: display.Display, clip: Path, env: dict, size: tuple[int, int], *args: str) -> tuple:
+    """live-style on the clip in a window showing its stylized picture: (process, window, picture).
+
+    Relaunched when Qt leaves the window black (the known Qt/Xvfb paint bug)."""
+    for attempt in range(1, LAUNCHES + 1):
+        process = launch(clip, env, *args)
+        shown = wait_for_picture(screen, process, size)
+        if shown is not None:
+            return process, *shown
+        process.kill()
+        process.wait()
+        print(f"launch {attempt}: the window stayed black for {BLACK_S} s (the known Qt/Xvfb paint bug)")
+    pytest.fail(f"the window stayed black in all {LAUNCHES} launches")
+
+
 @pytest.mark.parametrize(("quit_by", "reason"), [("q", "stopped: quit"), ("close", "stopped: window closed")])
 def test_window_shows_the_stylized_stream_with_a_hud_and_quits(
     xvfb: str, tmp_path: Path, quit_by: str, reason: str
@@ -127,24 +144,56 @@ def test_window_shows_the_stylized_stream_with_a_hud_and_quits(
     clip = write_clip(tmp_path / "clip.mp4", frames=3000, fps=25, size=(480, 360))
     env = {**cli_env(tmp_path), "DISPLAY": xvfb}
     screen = display.Display(xvfb)
-    for attempt in range(1, LAUNCHES + 1):
-        process = launch(clip, env)
-        shown = wait_for_picture(screen, process, (480, 360))
-        if shown is not None:
-            break
-        process.kill()
-        process.wait()
-        print(f"launch {attempt}: the window stayed black for {BLACK_S} s (the known Qt/Xvfb paint bug)")
-    else:
-        screen.close()
-        pytest.fail(f"the window stayed black in all {LAUNCHES} launches")
+    process = None
     try:
-        window, picture = shown
+        process, window, picture = open_window(screen, clip, env, (480, 360))
         cv2.imwrite(str(tmp_path / "window.png"), picture)  # kept with pytest's temporary files
         press(screen, window, "q") if quit_by == "q" else close(screen, window)
         assert process.wait(timeout=60) == 0
         assert reason in process.stderr.read()
     finally:
-        if process.poll() is None:
+        if process is not None and process.poll() is None:
             process.kill()
         screen.close()
+
+
+def test_m_keeps_the_person_real_and_the_room_painted(xvfb: str, tmp_path: Path) -> None:
+    from live_style.model.segmenter import Segmenter, locate_segmenter
+
+    size = (480, 360)
+    picture = handheld_clip(photos(SHARED)["astronaut"], "pan", 1, size, noise=0.0)[0]
+    clip = write_frames(tmp_path / "still.mp4", [picture] * 1500, fps=25)
+    seen = av_first_frame(clip)
+    person = cv2.erode((Segmenter(locate_segmenter(str(SEGMENTER_DIR)))(seen) >= 128).astype(np.uint8), KERNEL) > 0
+    person[: size[1] // 6] = False  # under the HUD band
+    env = {**cli_env(tmp_path), "DISPLAY": xvfb}
+    screen = display.Display(xvfb)
+    process = None
+    try:
+        process, window, shown = open_window(screen, clip, env, size)
+        difference = lambda image: float(cv2.absdiff(image, seen).mean(axis=2)[person].mean())  # noqa: E731
+        assert difference(shown) > 25  # the person painted like the room
+        press(screen, window, "m")
+        deadline = time.monotonic() + 60
+        while difference(grab(screen, window)) > 6:
+            assert time.monotonic() < deadline, "m did not bring the real person back within 60 s"
+            time.sleep(0.2)
+        painted = grab(screen, window)
+        cv2.imwrite(str(tmp_path / "person-kept.png"), painted)
+        room = cv2.erode((~person).astype(np.uint8), KERNEL) > 0
+        room[: size[1] // 6] = False
+        assert float(cv2.absdiff(painted, seen).mean(axis=2)[room].mean()) > 25  # the room still painted
+        press(screen, window, "q")
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+        screen.close()
+
+
+def av_first_frame(path: Path) -> np.ndarray:
+    """The first frame of a video as a player decodes it."""
+    capture = cv2.VideoCapture(str(path))
+    _, image = capture.read()
+    capture.release()
+    return image

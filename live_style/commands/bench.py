@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from live_style.commands.bench_person import find_segmenter, mask_costs, print_mask_costs
 from live_style.commands.bench_runtimes import print_runtimes, runtime_report
 from live_style.commands.bench_temporal import check_clip, print_temporal, read_frames, temporal_report
 from live_style.commands.common import open_model
@@ -296,6 +297,11 @@ def run_bench(args: argparse.Namespace) -> int:
             report["runs"].append(one_run(model, clip, style, vector, size, args, Path(scratch)))
             print(f"measured size {size}", file=sys.stderr, flush=True)
         report["precision_choice"] = model.precision_decision
+        segmenter = find_segmenter(args.segmenter)
+        if isinstance(segmenter, str):
+            report["person_mask"] = segmenter
+        else:
+            report["person_mask"] = mask_costs(segmenter, read_frames(clip, args.frames), sizes[0])
         if "CPU" in model.device and hasattr(model.network, "transfer_path"):
             report["runtimes"] = runtime_report(
                 cpu_runtimes(args, model), model.network.transfer_path, scene_content(), style
@@ -303,6 +309,7 @@ def run_bench(args: argparse.Namespace) -> int:
     print_table(report)
     if report.get("precision_choice"):
         print_precision_choice(report["precision_choice"])
+    print_mask_costs(report["person_mask"])
     if "runtimes" in report:
         print_runtimes(report["runtimes"])
     if args.json:

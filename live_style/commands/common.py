@@ -1,4 +1,4 @@
-"""What every command does with its options: open the model, turn --style/--mix into a vector."""
+"""What every command does with its options: open the model, turn --style/--mix into a vector, find the segmenter."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import sys
 
 import numpy as np
 
+from live_style.errors import UserError
 from live_style.imaging import read_image
 from live_style.model import load_model
 from live_style.model.openvino_runtime import INSTALL_HINT, openvino_available
+from live_style.model.segmenter import SegmenterSupply, locate_segmenter
 from live_style.model.stylizer import Stylizer
 from live_style.styles import mix_vectors, normalized_weights, parse_mix, style_files
 
@@ -44,3 +46,20 @@ def styles_vector(model: Stylizer, args: argparse.Namespace) -> np.ndarray:
     files = style_files(args.style)
     weights = normalized_weights(parse_mix(args.mix), len(files))
     return mix_vectors([model.style_vector(read_image(f, "style image")) for f in files], weights)
+
+
+def person_mode(args: argparse.Namespace) -> tuple[str, float]:
+    """(mode, person strength) from --keep-person / --only-person / --person-strength."""
+    if args.person_strength is None:
+        return args.person, 0.0
+    if args.person == "only":
+        raise UserError("--person-strength sets how much the kept person is painted; leave out --only-person")
+    return "keep", args.person_strength
+
+
+def segmenter_supply(args: argparse.Namespace, mode: str) -> SegmenterSupply:
+    """Located now when a person option or --segmenter is given (a bad file stops the command before it starts),
+    else on first use (the m key, the page's control)."""
+    if mode != "off" or args.segmenter:
+        return SegmenterSupply(ready=locate_segmenter(args.segmenter))
+    return SegmenterSupply()

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from live_style.commands.common import open_model
+from live_style.commands.common import open_model, person_mode, segmenter_supply
 from live_style.errors import UserError
 from live_style.imaging import read_image
 from live_style.pipeline.controls import LiveControls
@@ -64,6 +64,7 @@ def run_live(args: argparse.Namespace) -> int:
     check_options(args)
     files = live_style_files(args.style)
     weights = parse_mix(args.mix)
+    segmenter = segmenter_supply(args, person_mode(args)[0])
     if args.input:
         source = open_input(args.input, paced=not args.as_fast_as_possible, stall_timeout=args.stall_timeout)
     else:
@@ -92,17 +93,20 @@ def run_live(args: argparse.Namespace) -> int:
     )
     print(f"live: {source.name} at {source.fps:g} fps, styles: {', '.join(bank.names)}", file=sys.stderr, flush=True)
     sinks = [virtual_camera] if virtual_camera is not None else []
-    return LivePipeline(model, source, bank, controls, options, sinks).run()
+    return LivePipeline(model, source, bank, controls, options, sinks, segmenter).run()
 
 
 def starting_controls(args: argparse.Namespace, device: str, default_size: int, style_count: int) -> LiveControls:
     """The live settings from the command line (--size defaults to CPU_LIVE_SIZE on a CPU)."""
+    person, person_strength = person_mode(args)
     return LiveControls(
         style_count=style_count,
         size=args.size or (CPU_LIVE_SIZE if "CPU" in device else default_size),
         strength=args.strength,
         preserve_colors=args.preserve_colors,
         stabilize=args.stabilize,
+        person=person,
+        person_strength=person_strength,
     )
 
 

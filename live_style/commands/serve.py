@@ -9,7 +9,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from live_style.commands.common import open_model
+from live_style.commands.common import open_model, person_mode, segmenter_supply
 from live_style.commands.live import starting_controls
 from live_style.errors import UserError
 from live_style.model.shared import ModelThread
@@ -44,6 +44,7 @@ def run_serve(args: argparse.Namespace) -> int:
     token = args.token or ("" if local else secrets.token_urlsafe(18))
     tls = run.tls_context(args.cert, args.key)
     files = studio_files(args.style)
+    segmenter = segmenter_supply(args, person_mode(args)[0])
     source = open_watch_source(args)
     sock = run.bind(args.host, args.port)
     try:
@@ -53,6 +54,7 @@ def run_serve(args: argparse.Namespace) -> int:
             start=starting_controls(args, model.device, model.model.default_size, len(styles)),
             max_sessions=args.max_sessions,
             stall_timeout=args.stall_timeout,
+            segmenter=segmenter,
         )
         studio = studio_module.Studio(model, styles, options)
     except BaseException:

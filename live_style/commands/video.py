@@ -14,13 +14,15 @@ from pathlib import Path
 
 import av
 
-from live_style.commands.common import model_options, open_model, styles_vector
+from live_style.commands.common import model_options, open_model, person_mode, styles_vector
 from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
+from live_style.model.segmenter import locate_segmenter
 from live_style.pipeline.job_folder import JobFolder, finished_key
 from live_style.pipeline.threads import stop_signals_call
 from live_style.pipeline.video_jobs import JobOptions, LocalRenderer, VideoPlan, VideoRun, plan_video
 from live_style.sinks.video_file import CONTAINER_FORMATS, container_accepts
 from live_style.styles import style_files
+from live_style.temporal.masks import PersonLook
 
 EXIT_SOME_FAILED = 1
 
@@ -64,6 +66,8 @@ def output_pairs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
 
 
 def job_options(args: argparse.Namespace) -> JobOptions:
+    """The video job's options; the segmenter is read now when a person option asks for it."""
+    look = PersonLook.of(*person_mode(args))
     return JobOptions(
         args.size,
         args.output_size,
@@ -73,6 +77,8 @@ def job_options(args: argparse.Namespace) -> JobOptions:
         args.strength,
         not args.no_audio,
         args.segment_seconds,
+        look,
+        locate_segmenter(args.segmenter) if look is not None else None,
     )
 
 
@@ -110,6 +116,7 @@ def stylize_video(args: argparse.Namespace) -> int:
     pairs = output_pairs(expand_inputs(args.inputs), Path(args.output))
     style_files(args.style)
     ray = ray_options(args) if args.ray is not None else None  # before any work: a silent cluster is said at once
+    options = job_options(args)
     folders: dict[Path, JobFolder] = {}
     finished: dict[Path, str] = {}  # outputs already there, by the key of the job that wrote them
 
@@ -124,7 +131,7 @@ def stylize_video(args: argparse.Namespace) -> int:
 
     def plan(pair: tuple[Path, Path]) -> VideoPlan | None:
         """The input's plan, or None when this very job already wrote its output (a resumed run)."""
-        made = plan_video(model, vector, *pair, job_options(args))
+        made = plan_video(model, vector, *pair, options)
         if made.out not in finished:
             return made
         if finished[made.out] != made.key:

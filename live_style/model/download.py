@@ -152,6 +152,7 @@ def download_into_cache(remote: RemoteModel, entry: Path, session: requests.Sess
                 fetch_body(session, url, body, remote.name.split("/")[-2])
                 folder = unpack(body, Path(scratch) / "model", remote)
                 check_model(model_path(folder, remote.role), remote.role)
+                check_published(model_path(folder, remote.role), remote.published_sha256(url))
             except (requests.RequestException, BadModel, tarfile.TarError, EOFError, zlib.error, OSError) as error:
                 tried.append(f"{url} ({describe(error)})")
                 continue
@@ -162,10 +163,17 @@ def download_into_cache(remote: RemoteModel, entry: Path, session: requests.Sess
                 if not entry.is_dir():
                     raise
             return model_path(entry, remote.role)
+    unpack_note = " (unpack the .tar.gz)" if remote.kaggle else ""
     raise UserError(
         f"cannot download the model {remote.name}; tried {'; '.join(tried)}. Download it by hand from "
-        f"{remote.page()} (unpack the .tar.gz) and point --model or LIVE_STYLE_MODEL at it (README: Offline use)"
+        f"{remote.page()}{unpack_note} and point {remote.offline} at it (README: Offline use)"
     )
+
+
+def check_published(path: Path, sha256: str | None) -> None:
+    """The file is the one published at its address (where that file is fixed)."""
+    if sha256 is not None and sha256_of(path) != sha256:
+        raise BadModel("its sha256 differs from the published file's")
 
 
 def fetch(remote: RemoteModel, cache_root: Path, session: requests.Session | None = None) -> Path:

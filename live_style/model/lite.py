@@ -34,13 +34,17 @@ RESIDUAL_BLOCKS = 5
 EXPAND = ("conv1", 3, 2), ("conv2", 3, 2), ("conv3", 9, 1)
 
 
-def tflite_interpreter(path: Path) -> tf.lite.Interpreter:
-    """Open a .tflite file on every core (tf.lite's deprecation notice is silenced: it still works)."""
+def tflite_interpreter(path: Path, content: bytes | None = None, threads: int | None = None) -> tf.lite.Interpreter:
+    """Open a .tflite file (or its `content`, named `path`) on `threads` cores, default all.
+
+    tf.lite's deprecation notice is silenced: it still works.
+    """
+    source = {"model_content": content} if content is not None else {"model_path": str(path)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             with quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-                interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=os.cpu_count())
+                interpreter = tf.lite.Interpreter(**source, num_threads=threads or os.cpu_count())
                 interpreter.allocate_tensors()
         except ValueError as error:
             raise UserError(f"{path} is not a TF Lite model ({error}); give a Magenta .tflite file") from None

@@ -1,8 +1,10 @@
-"""Models that live online: Magenta's files on Kaggle Models (where TF Hub moved), tfhub.dev as fallback.
+"""Models that live online: Magenta's files on Kaggle Models (where TF Hub moved), tfhub.dev as fallback;
+MediaPipe's selfie segmentation where Google publishes it.
 
-A `RemoteModel` names one downloadable piece (a style-predict file, a transfer file, or the hub
-SavedModel) and the addresses to try for it, in order. `LIVE_STYLE_KAGGLE_URL` and
-`LIVE_STYLE_TFHUB_URL` point at a mirror (or a local test server) instead of the public hosts.
+A `RemoteModel` names one downloadable piece (a style-predict file, a transfer file, the hub
+SavedModel or the person segmenter) and the addresses to try for it, in order. `LIVE_STYLE_KAGGLE_URL`,
+`LIVE_STYLE_TFHUB_URL` and `LIVE_STYLE_MEDIAPIPE_URL` point at a mirror (or a local test server)
+instead of the public hosts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from urllib.parse import urlparse
 
 KAGGLE_URL = "https://www.kaggle.com"
 TFHUB_URL = "https://tfhub.dev"
-ROLES = ("predict", "transfer", "hub")
+MIRROR_OF_DIRECT = "LIVE_STYLE_MEDIAPIPE_URL"  # replaces scheme and host of every direct address
 
 KAGGLE_HANDLE = re.compile(
     r"^(?P<owner>[\w-]+)/(?P<model>[\w.-]+)/(?P<framework>tfLite|tensorFlow1|tensorFlow2)/(?P<variation>[\w.-]+)(?:/(?P<version>\d+))?$"
@@ -33,14 +35,19 @@ class RemoteModel:
     role: str
     kaggle: str | None
     tfhub: str | None
+    direct: tuple[tuple[str, str | None], ...] = ()  # (address of a bare file, its published sha256 if fixed)
+    known_as: str | None = None  # the name when it is neither on Kaggle nor on tfhub.dev
+    offline: str = "--model or LIVE_STYLE_MODEL"  # what to point at a copy downloaded by hand
 
     @property
     def name(self) -> str:
         """A short name for messages and the cache folder."""
-        return self.kaggle or self.tfhub or "model"
+        return self.kaggle or self.tfhub or self.known_as or "model"
 
     def page(self) -> str:
         """Where a person downloads it by hand."""
+        if self.direct:
+            return self.direct[0][0]
         if self.kaggle:
             owner, model, framework, variation, version = self.kaggle.split("/")
             return f"{KAGGLE_URL}/models/{owner}/{model}/{framework}/{variation}/{version}"
@@ -56,7 +63,20 @@ class RemoteModel:
         if self.tfhub:
             form = "lite-format=tflite" if self.role != "hub" else "tf-hub-format=compressed"
             urls.append(f"{tfhub.rstrip('/')}/{self.tfhub}?{form}")
-        return urls
+        return urls + [mirrored(url) for url, _ in self.direct]
+
+    def published_sha256(self, url: str) -> str | None:
+        """The sha256 the file at this (possibly mirrored) direct address must have, where it is fixed."""
+        return next((sha for address, sha in self.direct if mirrored(address) == url), None)
+
+
+def mirrored(url: str) -> str:
+    """A direct address on the LIVE_STYLE_MEDIAPIPE_URL mirror when one is set."""
+    mirror = os.environ.get(MIRROR_OF_DIRECT)
+    if not mirror:
+        return url
+    parts = urlparse(url)
+    return f"{mirror.rstrip('/')}{parts.path}"
 
 
 def lite_piece(quant: str, part: str, version: str = "1") -> RemoteModel:
@@ -70,6 +90,25 @@ def lite_piece(quant: str, part: str, version: str = "1") -> RemoteModel:
 
 DEFAULT_PREDICT = lite_piece("int8", "prediction")
 DEFAULT_TRANSFER = lite_piece("fp16", "transfer")  # float weights: the best pictures of the lite files
+SEGMENTER_SHA256 = "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"  # "general", 256x256
+SEGMENTER = RemoteModel(
+    "segmenter",
+    None,
+    None,
+    direct=(
+        # the file of MediaPipe's legacy selfie segmentation solution, in MediaPipe's asset bucket and npm package
+        ("https://storage.googleapis.com/mediapipe-assets/selfie_segmentation.tflite", SEGMENTER_SHA256),
+        ("https://cdn.jsdelivr.net/npm/@mediapipe/selfie_segmentation/selfie_segmentation.tflite", SEGMENTER_SHA256),
+        # its successor in MediaPipe Tasks' model storage ("latest" moves: checked by its interface only)
+        (
+            "https://storage.googleapis.com/mediapipe-models/image_segmenter/selfie_segmenter/float16/latest/"
+            "selfie_segmenter.tflite",
+            None,
+        ),
+    ),
+    known_as="mediapipe/selfie_segmentation/general",
+    offline="--segmenter or LIVE_STYLE_SEGMENTER",
+)
 HUB = RemoteModel("hub", f"{MAGENTA_KAGGLE}/tensorFlow1/256/2", "google/magenta/arbitrary-image-stylization-v1-256/2")
 
 

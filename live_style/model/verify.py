@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +19,26 @@ class BadModel(Exception):
 
 
 def check_tflite(path: Path, role: str) -> None:
-    """A TF Lite file with a style-predict (256x256x3 -> 100) or transfer (image + 100 -> image) interface."""
+    """A TF Lite file with a style-predict (256x256x3 -> 100), transfer (image + 100 -> image) or
+    segmenter (image -> one-channel mask of its size) interface."""
     head = Path(path).read_bytes()[:512]
     if head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<?xml", b"{")):
         raise BadModel("a web page or error text, not a model")
     if head[4:8] != TFLITE_IDENTIFIER:
         raise BadModel("not a TF Lite flatbuffer")
     try:
-        with quiet_native_stderr():
+        with quiet_native_stderr(), warnings.catch_warnings():  # tf.lite's deprecation notice: it still works
+            warnings.simplefilter("ignore")
             interpreter = tf.lite.Interpreter(model_path=str(path))
     except (ValueError, RuntimeError) as error:
         raise BadModel(f"TF Lite cannot open it: {str(error).splitlines()[0]}") from None
     inputs = [tuple(detail["shape"]) for detail in interpreter.get_input_details()]
     outputs = [tuple(detail["shape"]) for detail in interpreter.get_output_details()]
+    if role == "segmenter":
+        masks = [shape for shape in outputs if len(shape) == 4 and shape[-1] == 1]
+        if len(inputs) != 1 or len(inputs[0]) != 4 or inputs[0][-1] != 3 or masks != [(*inputs[0][:3], 1)]:
+            raise BadModel(f"not a person segmentation file (inputs {inputs}, outputs {outputs})")
+        return
     if role == "predict":
         if inputs != [(1, 256, 256, 3)] or len(outputs) != 1 or int(np.prod(outputs[0])) != STYLE_VECTOR:
             raise BadModel(f"not a style-predict file (inputs {inputs}, outputs {outputs})")
@@ -59,7 +67,7 @@ def check_saved_model(folder: Path) -> None:
 
 
 def check_model(path: Path, role: str) -> None:
-    """check_tflite for a predict or transfer file, check_saved_model for the hub model."""
+    """check_tflite for a predict, transfer or segmenter file, check_saved_model for the hub model."""
     if role == "hub":
         check_saved_model(path)
     else:

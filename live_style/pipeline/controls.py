@@ -1,8 +1,10 @@
-"""What the live window's hotkeys change: style, strength, view, processing size, recording, help."""
+"""What the live window's hotkeys change: style, strength, view, processing size, person mask, recording, help."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from live_style.temporal.masks import MODES, PersonLook
 
 VIEWS = ("stylized", "original", "side")
 STRENGTH_STEP = 0.1
@@ -23,6 +25,8 @@ class LiveControls:
     preserve_colors: bool = False
     stabilize: bool = True
     view: str = "stylized"
+    person: str = "off"  # one of masks.MODES
+    person_strength: float = 0.0  # how much the person is painted in "keep" mode
     recording: bool = False
     show_help: bool = False
 
@@ -44,8 +48,15 @@ class LiveControls:
         elif key in ("[", "]"):
             delta = -SIZE_STEP if key == "[" else SIZE_STEP
             self.size = min(SIZE_RANGE[1], max(SIZE_RANGE[0], self.size + delta))
+        elif key == "m":
+            self.person = MODES[(MODES.index(self.person) + 1) % len(MODES)]
         elif key == "r":
             self.recording = not self.recording
         elif key == "h":
             self.show_help = not self.show_help
         return None
+
+    @property
+    def person_look(self) -> PersonLook | None:
+        """How the person and the room are painted now (None: no mask)."""
+        return PersonLook.of(self.person, self.person_strength)

@@ -1,4 +1,4 @@
-"""One segment of a video through decode -> stylize (batched) -> steady -> upscale + encode.
+"""One segment of a video through decode -> stylize (batched) + person mask -> steady -> upscale + encode.
 
 Decoding (PyAV, its own thread), inference (batches, the caller's thread) and upscaling + encoding
 (its own thread) overlap through bounded queues; a failing stage stops the others. The frames
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from live_style.imaging import resize_frames
+from live_style.model.segmenter import Segmenter, SegmenterFile
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.segments import Segment
 from live_style.pipeline.stats import StageTimes
@@ -26,6 +27,7 @@ from live_style.pipeline.threads import END, Stage, get_unless_stopped, put_unle
 from live_style.sinks.video_file import VideoFileWriter
 from live_style.sources.video_file import DecodedFrame, VideoFile
 from live_style.temporal.coherence import TwoWaySteadier
+from live_style.temporal.masks import PersonLook, display_frame, with_mask
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class RenderSettings:
     stabilize: bool
     rate: Fraction
     time_base: Fraction
+    person: PersonLook | None = None  # with the segmenter: the person and the room painted apart
+    segmenter: SegmenterFile | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class SegmentJob:
         self.stop = threading.Event()
         self.frames_done = 0
         self.steadier = TwoWaySteadier() if self.settings.stabilize else None
+        self.segmenter = Segmenter(self.settings.segmenter) if self.settings.person is not None else None
 
     def _put(self, channel: queue.Queue, item: object) -> None:
         put_unless_stopped(channel, item, self.stop)
@@ -93,13 +98,14 @@ class SegmentJob:
 
     def _encode(self) -> None:
         width, height = self.settings.output
+        look = self.settings.person
         segment = self.task.segment
         while (item := self._get(self.encoded)) is not END:
             for frame, stylized in item:
                 if not segment.first <= frame.index < segment.stop:
                     continue  # warm-up only
                 started = time.perf_counter()
-                full = resize_frames(stylized[None], height, width)[0]
+                full = display_frame(frame.image, stylized, look, (height, width))
                 resized = time.perf_counter()
                 self.writer.write(full, frame.pts)
                 self.times.add("postprocess", resized - started)
@@ -140,6 +146,10 @@ class SegmentJob:
         smalls = np.stack([small for _, small in batch])
         stylized = self.model.stylize(smalls, self.settings.vector, preserve_colors=self.settings.preserve_colors)
         inferred = time.perf_counter()
+        if self.segmenter is not None:
+            stylized = [with_mask(image, self.segmenter(small)) for image, small in zip(stylized, smalls, strict=True)]
+            self.times.add("person mask", (time.perf_counter() - inferred) / len(batch))
+            inferred = time.perf_counter()
         if self.steadier is None:
             done = [(frame, image) for (frame, _), image in zip(batch, stylized, strict=True)]
         else:

@@ -1,4 +1,4 @@
-"""The live loop: source -> downscale -> stylize -> steady -> upscale -> window and recording.
+"""The live loop: source -> downscale -> stylize -> person mask -> steady -> upscale -> window and recording.
 
 Capture (which also downscales to the processing size) and recording run in their own threads, the
 model in a worker thread that only stylizes, steadying and upscaling in a finishing thread behind
@@ -25,6 +25,7 @@ import numpy as np
 
 from live_style.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
 from live_style.imaging import resize_frames, write_image
+from live_style.model.segmenter import PersonMasker, SegmenterSupply
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.stats import RateMeter, StageTimes
@@ -36,6 +37,7 @@ from live_style.sources.capture import Frame, VideoSource
 from live_style.styles import CrossFade, StyleBank, apply_strength, mix_vectors
 from live_style.temporal.coherence import Steadier
 from live_style.temporal.interpolate import Interpolator
+from live_style.temporal.masks import display_frame, with_mask
 
 PROGRESS_EVERY_S = 2.0
 STOP_SIGNALS = {
@@ -75,6 +77,7 @@ class Inferred:
     small: np.ndarray
     out: np.ndarray
     style: str
+    person: str
 
 
 class LivePipeline:
@@ -88,9 +91,12 @@ class LivePipeline:
         controls: LiveControls,
         options: LiveOptions,
         sinks: Sequence[Sink] = (),
+        segmenter: SegmenterSupply | None = None,
     ):
         self.model, self.source, self.bank, self.controls, self.options = model, source, bank, controls, options
         self.sinks = list(sinks)
+        self.segmenter = segmenter
+        self._masker = PersonMasker(segmenter) if segmenter is not None else None
         self.controls.recording = options.record is not None
         self.times = StageTimes()
         self.output_rate = RateMeter()
@@ -257,7 +263,7 @@ class LivePipeline:
         started = time.perf_counter()
         out = self.model.stylize(small[None], self._vector(frame), preserve_colors=self.controls.preserve_colors)
         self.times.add("stylize", time.perf_counter() - started)
-        return Inferred(frame, small, out[0], self.bank.names[self.controls.style_index])
+        return Inferred(frame, small, out[0], self.bank.names[self.controls.style_index], self.controls.person)
 
     def _finish(self, inferred: Inferred) -> Stylized | None:
         """Steady and upscale back to the source's size.
@@ -265,7 +271,7 @@ class LivePipeline:
         None (no upscale) when in-between frames already overtook this one: it only becomes the new key.
         """
         started = time.perf_counter()
-        small, out = inferred.small, inferred.out
+        small, out = inferred.small, self._with_person_mask(inferred)
         steadier = self._current_steadier()
         if steadier is not None:
             out = steadier(small, out)
@@ -276,9 +282,18 @@ class LivePipeline:
         frame = inferred.frame
         if frame.index <= self._published_index:
             return None
-        full = resize_frames(out[None], *frame.image.shape[:2])[0]
+        full = display_frame(frame.image, out, self.controls.person_look)
         self.times.add("postprocess", time.perf_counter() - steadied)
         return Stylized(frame, full, inferred.style, small.shape[:2])
+
+    def _with_person_mask(self, inferred: Inferred) -> np.ndarray:
+        """The model's output with the person mask as a fourth channel while a person mode is on."""
+        if inferred.person == "off" or self._masker is None:
+            return inferred.out
+        started = time.perf_counter()
+        mask = self._masker(inferred.small)
+        self.times.add("person mask", time.perf_counter() - started)
+        return inferred.out if mask is None else with_mask(inferred.out, mask)
 
     def _current_steadier(self) -> Steadier | None:
         """The steadier while steadiness is on (a fresh one each time it is switched back on)."""
@@ -344,7 +359,7 @@ class LivePipeline:
             between = self._interpolator.between(small)
             if between is None:
                 continue
-            full = resize_frames(between[None], *frame.image.shape[:2])[0]
+            full = display_frame(frame.image, between, self.controls.person_look)
             self.times.add("interpolate", time.perf_counter() - started)
             if self._publish(Stylized(frame, full, self.bank.names[self.controls.style_index], small.shape[:2])):
                 self.frames_interpolated += 1
@@ -425,9 +440,19 @@ class LivePipeline:
             f"strength {self.controls.strength:.1f}",
             f"{width}x{height}",
         ]
+        if self.controls.person != "off":
+            parts.append(f"person: {self.person_state()}")
         if self._recorder is not None:
             parts.append("REC")
         return " | ".join([*parts, "h: help"])
+
+    def person_state(self) -> str:
+        """'off', 'keep', 'only', or why there is no mask yet ('loading', 'unavailable')."""
+        if self.controls.person == "off":
+            return "off"
+        if self.segmenter is None or self.segmenter.error:
+            return "unavailable"
+        return self.controls.person if self.segmenter.file() is not None else "loading"
 
     def _on_key(self, key: str, shown: Stylized | None) -> None:
         action = self.controls.handle_key(key)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from live_style import __version__
 from live_style.errors import UserError
+from live_style.model.segmenter import SegmenterFile
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.file_job import RenderSettings, SegmentTask, render_segment
 from live_style.pipeline.job_folder import JobFolder, job_path, record_finished
@@ -29,6 +30,7 @@ from live_style.sinks.remux import remux
 from live_style.sinks.video_file import CONTAINER_FORMATS, VIDEO_CODECS, even
 from live_style.sources.video_file import FrameIndex, VideoFile
 from live_style.styles import with_strength
+from live_style.temporal.masks import PersonLook
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class JobOptions:
     strength: float
     audio: bool
     segment_seconds: float
+    person: PersonLook | None = None
+    segmenter: SegmenterFile | None = None
 
 
 @dataclass
@@ -96,6 +100,8 @@ def plan_video(model: Stylizer, vector, source: Path, out: Path, options: JobOpt
             options.stabilize,
             video.rate,
             video.time_base,
+            options.person,
+            options.segmenter,
         )
         segments = plan_segments(index, float(video.rate), options.segment_seconds)
         with_audio = options.audio and video.audio is not None
@@ -111,8 +117,9 @@ def job_key(source: Path, out: Path, model: Stylizer, settings: RenderSettings, 
     facts = {
         "input": [str(source.resolve()), stat.st_size, stat.st_mtime_ns],
         "model": [model.identity, model.description],
-        "settings": {k: str(v) for k, v in asdict(settings).items() if k != "vector"},
+        "settings": {k: str(v) for k, v in asdict(settings).items() if k not in ("vector", "segmenter")},
         "vector": hashlib.sha256(settings.vector.tobytes()).hexdigest(),
+        "segmenter": settings.segmenter and hashlib.sha256(settings.segmenter.content).hexdigest(),
         "segments": [segment_seconds, segment_suffix(out)],
         "version": __version__,
     }

@@ -81,6 +81,8 @@ async def config(request: web.Request) -> web.Response:
             "strength": controls.strength,
             "preserve_colors": controls.preserve_colors,
             "stabilize": controls.stabilize,
+            "person": controls.person,
+            "person_strength": controls.person_strength,
         }
     )
 

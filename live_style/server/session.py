@@ -31,6 +31,7 @@ from live_style.server.limits import Refused, parse_json_object
 from live_style.sinks.browser import FeedTrack, FrameFeed
 from live_style.sources.capture import SourceLost
 from live_style.sources.webrtc import TrackCapture, discard, track_source
+from live_style.temporal.masks import MODES
 
 if TYPE_CHECKING:
     from live_style.server.studio import Studio, StyleSet
@@ -65,6 +66,12 @@ def apply_settings(controls: LiveControls, message: dict, style_count: int) -> N
         controls.strength = number("strength", 0, 1)
     if "size" in message:
         controls.size = int(number("size", *SIZE_RANGE))
+    if "person" in message:
+        if message["person"] not in MODES:
+            raise UserError(f"person must be one of {', '.join(MODES)}")
+        controls.person = message["person"]
+    if "person_strength" in message:
+        controls.person_strength = number("person_strength", 0, 1)
     for flag in ("preserve_colors", "stabilize"):
         if flag in message:
             if not isinstance(message[flag], bool):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from aiortc import RTCConfiguration, RTCSessionDescription
 
 from live_style.errors import UserError
+from live_style.model.segmenter import SegmenterSupply
 from live_style.model.shared import ModelThread
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.live import LiveOptions, LivePipeline
@@ -33,6 +34,7 @@ class StudioOptions:
     start: LiveControls
     max_sessions: int = 4
     stall_timeout: float = 5.0
+    segmenter: SegmenterSupply = field(default_factory=SegmenterSupply)
 
 
 class Busy(UserError):
@@ -79,7 +81,8 @@ class Studio:
         self, source: VideoSource, controls: LiveControls, bank: StyleBank, feed: FrameFeed
     ) -> LivePipeline:
         """The window's live pipeline, headless and quiet, on the shared model, feeding browsers."""
-        return LivePipeline(self.model, source, bank, controls, LiveOptions(window=False, progress=False), [feed])
+        options = LiveOptions(window=False, progress=False)
+        return LivePipeline(self.model, source, bank, controls, options, [feed], self.options.segmenter)
 
     def style_list(self, styles: StyleSet) -> list[dict]:
         thumbnails = {**self.thumbnails, **styles.upload_thumbnails}
@@ -128,6 +131,7 @@ class Studio:
             "size": f"{width}x{height}",
             "model": self.model.description,
             "style": bank.names[controls.style_index],
+            "person": pipeline.person_state(),
             "frames": pipeline.frames_done,
             "dropped": pipeline.source.dropped,
             "ended": pipeline.stop_reason,

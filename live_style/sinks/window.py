@@ -15,6 +15,7 @@ HELP = (
     "+ / -     strength up / down",
     "o         original / side by side / stylized",
     "[ / ]     processing size down / up",
+    "m         person: off / kept real / only painted",
     "s         snapshot (PNG)",
     "r         start / stop recording",
     "h         this help",

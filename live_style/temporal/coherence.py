@@ -25,17 +25,45 @@ KEEP_RANGE = (0.3, 0.8)  # the warped neighbour's weight where the flow is fully
 FIDELITY = 0.85  # SSIM of the steadied frame against the fresh one the weight steers to (measured: see README)
 FIDELITY_SIGMA = 0.75  # SSIM's window (1.5 px in metrics.py), scaled with the flow's half-size frames
 FIDELITY_GAIN = 2.0  # weight change per unit of SSIM off target, per frame
+MASK_KEEP = 0.9  # a person mask's (masks.py) warped neighbour's weight where the flow is trusted and it agrees
+MASK_CHANGE = 0.5  # a mask change (0..1) this large keeps 37% of that weight (picked by bench/person.py)
 CUT_COVERAGE = 0.4  # below this share of confidently aligned pixels, the scene changed: start afresh
 CHUNK = 32  # files: frames emitted per backward pass
 LOOKAHEAD = 16  # files: future frames each backward pass starts from (0.8**16 < 3%)
 
 
 def blend(fresh: np.ndarray, neighbour: np.ndarray | None, alignment: Alignment | None, keep: float) -> np.ndarray:
-    """fresh + keep * confidence * (warped neighbour - fresh); fresh itself where there is no usable neighbour."""
-    if neighbour is None or alignment is None or neighbour.shape != fresh.shape:
+    """fresh + keep * confidence * (warped neighbour - fresh); fresh itself where there is no usable neighbour.
+
+    A mask riding as a fourth channel (masks.py) is blended by `blend_mask`; the picture stays steady
+    when a mask comes or goes.
+    """
+    if neighbour is None or alignment is None or neighbour.shape[:2] != fresh.shape[:2]:
         return fresh
-    weight = keep * alignment.confidence
-    return cv2.blendLinear(warp(neighbour, alignment.flow), fresh, weight, 1.0 - weight)
+    warped = warp(neighbour, alignment.flow)
+    picture = blend_warped(fresh[:, :, :3], warped[:, :, :3], alignment.confidence, keep)
+    if fresh.shape[2] == 3:
+        return picture
+    mask = fresh[:, :, 3]
+    if warped.shape[2] == 4:
+        mask = blend_mask(mask, warped[:, :, 3], alignment.confidence)
+    return np.dstack([picture, mask])
+
+
+def blend_mask(fresh: np.ndarray, warped: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Like blend_warped at MASK_KEEP, but trusting the warped mask less the more the fresh one disagrees:
+    small changes (the outline's jitter) are steadied, a real change (a person leaving a spot the flow
+    cannot tell apart by colour) comes through at once."""
+    change = cv2.absdiff(fresh, warped).astype(np.float32)
+    trust = cv2.exp(cv2.multiply(change, change, scale=-1 / (255 * MASK_CHANGE) ** 2))
+    weight = cv2.multiply(confidence, trust, scale=MASK_KEEP)
+    return cv2.blendLinear(warped, fresh, weight, 1.0 - weight)
+
+
+def blend_warped(fresh: np.ndarray, warped: np.ndarray, confidence: np.ndarray, keep: float) -> np.ndarray:
+    """fresh + keep * confidence * (warped - fresh)."""
+    weight = keep * confidence
+    return cv2.blendLinear(np.ascontiguousarray(warped), np.ascontiguousarray(fresh), weight, 1.0 - weight)
 
 
 class KeepControl:
@@ -46,8 +74,12 @@ class KeepControl:
         self.keep = KEEP_RANGE[1]
 
     def update(self, steadied: np.ndarray, fresh: np.ndarray) -> None:
-        """Steer by this frame's SSIM between the steadied and the fresh output (at the flow's size: cheap)."""
-        fidelity = ssim(self.flow.small(steadied), self.flow.small(fresh), sigma=FIDELITY_SIGMA)
+        """Steer by this frame's SSIM between the steadied and the fresh output (at the flow's size: cheap).
+
+        Only the picture counts, not a mask channel riding along (masks.py).
+        """
+        steadied, fresh = (self.flow.small(image[:, :, :3]) for image in (steadied, fresh))
+        fidelity = ssim(steadied, fresh, sigma=FIDELITY_SIGMA)
         self.keep = float(np.clip(self.keep + FIDELITY_GAIN * (fidelity - FIDELITY), *KEEP_RANGE))
 
 
@@ -81,7 +113,8 @@ class Steadier:
         self._previous_output: np.ndarray | None = None
 
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        """The steadied frame of `stylized`, the output for `content` (both BGR uint8, processing size)."""
+        """The steadied frame of `stylized`, the output for `content` (both BGR uint8, processing size;
+        `stylized` may carry a mask as a fourth channel, steadied with it)."""
         links = self.links.link(content)
         steadied = blend(stylized, self._previous_output, links[0] if links else None, self.control.keep)
         self.control.update(steadied, stylized)

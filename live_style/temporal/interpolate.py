@@ -34,7 +34,7 @@ class Interpolator:
         """The key's output moved to where `content` shows the scene; None before the first key or on a size change."""
         with self._lock:
             key = self._key
-        if key is None or key[1].shape != content.shape:
+        if key is None or key[1].shape[:2] != content.shape[:2]:
             return None
         key_small, stylized = key
         small = self.flow.small(content)

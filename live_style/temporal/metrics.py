@@ -1,4 +1,5 @@
-"""How steady a video is: the warping error of Lai et al. 2018, and SSIM/PSNR against a reference.
+"""How steady a video is: the warping error of Lai et al. 2018, SSIM/PSNR against a reference, and for
+person masks their agreement (IoU) and their flicker along the outline.
 
 The warping error follows `evaluate_WarpError.py` of Lai et al. ("Learning Blind Video Temporal
 Consistency"): flow on the *source* frames from t to t-1, occlusion and motion-boundary masks as
@@ -90,3 +91,27 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio of two uint8 images, in dB."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two person masks, each cut at its half (uint8 at 128, float at 0.5)."""
+    a, b = (m >= (128 if m.dtype == np.uint8 else 0.5) for m in (a, b))
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 1.0
+
+
+def outline_flicker(
+    sources: Sequence[np.ndarray], masks: Sequence[np.ndarray], outlines: Sequence[np.ndarray]
+) -> float:
+    """How much masks (float 0..1) change along the person's outline between frames, motion removed: the mean of
+    |mask t - mask t-1 warped onto t| over frame t's `outlines` band, occluded pixels left out (Farneback flow
+    on the sources, as the warping error)."""
+    changes = []
+    for (previous_src, current_src), (previous, current), outline in zip(
+        itertools.pairwise(sources), itertools.pairwise(masks), outlines[1:], strict=True
+    ):
+        a, b = gray(current_src), gray(previous_src)
+        backward, forward = farneback(a, b), farneback(b, a)
+        seen = outline & ~occlusion(backward, forward)
+        changes.append(float(np.abs(current - warp(previous, backward))[seen].mean()) if seen.any() else 0.0)
+    return float(np.mean(changes))

@@ -85,6 +85,8 @@ function settings() {
     strength: Number($("strength").value),
     preserve_colors: $("preserve-colors").checked,
     stabilize: $("stabilize").checked,
+    person: $("person").value,
+    person_strength: Number($("person-strength").value),
     size: Number($("size-select").value),
   };
 }
@@ -96,6 +98,8 @@ function showConfig(config) {
   $("strength-value").textContent = config.strength;
   $("preserve-colors").checked = config.preserve_colors;
   $("stabilize").checked = config.stabilize;
+  $("person").value = config.person;
+  $("person-strength").value = config.person_strength;
   const size = String(config.size);
   if (![...$("size-select").options].some((option) => option.value === size)) $("size-select").add(new Option(size));
   $("size-select").value = size;
@@ -111,6 +115,8 @@ function wireControls() {
   $("second").addEventListener("change", () => send({ second: settings().second }));
   $("preserve-colors").addEventListener("change", () => send({ preserve_colors: $("preserve-colors").checked }));
   $("stabilize").addEventListener("change", () => send({ stabilize: $("stabilize").checked }));
+  $("person").addEventListener("change", () => send({ person: $("person").value }));
+  $("person-strength").addEventListener("input", () => send({ person_strength: Number($("person-strength").value) }));
   $("size-select").addEventListener("change", () => send({ size: Number($("size-select").value) }));
   $("side-by-side").addEventListener("change", () => $("screens").classList.toggle("side", $("side-by-side").checked));
   $("upload").addEventListener("change", uploadStyle);
@@ -129,6 +135,7 @@ function onServerMessage(message) {
     $("fps").textContent = message.fps.toFixed(1);
     $("size").textContent = message.size;
     $("model").textContent = message.model;
+    $("person-state").textContent = ["loading", "unavailable"].includes(message.person) ? message.person : "";
     $("latency").textContent = String(Math.round(state.rttMs + state.serverMs + state.jitterMs));
     if (message.ended) say(`The stream stopped: ${message.ended}. Reload the page to start again.`, true);
   }
