@@ -267,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         "processing short side in pixels (default: 384 on CPU, 512 on GPU; "
         "--method optimize: longest side, default 512)",
     )
+    add_person_options(image, "fast method")
     add_optimize_options(image)
     add_model_options(image)
     image.set_defaults(run=command("image", "stylize_images"))

@@ -16,6 +16,7 @@ from live_style.imaging import processing_shape
 from live_style.model.segmenter import Segmenter
 from live_style.temporal.coherence import Steadier
 from live_style.temporal.masks import guided_upsample, split_mask, with_mask
+from live_style.temporal.metrics import outline_flicker
 
 SIZE = (640, 480)
 SHORT_SIDE = 256  # the live default on a CPU
@@ -51,3 +52,15 @@ def outline_bands(references: list[np.ndarray], width: int = 9) -> list[np.ndarr
     """Where each reference mask's outline runs, `width` pixels wide."""
     kernel = np.ones((width, width), np.uint8)
     return [cv2.morphologyEx((r >= 128).astype(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0 for r in references]
+
+
+def halved(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Frames (or masks, or bands) at half size: the outline flicker's flow costs a quarter."""
+    return [cv2.resize(f.astype(np.uint8) if f.dtype == bool else f, None, fx=0.5, fy=0.5) for f in frames]
+
+
+def outline_flicker_ratio(clip: list[np.ndarray], references: list[np.ndarray], steady: list, alone: list) -> float:
+    """The steady masks' flicker along the outline over the per-frame masks' (metrics.outline_flicker, half size)."""
+    bands = [band > 0 for band in halved(outline_bands(references))]
+    steadied, per_frame = outline_flicker(halved(clip), bands, halved(steady), halved(alone))
+    return steadied / per_frame

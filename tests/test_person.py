@@ -14,14 +14,14 @@ import pytest
 from conftest import CHICAGO, LITE_DIR, SEGMENTER_DIR, SHARED
 from handheld import handheld_clip, photos, write_frames
 from model_host import ModelHost, body, status
-from person_clips import SIZE, live_masks, outline_bands, person_clips
+from person_clips import SIZE, live_masks, outline_flicker_ratio, person_clips
 
 from live_style import cli
 from live_style.imaging import processing_shape
 from live_style.model.remote import SEGMENTER
 from live_style.model.segmenter import Segmenter, locate_segmenter
 from live_style.temporal.masks import PersonLook, display_frame, with_mask
-from live_style.temporal.metrics import mask_iou, outline_flicker
+from live_style.temporal.metrics import mask_iou
 
 WAVE = SHARED / "styles" / "wave.jpg"
 GENERAL = SEGMENTER_DIR / "selfie_segmentation.tflite"
@@ -95,8 +95,7 @@ def test_the_steady_mask_follows_the_person_and_flickers_less_than_per_frame_mas
     references = [segmenter(frame) for frame in clip]  # each frame alone, at full resolution
     steady, per_frame = live_masks(clip, segmenter), live_masks(clip, segmenter, steady=False)
     agreement = [mask_iou(mask, reference) for mask, reference in zip(steady, references, strict=True)]
-    bands = outline_bands(references)
-    flicker = outline_flicker(clip, steady, bands) / outline_flicker(clip, per_frame, bands)
+    flicker = outline_flicker_ratio(clip, references, steady, per_frame)
     print(f"{name}: IoU min {min(agreement):.3f} mean {np.mean(agreement):.3f}, outline flicker x{flicker:.2f}")
     assert min(agreement) >= 0.9 and np.mean(agreement) >= 0.95
     assert flicker <= (0.9 if name.startswith("walk") else 0.55)  # see README: Person-aware, what it measures

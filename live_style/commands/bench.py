@@ -52,6 +52,11 @@ def device_name(model: Stylizer) -> str:
     if "GPU" in model.device:
         details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
         return f"GPU {details.get('device_name', 'unknown')}"
+    return cpu_name()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one) and its cores."""
     cpu = platform.processor() or "CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():

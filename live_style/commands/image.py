@@ -10,10 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live_style.commands.common import open_model, styles_vector
+from live_style.commands.common import open_model, person_mode, styles_vector
 from live_style.errors import UserError
 from live_style.imaging import read_image, resize_frames, to_bgr_uint8, write_image
+from live_style.model.segmenter import Segmenter, locate_segmenter
+from live_style.model.stylizer import Stylizer
 from live_style.styles import IMAGE_SUFFIXES, style_files, with_strength
+from live_style.temporal.masks import PersonLook, composite, guided_upsample
 
 ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 
@@ -50,8 +53,12 @@ def stylize_images(args: argparse.Namespace) -> int:
     outputs = output_paths(inputs, Path(args.output))
     originals = [read_image(p, "input image") for p in inputs]
     style_files(args.style)
+    look = PersonLook.of(*person_mode(args))
     if args.method == "optimize":
+        if look is not None:
+            raise UserError("the person options work with --method fast only")
         return optimize_images(args, originals, outputs)
+    segmenter = Segmenter(locate_segmenter(args.segmenter)) if look is not None else None
     model = open_model(args, "still")
     vector = styles_vector(model, args)
     for original, out_path in zip(originals, outputs, strict=True):
@@ -61,10 +68,21 @@ def stylize_images(args: argparse.Namespace) -> int:
         size = None if args.output_size == "input" else model.processing_shape(height, width, args.size)[::-1]
         vector_here = with_strength(model, vector, content, args.strength)
         stylized = model.stylize(content, vector_here, args.size, size, preserve_colors=args.preserve_colors)
+        if segmenter is not None:
+            stylized = with_person(model, segmenter, content, stylized, args.size, look)
         write_image(out_path, with_alpha(stylized, original, out_path))
         elapsed = time.perf_counter() - started
         print(f"wrote {out_path} ({stylized.shape[1]}x{stylized.shape[0]}, {elapsed:.2f} s)", file=sys.stderr)
     return 0
+
+
+def with_person(
+    model: Stylizer, segmenter: Segmenter, content: np.ndarray, stylized: np.ndarray, size: int | None, look: PersonLook
+) -> np.ndarray:
+    """The stylized still composited with the content through the person mask (found at the processing size)."""
+    small = resize_frames(content[None], *model.processing_shape(*content.shape[:2], size))[0]
+    original = resize_frames(content[None], *stylized.shape[:2])[0]
+    return composite(original, stylized, guided_upsample(segmenter(small), original), look)
 
 
 def optimize_images(args: argparse.Namespace, originals: list[np.ndarray], outputs: list[Path]) -> int:

@@ -101,17 +101,16 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def outline_flicker(
-    sources: Sequence[np.ndarray], masks: Sequence[np.ndarray], outlines: Sequence[np.ndarray]
-) -> float:
-    """How much masks (float 0..1) change along the person's outline between frames, motion removed: the mean of
-    |mask t - mask t-1 warped onto t| over frame t's `outlines` band, occluded pixels left out (Farneback flow
-    on the sources, as the warping error)."""
-    changes = []
-    for (previous_src, current_src), (previous, current), outline in zip(
-        itertools.pairwise(sources), itertools.pairwise(masks), outlines[1:], strict=True
-    ):
+    sources: Sequence[np.ndarray], outlines: Sequence[np.ndarray], *mask_sets: Sequence[np.ndarray]
+) -> list[float]:
+    """How much each set of masks (float 0..1) changes along the person's outline between frames, motion removed:
+    the mean of |mask t - mask t-1 warped onto t| over frame t's `outlines` band, occluded pixels left out
+    (Farneback flow on the sources, as the warping error; computed once for every set)."""
+    changes: list[list[float]] = [[] for _ in mask_sets]
+    for t, (previous_src, current_src) in enumerate(itertools.pairwise(sources), start=1):
         a, b = gray(current_src), gray(previous_src)
         backward, forward = farneback(a, b), farneback(b, a)
-        seen = outline & ~occlusion(backward, forward)
-        changes.append(float(np.abs(current - warp(previous, backward))[seen].mean()) if seen.any() else 0.0)
-    return float(np.mean(changes))
+        seen = outlines[t] & ~occlusion(backward, forward)
+        for masks, found in zip(mask_sets, changes, strict=True):
+            found.append(float(np.abs(masks[t] - warp(masks[t - 1], backward))[seen].mean()) if seen.any() else 0.0)
+    return [float(np.mean(found)) for found in changes]
