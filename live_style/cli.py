@@ -186,7 +186,19 @@ def add_stabilize_option(parser: argparse.ArgumentParser, which: str) -> None:
     )
 
 
-def add_style_options(parser: argparse.ArgumentParser, size_help: str, required: bool = True) -> None:
+def size_or_auto(text: str) -> int | str:
+    """argparse type: a positive whole number, or 'auto'."""
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number above 0 nor auto") from None
+
+
+def add_style_options(
+    parser: argparse.ArgumentParser, size_help: str, required: bool = True, auto_size: bool = False
+) -> None:
     """--style, --mix, --strength, --size."""
     parser.add_argument(
         "--style",
@@ -203,7 +215,8 @@ def add_style_options(parser: argparse.ArgumentParser, size_help: str, required:
         metavar="X",
         help="0 keeps the content's own look, 1 is the full style (default: 1)",
     )
-    parser.add_argument("--size", type=positive_int, metavar="N", help=size_help)
+    size_type, metavar = (size_or_auto, "N|auto") if auto_size else (positive_int, "N")
+    parser.add_argument("--size", type=size_type, metavar=metavar, help=size_help)
     parser.add_argument(
         "--preserve-colors", action="store_true", help="keep the content's colours: only the luminance is stylized"
     )
@@ -315,7 +328,12 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--strength", type=strength_value, default=1.0, metavar="X", help="each session's starting strength (1)"
     )
-    serve.add_argument("--size", type=positive_int, metavar="N", help="starting processing short side (256 on CPU)")
+    serve.add_argument(
+        "--size",
+        type=size_or_auto,
+        metavar="N|auto",
+        help="starting processing short side (256 on CPU; auto: the largest that keeps the camera's rate)",
+    )
     serve.add_argument("--preserve-colors", action="store_true", help="start with the content's colours kept")
     add_stabilize_option(serve, "past frames only")
     add_person_options(serve, "each session's start; the page switches it")
@@ -468,7 +486,11 @@ def add_live_command(commands: argparse._SubParsersAction) -> None:
         help="read --input as fast as the model goes (every frame) instead of at its frame rate",
     )
     add_style_options(
-        live, "processing short side in pixels (default: 256 on CPU, 512 on GPU; [ and ] change it)", required=False
+        live,
+        "processing short side in pixels (default: 256 on CPU, 512 on GPU; [ and ] change it); auto: the largest "
+        "that keeps the source's frame rate, measured as it runs",
+        required=False,
+        auto_size=True,
     )
     live.add_argument("--record", metavar="OUT", help="record the stylized stream (.mp4, .avi, .mkv)")
     live.add_argument(

@@ -171,6 +171,18 @@ def test_the_video_job_paints_person_and_room_apart(tmp_path: Path, still, segme
     assert_person_kept(frames, picture, segmenter, kept=mode == "--keep-person")
 
 
+@pytest.mark.usefixtures("model_env")
+def test_a_still_keeps_the_person(tmp_path: Path, segmenter: Segmenter) -> None:
+    photo = photos(SHARED)["astronaut"]
+    source, out = tmp_path / "astronaut.png", tmp_path / "kept.png"
+    cv2.imwrite(str(source), photo)
+    assert cli.main(["image", str(source), "--style", str(WAVE), "--keep-person", "-o", str(out)]) == 0
+    written = cv2.imread(str(out))
+    person, room = cores(segmenter(photo))
+    assert written.shape == photo.shape
+    assert levels(written, photo, person) < 2.0 and levels(written, photo, room) > 25
+
+
 def test_the_virtual_camera_gets_the_person_kept(
     monkeypatch: pytest.MonkeyPatch, model_env, still, segmenter: Segmenter
 ) -> None:

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from conftest import SEGMENTER_DIR, SHARED, cli_env
 from handheld import handheld_clip, photos, write_frames
-from media import write_clip
 from Xlib import XK, X, display
 from Xlib.ext import xtest
 from Xlib.protocol import event
@@ -24,6 +23,7 @@ WAVE = SHARED / "styles" / "wave.jpg"
 DEADLINE_S = 120
 BLACK_S = 40  # a window that stays all black this long is the Qt/Xvfb paint bug below, not a slow start
 LAUNCHES = 2
+SIZE = (480, 360)
 KERNEL = np.ones((21, 21), np.uint8)  # keeps a region's core away from its soft outline
 
 
@@ -137,18 +137,35 @@ def open_window(screen: display.Display, clip: Path, env: dict, size: tuple[int,
     pytest.fail(f"the window stayed black in all {LAUNCHES} launches")
 
 
+@pytest.fixture(scope="module")
+def still(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A minute of the astronaut holding still at 480x360: (the clip, its frame decoded, where she is inside)."""
+    from live_style.model.segmenter import Segmenter, locate_segmenter
+
+    picture = handheld_clip(photos(SHARED)["astronaut"], "pan", 1, SIZE, noise=0.0)[0]
+    clip = write_frames(tmp_path_factory.mktemp("window") / "still.mp4", [picture] * 1500, fps=25)
+    seen = av_first_frame(clip)
+    person = cv2.erode((Segmenter(locate_segmenter(str(SEGMENTER_DIR)))(seen) >= 128).astype(np.uint8), KERNEL) > 0
+    person[: SIZE[1] // 6] = False  # under the HUD band
+    return clip, seen, person
+
+
 @pytest.mark.parametrize(("quit_by", "reason"), [("q", "stopped: quit"), ("close", "stopped: window closed")])
 def test_window_shows_the_stylized_stream_with_a_hud_and_quits(
-    xvfb: str, tmp_path: Path, quit_by: str, reason: str
+    xvfb: str, tmp_path: Path, still: tuple, quit_by: str, reason: str
 ) -> None:
-    clip = write_clip(tmp_path / "clip.mp4", frames=3000, fps=25, size=(480, 360))
+    clip, seen, person = still
     env = {**cli_env(tmp_path), "DISPLAY": xvfb}
     screen = display.Display(xvfb)
     process = None
     try:
-        process, window, picture = open_window(screen, clip, env, (480, 360))
+        process, window, picture = open_window(screen, clip, env, SIZE)
         cv2.imwrite(str(tmp_path / "window.png"), picture)  # kept with pytest's temporary files
-        press(screen, window, "q") if quit_by == "q" else close(screen, window)
+        if quit_by == "q":
+            press_m_and_see_the_person_real(screen, window, seen, person, tmp_path)
+            press(screen, window, "q")
+        else:
+            close(screen, window)
         assert process.wait(timeout=60) == 0
         assert reason in process.stderr.read()
     finally:
@@ -157,38 +174,20 @@ def test_window_shows_the_stylized_stream_with_a_hud_and_quits(
         screen.close()
 
 
-def test_m_keeps_the_person_real_and_the_room_painted(xvfb: str, tmp_path: Path) -> None:
-    from live_style.model.segmenter import Segmenter, locate_segmenter
-
-    size = (480, 360)
-    picture = handheld_clip(photos(SHARED)["astronaut"], "pan", 1, size, noise=0.0)[0]
-    clip = write_frames(tmp_path / "still.mp4", [picture] * 1500, fps=25)
-    seen = av_first_frame(clip)
-    person = cv2.erode((Segmenter(locate_segmenter(str(SEGMENTER_DIR)))(seen) >= 128).astype(np.uint8), KERNEL) > 0
-    person[: size[1] // 6] = False  # under the HUD band
-    env = {**cli_env(tmp_path), "DISPLAY": xvfb}
-    screen = display.Display(xvfb)
-    process = None
-    try:
-        process, window, shown = open_window(screen, clip, env, size)
-        difference = lambda image: float(cv2.absdiff(image, seen).mean(axis=2)[person].mean())  # noqa: E731
-        assert difference(shown) > 25  # the person painted like the room
-        press(screen, window, "m")
-        deadline = time.monotonic() + 60
-        while difference(grab(screen, window)) > 6:
-            assert time.monotonic() < deadline, "m did not bring the real person back within 60 s"
-            time.sleep(0.2)
-        painted = grab(screen, window)
-        cv2.imwrite(str(tmp_path / "person-kept.png"), painted)
-        room = cv2.erode((~person).astype(np.uint8), KERNEL) > 0
-        room[: size[1] // 6] = False
-        assert float(cv2.absdiff(painted, seen).mean(axis=2)[room].mean()) > 25  # the room still painted
-        press(screen, window, "q")
-        assert process.wait(timeout=60) == 0
-    finally:
-        if process is not None and process.poll() is None:
-            process.kill()
-        screen.close()
+def press_m_and_see_the_person_real(screen: display.Display, window, seen: np.ndarray, person, folder: Path) -> None:
+    """m keeps the person real and the room painted (checked on what the window shows)."""
+    difference = lambda image, where: float(cv2.absdiff(image, seen).mean(axis=2)[where].mean())  # noqa: E731
+    assert difference(grab(screen, window), person) > 25  # the person painted like the room
+    press(screen, window, "m")
+    deadline = time.monotonic() + 60
+    while difference(grab(screen, window), person) > 6:
+        assert time.monotonic() < deadline, "m did not bring the real person back within 60 s"
+        time.sleep(0.2)
+    shown = grab(screen, window)
+    cv2.imwrite(str(folder / "person-kept.png"), shown)
+    room = cv2.erode((~person).astype(np.uint8), KERNEL) > 0
+    room[: SIZE[1] // 6] = False
+    assert difference(shown, room) > 25  # the room still painted
 
 
 def av_first_frame(path: Path) -> np.ndarray:

@@ -97,11 +97,12 @@ def run_live(args: argparse.Namespace) -> int:
 
 
 def starting_controls(args: argparse.Namespace, device: str, default_size: int, style_count: int) -> LiveControls:
-    """The live settings from the command line (--size defaults to CPU_LIVE_SIZE on a CPU)."""
+    """The live settings from the command line (--size defaults to CPU_LIVE_SIZE on a CPU; auto starts there)."""
     person, person_strength = person_mode(args)
     return LiveControls(
         style_count=style_count,
-        size=args.size or (CPU_LIVE_SIZE if "CPU" in device else default_size),
+        size=args.size if isinstance(args.size, int) else (CPU_LIVE_SIZE if "CPU" in device else default_size),
+        auto_size=args.size == "auto",
         strength=args.strength,
         preserve_colors=args.preserve_colors,
         stabilize=args.stabilize,

@@ -18,6 +18,7 @@ class LiveControls:
 
     style_count: int
     size: int
+    auto_size: bool = False  # --size auto: pipeline/auto_size.py moves `size`; [ or ] hands it back to the user
     strength: float = 1.0
     style_index: int = 0
     second_style: int | None = None  # mixed into the chosen style at `mix` (0: none of it, 1: all of it)
@@ -48,6 +49,7 @@ class LiveControls:
         elif key in ("[", "]"):
             delta = -SIZE_STEP if key == "[" else SIZE_STEP
             self.size = min(SIZE_RANGE[1], max(SIZE_RANGE[0], self.size + delta))
+            self.auto_size = False
         elif key == "m":
             self.person = MODES[(MODES.index(self.person) + 1) % len(MODES)]
         elif key == "r":

@@ -10,6 +10,7 @@ through `request_stop`, and the recording is finalized on each.
 
 from __future__ import annotations
 
+import logging
 import queue
 import signal
 import sys
@@ -27,6 +28,7 @@ from live_style.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
 from live_style.imaging import resize_frames, write_image
 from live_style.model.segmenter import PersonMasker, SegmenterSupply
 from live_style.model.stylizer import Stylizer
+from live_style.pipeline.auto_size import AutoSize
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.stats import RateMeter, StageTimes
 from live_style.pipeline.threads import END, get_unless_stopped, put_unless_stopped, stop_signals_call
@@ -40,6 +42,7 @@ from live_style.temporal.interpolate import Interpolator
 from live_style.temporal.masks import display_frame, with_mask
 
 PROGRESS_EVERY_S = 2.0
+log = logging.getLogger(__name__)
 STOP_SIGNALS = {
     signal.SIGINT: ("interrupted (Ctrl+C)", EXIT_INTERRUPTED),
     signal.SIGTERM: ("terminated", EXIT_TERMINATED),
@@ -78,6 +81,7 @@ class Inferred:
     out: np.ndarray
     style: str
     person: str
+    model_ms: float
 
 
 class LivePipeline:
@@ -122,6 +126,7 @@ class LivePipeline:
         self._published_index = -1
         self._fading_to = controls.style_index
         self._fade = CrossFade(bank.vectors[controls.style_index])
+        self._auto_size: AutoSize | None = None
         self._started = time.monotonic()
 
     def request_stop(self, reason: str, exit_code: int = 0) -> None:
@@ -215,7 +220,9 @@ class LivePipeline:
         """Steady, upscale and publish the model's frames in order; the end of input stops the session."""
         try:
             while (inferred := get_unless_stopped(self._inferred, self._stop)) is not END:
+                started = time.perf_counter()
                 result = self._finish(inferred)
+                self._adjust_size(inferred, 1000.0 * (time.perf_counter() - started))
                 self.frames_done += 1
                 if result is not None:
                     self._publish(result)
@@ -223,6 +230,21 @@ class LivePipeline:
             self.request_stop("end of input")
         except BaseException as error:
             self._fail(error)
+
+    def _adjust_size(self, inferred: Inferred, finish_ms: float) -> None:
+        """--size auto: the measured frame goes to the size controller, which may pick another size."""
+        if not self.controls.auto_size:
+            self._auto_size = None
+            return
+        if self._auto_size is None:
+            height, width = inferred.frame.image.shape[:2]
+            pixels = lambda size: int(np.prod(self.model.processing_shape(height, width, size)))  # noqa: E731
+            self._auto_size = AutoSize(self.controls.size, self.source.fps, pixels)
+        size = self._auto_size.observe(inferred.model_ms, finish_ms, time.monotonic())
+        if size is not None:
+            busiest = max(inferred.model_ms, finish_ms)
+            log.info("--size auto: %d (the busier thread took %.0f ms a frame)", size, busiest)
+            self.controls.size = size
 
     def _vector(self, frame: Frame) -> np.ndarray:
         """The chosen style (cross-faded after a switch) at the chosen strength.
@@ -262,8 +284,10 @@ class LivePipeline:
         small = self._small(frame)
         started = time.perf_counter()
         out = self.model.stylize(small[None], self._vector(frame), preserve_colors=self.controls.preserve_colors)
-        self.times.add("stylize", time.perf_counter() - started)
-        return Inferred(frame, small, out[0], self.bank.names[self.controls.style_index], self.controls.person)
+        spent = time.perf_counter() - started
+        self.times.add("stylize", spent)
+        style = self.bank.names[self.controls.style_index]
+        return Inferred(frame, small, out[0], style, self.controls.person, 1000.0 * spent)
 
     def _finish(self, inferred: Inferred) -> Stylized | None:
         """Steady and upscale back to the source's size.
@@ -438,7 +462,7 @@ class LivePipeline:
             f"{self.times.median('latency'):4.0f} ms",
             result.style,
             f"strength {self.controls.strength:.1f}",
-            f"{width}x{height}",
+            f"{width}x{height}" + (" auto" if self.controls.auto_size else ""),
         ]
         if self.controls.person != "off":
             parts.append(f"person: {self.person_state()}")
@@ -474,6 +498,8 @@ class LivePipeline:
             f"frames {self.frames_done} | {self.output_rate.rate:.1f} fps | "
             f"latency {self.times.median('latency'):.0f} ms | dropped {self.source.dropped}"
         )
+        if self.controls.auto_size and self.processing:
+            line += f" | size {self.processing[1]}x{self.processing[0]} auto"
         remaining = self.source.frame_count - self.frames_done - self.source.dropped
         if self.source.frame_count and not self.source.paced and self.output_rate.rate > 0:
             line += f" | ETA {remaining / self.output_rate.rate:.0f} s"

@@ -77,7 +77,7 @@ async def config(request: web.Request) -> web.Response:
             "mode": "watch" if watch is not None else "camera",
             "model": studio.model.description,
             "styles": studio.style_list(watch.styles if watch is not None else studio.new_styles()),
-            "size": controls.size,
+            "size": "auto" if controls.auto_size else controls.size,
             "strength": controls.strength,
             "preserve_colors": controls.preserve_colors,
             "stabilize": controls.stabilize,

@@ -64,8 +64,11 @@ def apply_settings(controls: LiveControls, message: dict, style_count: int) -> N
         controls.mix = number("mix", 0, 1)
     if "strength" in message:
         controls.strength = number("strength", 0, 1)
-    if "size" in message:
+    if message.get("size") == "auto":
+        controls.auto_size = True
+    elif "size" in message:
         controls.size = int(number("size", *SIZE_RANGE))
+        controls.auto_size = False
     if "person" in message:
         if message["person"] not in MODES:
             raise UserError(f"person must be one of {', '.join(MODES)}")

@@ -38,9 +38,9 @@ def blend(fresh: np.ndarray, neighbour: np.ndarray | None, alignment: Alignment 
     A mask riding as a fourth channel (masks.py) is blended by `blend_mask`; the picture stays steady
     when a mask comes or goes.
     """
-    if neighbour is None or alignment is None or neighbour.shape[:2] != fresh.shape[:2]:
+    if neighbour is None or alignment is None:
         return fresh
-    warped = warp(neighbour, alignment.flow)
+    warped = warp(to_size(neighbour, fresh.shape), alignment.flow)
     picture = blend_warped(fresh[:, :, :3], warped[:, :, :3], alignment.confidence, keep)
     if fresh.shape[2] == 3:
         return picture
@@ -58,6 +58,13 @@ def blend_mask(fresh: np.ndarray, warped: np.ndarray, confidence: np.ndarray) ->
     trust = cv2.exp(cv2.multiply(change, change, scale=-1 / (255 * MASK_CHANGE) ** 2))
     weight = cv2.multiply(confidence, trust, scale=MASK_KEEP)
     return cv2.blendLinear(warped, fresh, weight, 1.0 - weight)
+
+
+def to_size(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The image at another frame's size (the live processing size can change: steadiness goes on across it)."""
+    if image.shape[:2] == shape[:2]:
+        return image
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def blend_warped(fresh: np.ndarray, warped: np.ndarray, confidence: np.ndarray, keep: float) -> np.ndarray:
@@ -84,7 +91,7 @@ class KeepControl:
 
 
 class FrameLinks:
-    """Aligns each new content frame with the one before; says None across a cut.
+    """Aligns each new content frame with the one before (brought to its size); says None across a cut.
 
     `both` also gives the link from the previous frame to this one (the backward pass of files needs it).
     """
@@ -98,9 +105,9 @@ class FrameLinks:
         """(this frame -> previous, previous -> this frame or None), or None for the first frame and after a cut."""
         small = self.flow.small(content)
         previous, self._previous = self._previous, small
-        if previous is None or previous.shape != small.shape:
+        if previous is None:
             return None
-        links = self.flow.align(small, previous, content.shape[:2], both=self.both)
+        links = self.flow.align(small, to_size(previous, small.shape), content.shape[:2], both=self.both)
         return None if links[0].coverage < CUT_COVERAGE else links
 
 

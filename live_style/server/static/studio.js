@@ -87,8 +87,13 @@ function settings() {
     stabilize: $("stabilize").checked,
     person: $("person").value,
     person_strength: Number($("person-strength").value),
-    size: Number($("size-select").value),
+    size: sizeChoice(),
   };
+}
+
+function sizeChoice() {
+  const value = $("size-select").value;
+  return value === "auto" ? "auto" : Number(value);
 }
 
 function showConfig(config) {
@@ -117,7 +122,7 @@ function wireControls() {
   $("stabilize").addEventListener("change", () => send({ stabilize: $("stabilize").checked }));
   $("person").addEventListener("change", () => send({ person: $("person").value }));
   $("person-strength").addEventListener("input", () => send({ person_strength: Number($("person-strength").value) }));
-  $("size-select").addEventListener("change", () => send({ size: Number($("size-select").value) }));
+  $("size-select").addEventListener("change", () => send({ size: sizeChoice() }));
   $("side-by-side").addEventListener("change", () => $("screens").classList.toggle("side", $("side-by-side").checked));
   $("upload").addEventListener("change", uploadStyle);
   $("snapshot").addEventListener("click", snapshot);
@@ -133,7 +138,7 @@ function onServerMessage(message) {
   } else if ("fps" in message) {
     state.serverMs = message.server_ms;
     $("fps").textContent = message.fps.toFixed(1);
-    $("size").textContent = message.size;
+    $("size").textContent = message.size + ($("size-select").value === "auto" ? " (auto)" : "");
     $("model").textContent = message.model;
     $("person-state").textContent = ["loading", "unavailable"].includes(message.person) ? message.person : "";
     $("latency").textContent = String(Math.round(state.rttMs + state.serverMs + state.jitterMs));
