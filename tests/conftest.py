@@ -120,3 +120,21 @@ def run_cli(*args: str | Path, cache: Path, timeout: float = 300, **popen) -> su
         timeout=timeout,
         **popen,
     )
+
+
+def run_cli_here(*args: str | Path, cache: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`live-style ARGS` in this process (what run_cli answers, without a new interpreter importing TensorFlow):
+    for refusals, which happen before any real work. The environment is the CLI's for the call only."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+    from unittest import mock
+
+    from live_style import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, {**cli_env(cache), **(env or {})}), redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = cli.main([str(a) for a in args])
+        except SystemExit as exit:  # argparse's refusals
+            code = exit.code
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import CHICAGO, LITE_DIR, share_precision_choices
+from conftest import CHICAGO, LITE_DIR, run_cli_here, share_precision_choices
 
 from live_style.model.gatys import LossWeights, StyleContentLoss, gram_matrix, optimize_adam, vgg_extractor
 from live_style.synthetic_media import scene, style_painting
@@ -113,7 +113,8 @@ def test_image_command_optimizes_and_keeps_the_size(tmp_path: Path, optimizer: s
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], named: str) -> None:
-    result = run_image(tmp_path, "-o", tmp_path / "o.png", "--steps", "1", "--size", "32", *args)
+    image = ["image", CHICAGO, "--style", WAVE, "-o", tmp_path / "o.png", "--method", "optimize"]
+    result = run_cli_here(*image, "--steps", "1", "--size", "32", *args, cache=tmp_path / "cache")
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("live-style: error")]
     assert len(errors) == 1 and named in errors[0] and "Traceback" not in result.stderr

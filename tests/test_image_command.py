@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import CHICAGO, SHARED, psnr, run_cli
+from conftest import CHICAGO, SHARED, psnr, run_cli, run_cli_here
 
 WAVE = SHARED / "styles" / "wave.jpg"
 
@@ -105,7 +105,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
 @pytest.mark.parametrize("case", list(bad_inputs(Path("/tmp"))))
 def test_bad_input_is_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
     args, named = bad_inputs(tmp_path)[case]
-    result = live_style(*args, tmp_path=tmp_path)
+    result = run_cli_here(*args, cache=tmp_path / "cache")
     lines = [line for line in result.stderr.splitlines() if line.startswith("live-style: error")]
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and len(lines) == 1 and named in lines[0], result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LITE_DIR, SHARED, psnr
+from conftest import LITE_DIR, SHARED, psnr, run_cli_here
 from media import scene, video_facts, write_clip
 
 from live_style import cli
@@ -139,10 +139,8 @@ def test_a_camera_that_stops_leaves_a_playable_file_and_a_clear_message(
     assert facts["frames"] >= 1 and facts["size"] == (320, 240) and facts["fps"] == 15
 
 
-def test_a_missing_camera_is_one_line_with_hints() -> None:
-    result = subprocess.run(
-        command("--camera", "9", "--style", WAVE, "--no-window"), capture_output=True, text=True, timeout=120
-    )
+def test_a_missing_camera_is_one_line_with_hints(cache_dir: Path) -> None:
+    result = run_cli_here("--camera", "9", "--style", WAVE, "--no-window", cache=cache_dir)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("live-style: error: camera 9 did not open")
     assert "--list-cameras" in result.stderr and "Traceback" not in result.stderr
@@ -152,9 +150,9 @@ def test_a_missing_camera_is_one_line_with_hints() -> None:
     ("args", "named"),
     [(["--input", "missing.mp4"], "missing.mp4"), (["--record", "out.gif"], "out.gif"), ([], "--style")],
 )
-def test_bad_live_options_are_refused_before_anything_opens(args: list[str], named: str) -> None:
+def test_bad_live_options_are_refused_before_anything_opens(args: list[str], named: str, cache_dir: Path) -> None:
     style = [] if named == "--style" else ["--style", WAVE]
-    result = subprocess.run(command("--no-window", *style, *args), capture_output=True, text=True, timeout=120)
+    result = run_cli_here("--no-window", *style, *args, cache=cache_dir)
     assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import CHROMIUM, ROOT, SEGMENTER_DIR, SHARED, run_cli
+from conftest import CHROMIUM, ROOT, SEGMENTER_DIR, SHARED, run_cli_here
 from handheld import handheld_clip, photos, write_frames, write_y4m
 from playwright.sync_api import Browser, Page, Playwright
 from studio import Server, http
@@ -325,7 +325,7 @@ def test_bad_setups_are_one_line_and_exit_2(args: tuple[str, ...], named: str, c
         argv = [part.format(**values) for part in args]
         argv += [] if "--style" in argv else ["--style", str(ROOT / "styles")]
         argv += [] if "--port" in argv else ["--port", "0"]
-        result = run_cli("serve", *argv, cache=cache_dir, timeout=120)
+        result = run_cli_here("serve", *argv, cache=cache_dir)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("live-style: error: ") and named.format(**values) in lines[-1], result.stderr

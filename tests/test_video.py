@@ -13,7 +13,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from conftest import cli_env, psnr, run_cli
+from conftest import cli_env, psnr, run_cli, run_cli_here
 from media import av_facts, scene, write_av_clip
 
 from live_style.commands.bench_temporal import read_frames
@@ -204,7 +204,7 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list, str]]:
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     args, named = bad_cases(tmp_path)[case]
-    result = live_style(*args, "--style", WAVE, tmp_path=tmp_path)
+    result = run_cli_here("video", *args, "--style", WAVE, cache=tmp_path / "cache")
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("live-style: error")]
     assert len(errors) == 1 and named in errors[0] and "Traceback" not in result.stderr
