@@ -30,12 +30,18 @@ def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
     return image
 
 
+JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
+
+
 def read_image(path: str | Path, what: str = "image") -> np.ndarray:
     """Read any still OpenCV reads (keeping 16 bits and alpha); a clear error if it can't."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{what} {path} does not exist; check the path")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    # JPEGs (no alpha, 8 bits) are read upright as viewers show them: a phone's EXIF orientation applied;
+    # other formats as they are (alpha and 16 bits kept; IMREAD_UNCHANGED ignores the orientation tag)
+    upright = path.suffix.lower() in JPEG_SUFFIXES
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR if upright else cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise UserError(f"{what} {path} is not a readable image; give a JPEG, PNG, BMP, TIFF or WebP file")
     if min(image.shape[:2]) < 1:

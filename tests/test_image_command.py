@@ -120,3 +120,21 @@ def test_a_very_large_image_comes_back_at_its_size(tmp_path: Path) -> None:
     result = live_style("image", large, "--style", WAVE, "-o", out, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(out)).shape == (4000, 6000, 3)
+
+
+def test_a_phone_photo_comes_out_upright_as_viewers_show_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    photo = cv2.imread(str(CHICAGO))
+    phone = tmp_path / "phone.jpg"
+    stored = Image.fromarray(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB))
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view": how phones store a portrait photo
+    stored.save(phone, exif=exif, quality=95)
+    out = tmp_path / "out.png"
+    assert run_cli_here("image", phone, "--style", WAVE, "--size", "128", "-o", out, cache=tmp_path).returncode == 0
+    written = cv2.imread(str(out))
+    assert written.shape[:2] == photo.shape[1::-1]  # portrait, as every viewer shows the photo
+    upright = cv2.rotate(photo, cv2.ROTATE_90_CLOCKWISE)
+    gray = lambda image: cv2.cvtColor(cv2.resize(image, (64, 96)), cv2.COLOR_BGR2GRAY).astype(float)  # noqa: E731
+    assert np.corrcoef(gray(written).ravel(), gray(upright).ravel())[0, 1] > 0.5  # the same way up

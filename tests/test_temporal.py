@@ -128,3 +128,11 @@ def test_the_neighbours_weight_follows_how_far_steadying_strays(pictures) -> Non
     for _ in range(20):
         control.update(frame, frame)  # steadied frames as sharp as the fresh ones: steady harder
     assert control.keep == KEEP_RANGE[1]
+
+
+def test_a_tiny_video_is_steadied_too() -> None:
+    photo = photos(SHARED)["chicago"]
+    clip = handheld_clip(photo, "pan", 4, (16, 16))
+    steadier = Steadier()
+    outputs = [steadier(frame, cv2.bitwise_not(frame)) for frame in clip]  # DIS alone refuses under 12 pixels
+    assert all(out.shape == (16, 16, 3) for out in outputs)

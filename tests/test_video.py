@@ -209,3 +209,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("live-style: error")]
     assert len(errors) == 1 and named in errors[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_folder_of_one_video_goes_into_the_output_folder_it_creates(tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    write_av_clip(clips / "b.mp4", frames=8, fps=25, audio=None)
+    styled = tmp_path / "styled_b"  # as the README's `clips/ -o styled/`, the folder not made yet
+    result = run_cli_here("video", clips, "-o", styled, "--style", WAVE, "--size", "64", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    assert av_facts(styled / "b.mp4")["frames"] == 8

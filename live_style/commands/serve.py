@@ -23,7 +23,7 @@ def import_server():
     try:
         from live_style.server import app, gallery, guard, run, studio
     except ImportError as error:
-        raise UserError(f"live-style serve needs {error.name}: {INSTALL_HINT}") from None
+        raise UserError(f"live-style serve needs its [serve] extra ({error.name} is missing): {INSTALL_HINT}") from None
     return app, gallery, guard, run, studio
 
 

@@ -55,12 +55,15 @@ def expand_inputs(names: list[str]) -> list[Path]:
     return inputs
 
 
-def output_pairs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
-    """(input, output) for each input: OUT itself for one file, OUTDIR/NAME for several or a folder OUT."""
-    if len(inputs) == 1 and not output.is_dir():
+def output_pairs(inputs: list[Path], output: Path, from_folder: bool = False) -> list[tuple[Path, Path]]:
+    """(input, output) for each input: OUT itself for one file, OUTDIR/NAME for several, a folder of inputs
+    (even of one) or a folder OUT (created when missing)."""
+    if len(inputs) == 1 and not output.is_dir() and not from_folder:
         return [(inputs[0], output)]
     if output.suffix.lower() in CONTAINER_FORMATS and not output.is_dir():
-        raise UserError(f"-o {output}: several inputs need an output folder; give one (it is created)")
+        raise UserError(
+            f"-o {output}: several inputs, or a folder of them, need an output folder; give one (it is created)"
+        )
     output.mkdir(parents=True, exist_ok=True)
     return [(source, output / source.name) for source in inputs]
 
@@ -113,7 +116,8 @@ def each_or_report(items: list, work, single: bool) -> tuple[list, int]:
 def stylize_video(args: argparse.Namespace) -> int:
     """Check everything, open the model, plan every input, render and join; report per input."""
     single = len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir() and not Path(args.output).is_dir()
-    pairs = output_pairs(expand_inputs(args.inputs), Path(args.output))
+    from_folder = any(Path(name).is_dir() for name in args.inputs)
+    pairs = output_pairs(expand_inputs(args.inputs), Path(args.output), from_folder)
     style_files(args.style)
     ray = ray_options(args) if args.ray is not None else None  # before any work: a silent cluster is said at once
     options = job_options(args)

@@ -165,7 +165,8 @@ class VideoRun:
         pending = [task for plan in self.plans for task in self._resume(plan)]
         total = sum(plan.frames for plan in self.plans)
         reused = sum(sum(plan.written.values()) for plan in self.plans)
-        progress = tqdm(total=total, initial=reused, unit="frame", disable=self.quiet, file=sys.stderr)
+        # leave=False: the bar goes when done, the "wrote" lines stay (not a last redraw below them)
+        progress = tqdm(total=total, initial=reused, unit="frame", disable=self.quiet, file=sys.stderr, leave=False)
         try:
             for plan in self.plans:
                 if len(plan.written) == len(plan.segments):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+MIN_FLOW_SIDE = 16  # DIS refuses frames under 12 pixels a side: tiny videos are upscaled for the flow
 FLOW_SCALE = 0.5  # flow at half the processing size: smooth fields, a quarter of the cost
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST  # picked by measurement: bench/temporal.py --presets
 DIS_FINEST_SCALE = 1  # the preset stops at 1/4 of the flow size; 1/2 follows small moving objects (+1.4 ms)
@@ -90,7 +91,7 @@ class FlowEstimator:
     def small(self, frame: np.ndarray) -> np.ndarray:
         """The frame flow is computed on (BGR, FLOW_SCALE of the size)."""
         height, width = frame.shape[:2]
-        size = (max(8, round(width * FLOW_SCALE)), max(8, round(height * FLOW_SCALE)))
+        size = (max(MIN_FLOW_SIDE, round(width * FLOW_SCALE)), max(MIN_FLOW_SIDE, round(height * FLOW_SCALE)))
         return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
     def calc(self, current_small: np.ndarray, previous_small: np.ndarray) -> np.ndarray:
