@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from live_style.errors import UserError
 
 if TYPE_CHECKING:
     from live_style.model.stylizer import Stylizer
+    from live_style.pipeline.controls import LiveControls
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -118,6 +119,33 @@ class CrossFade:
         """The vector at time `now` (seconds, monotonic)."""
         progress = min(1.0, max(0.0, (now - self.started) / self.seconds))
         return (self.start + progress * (self.end - self.start)).astype(np.float32)
+
+
+class StyleMixer:
+    """The live style vector: the chosen style (cross-faded after a switch), mixed with a second one, at the
+    chosen strength. The content's own vector, for strength below 1, comes from the first frame that needs it."""
+
+    def __init__(self, bank: StyleBank, controls: LiveControls, own_vector: Callable[[np.ndarray], np.ndarray]):
+        self.bank, self.controls, self.own_vector = bank, controls, own_vector
+        self._fading_to = controls.style_index
+        self._fade = CrossFade(bank.vectors[controls.style_index])
+        self._content_vector: np.ndarray | None = None
+
+    def vector(self, content: np.ndarray, now: float) -> np.ndarray:
+        """The vector for a frame of `content` at time `now` (seconds, monotonic)."""
+        controls = self.controls
+        if controls.style_index != self._fading_to:
+            self._fading_to = controls.style_index
+            self._fade.to(self.bank.vectors[self._fading_to], now)
+        vector = self._fade.at(now)
+        second = controls.second_style
+        if second is not None and second < len(self.bank):
+            vector = mix_vectors([vector, self.bank.vectors[second]], [1.0 - controls.mix, controls.mix])
+        if controls.strength >= 1.0:
+            return vector
+        if self._content_vector is None:
+            self._content_vector = self.own_vector(content)
+        return apply_strength(vector, self._content_vector, controls.strength)
 
 
 def with_strength(model: Stylizer, vector: np.ndarray, content_bgr: np.ndarray, strength: float) -> np.ndarray:

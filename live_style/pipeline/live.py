@@ -25,23 +25,23 @@ from pathlib import Path
 import numpy as np
 
 from live_style.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
-from live_style.imaging import resize_frames, write_image
+from live_style.imaging import resize_frames
 from live_style.model.segmenter import PersonMasker, SegmenterSupply
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.auto_size import AutoSize
 from live_style.pipeline.controls import LiveControls
+from live_style.pipeline.live_console import print_report, run_console
+from live_style.pipeline.live_window import WindowFrontEnd
 from live_style.pipeline.stats import RateMeter, StageTimes
 from live_style.pipeline.threads import END, get_unless_stopped, put_unless_stopped, stop_signals_call
 from live_style.sinks import Sink
 from live_style.sinks.recorder import VideoRecorder
-from live_style.sinks.window import Window, compose_view
 from live_style.sources.capture import Frame, VideoSource
-from live_style.styles import CrossFade, StyleBank, apply_strength, mix_vectors
+from live_style.styles import StyleBank, StyleMixer
 from live_style.temporal.coherence import Steadier
 from live_style.temporal.interpolate import Interpolator
 from live_style.temporal.masks import display_frame, with_mask
 
-PROGRESS_EVERY_S = 2.0
 log = logging.getLogger(__name__)
 STOP_SIGNALS = {
     signal.SIGINT: ("interrupted (Ctrl+C)", EXIT_INTERRUPTED),
@@ -117,15 +117,13 @@ class LivePipeline:
         self._latest_ready = threading.Condition()
         self._inferred: queue.Queue[Inferred | object] = queue.Queue(maxsize=1)
         self._recorder: VideoRecorder | None = None
-        self._content_vector: np.ndarray | None = None
         self._steadier: Steadier | None = None
         self._interpolator = Interpolator() if options.interpolate else None
         self._between: deque[Frame] = deque(maxlen=1)  # the newest captured frame, for the interpolator
         self._between_ready = threading.Condition()
         self._publish_lock = threading.Lock()
         self._published_index = -1
-        self._fading_to = controls.style_index
-        self._fade = CrossFade(bank.vectors[controls.style_index])
+        self._mixer = StyleMixer(bank, controls, model.style_vector)
         self._auto_size: AutoSize | None = None
         self._started = time.monotonic()
 
@@ -157,7 +155,7 @@ class LivePipeline:
                 self.source.start()
                 for worker in workers:
                     worker.start()
-                self._window_loop() if self.options.window else self._headless_loop()
+                WindowFrontEnd(self).run() if self.options.window else run_console(self)
             finally:
                 self.request_stop("stopped")
                 self.source.close()
@@ -167,7 +165,7 @@ class LivePipeline:
                 self._close_sinks()
                 self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
         if self.options.progress:
-            self._report()
+            print_report(self)
         if isinstance(self.error, UserError):
             raise self.error
         if self.error is not None:
@@ -246,25 +244,6 @@ class LivePipeline:
             log.info("--size auto: %d (the busier thread took %.0f ms a frame)", size, busiest)
             self.controls.size = size
 
-    def _vector(self, frame: Frame) -> np.ndarray:
-        """The chosen style (cross-faded after a switch) at the chosen strength.
-
-        The content's own vector, for strength below 1, comes from the first frame that needs it.
-        """
-        now = time.monotonic()
-        if self.controls.style_index != self._fading_to:
-            self._fading_to = self.controls.style_index
-            self._fade.to(self.bank.vectors[self._fading_to], now)
-        vector = self._fade.at(now)
-        second = self.controls.second_style
-        if second is not None and second < len(self.bank):
-            vector = mix_vectors([vector, self.bank.vectors[second]], [1.0 - self.controls.mix, self.controls.mix])
-        if self.controls.strength >= 1.0:
-            return vector
-        if self._content_vector is None:
-            self._content_vector = self.model.style_vector(frame.image)
-        return apply_strength(vector, self._content_vector, self.controls.strength)
-
     def _downscale(self, frame: Frame) -> Frame:
         """The frame with its copy at the processing size (run by the capture thread, off the model's)."""
         started = time.perf_counter()
@@ -283,7 +262,11 @@ class LivePipeline:
         """Stylize one frame (the model thread's whole job)."""
         small = self._small(frame)
         started = time.perf_counter()
-        out = self.model.stylize(small[None], self._vector(frame), preserve_colors=self.controls.preserve_colors)
+        out = self.model.stylize(
+            small[None],
+            self._mixer.vector(frame.image, time.monotonic()),
+            preserve_colors=self.controls.preserve_colors,
+        )
         spent = time.perf_counter() - started
         self.times.add("stylize", spent)
         style = self.bank.names[self.controls.style_index]
@@ -423,52 +406,25 @@ class LivePipeline:
             file=sys.stderr,
         )
 
-    # --- the main thread: window or progress line -------------------------------------------
-    def _take_latest(self, timeout: float) -> Stylized | None:
+    # --- what the front-ends (live_window.py, live_console.py) read -----------------------------
+    def take_latest(self, timeout: float) -> Stylized | None:
+        """The newest result not taken yet (waits up to `timeout`; None if there is none or the session stopped)."""
         with self._latest_ready:
             self._latest_ready.wait_for(lambda: self._latest is not None or self._stop.is_set(), timeout)
             result, self._latest = self._latest, None
             return result
 
-    def _window_loop(self) -> None:
-        window = Window()
-        shown: Stylized | None = None
-        try:
-            while not self._stop.is_set():
-                result = self._take_latest(timeout=0.01)
-                if result is not None:
-                    shown = result
-                    self._render(window, result)
-                key = window.key()
-                if key is not None:
-                    self._on_key(key, shown)
-                if window.closed():
-                    self.request_stop("window closed")
-        finally:
-            window.close()
+    def wait_stopped(self, timeout: float) -> bool:
+        """True once the session stops (waits up to `timeout`)."""
+        return self._stop.wait(timeout)
 
-    def _render(self, window: Window, result: Stylized) -> None:
-        started = time.perf_counter()
-        image = compose_view(result.frame.image, result.image, self.controls.view)
-        window.show(image, self.hud(result), self.controls.show_help)
-        self.times.add("render", time.perf_counter() - started)
-        self.times.add("latency", time.monotonic() - result.frame.captured_at)
+    @property
+    def recording_now(self) -> bool:
+        return self._recorder is not None
 
-    def hud(self, result: Stylized) -> str:
-        """FPS, latency, style, strength, processing size, recording."""
-        height, width = result.processing
-        parts = [
-            f"{self.output_rate.rate:4.1f} fps",
-            f"{self.times.median('latency'):4.0f} ms",
-            result.style,
-            f"strength {self.controls.strength:.1f}",
-            f"{width}x{height}" + (" auto" if self.controls.auto_size else ""),
-        ]
-        if self.controls.person != "off":
-            parts.append(f"person: {self.person_state()}")
-        if self._recorder is not None:
-            parts.append("REC")
-        return " | ".join([*parts, "h: help"])
+    @property
+    def interpolating(self) -> bool:
+        return self._interpolator is not None
 
     def person_state(self) -> str:
         """'off', 'keep', 'only', or why there is no mask yet ('loading', 'unavailable')."""
@@ -477,40 +433,3 @@ class LivePipeline:
         if self.segmenter is None or self.segmenter.error:
             return "unavailable"
         return self.controls.person if self.segmenter.file() is not None else "loading"
-
-    def _on_key(self, key: str, shown: Stylized | None) -> None:
-        action = self.controls.handle_key(key)
-        if action == "quit":
-            self.request_stop("quit")
-        elif action == "snapshot" and shown is not None:
-            path = self.options.snapshot_dir / f"live-style-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
-            write_image(path, shown.image)
-            print(f"snapshot {path}", file=sys.stderr)
-
-    def _headless_loop(self) -> None:
-        while not self._stop.wait(PROGRESS_EVERY_S):
-            if self.options.progress:
-                print(self.progress_line(), file=sys.stderr, flush=True)
-
-    def progress_line(self) -> str:
-        """frames, fps, latency, drops, and the ETA when the length is known."""
-        line = (
-            f"frames {self.frames_done} | {self.output_rate.rate:.1f} fps | "
-            f"latency {self.times.median('latency'):.0f} ms | dropped {self.source.dropped}"
-        )
-        if self.controls.auto_size and self.processing:
-            line += f" | size {self.processing[1]}x{self.processing[0]} auto"
-        remaining = self.source.frame_count - self.frames_done - self.source.dropped
-        if self.source.frame_count and not self.source.paced and self.output_rate.rate > 0:
-            line += f" | ETA {remaining / self.output_rate.rate:.0f} s"
-        return line
-
-    def _report(self) -> None:
-        stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in self.times.summary().items())
-        print(
-            f"stopped: {self.stop_reason}; {self.frames_done} frames stylized"
-            + (f", {self.frames_interpolated} in-between" if self._interpolator is not None else "")
-            + f", {self.source.dropped} dropped; "
-            f"median ms: {stages}",
-            file=sys.stderr,
-        )

@@ -1,0 +1,46 @@
+"""The live pipeline's console front-end: a progress line every few seconds while it runs headless, and the
+report when it stops."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from live_style.pipeline.live import LivePipeline
+
+PROGRESS_EVERY_S = 2.0
+
+
+def run_console(pipeline: LivePipeline) -> None:
+    """The main thread while headless: wait for the end, printing progress (unless the options say not to)."""
+    while not pipeline.wait_stopped(PROGRESS_EVERY_S):
+        if pipeline.options.progress:
+            print(progress_line(pipeline), file=sys.stderr, flush=True)
+
+
+def progress_line(pipeline: LivePipeline) -> str:
+    """frames, fps, latency, drops, the size when --size auto picks it, and the ETA when the length is known."""
+    source, rate = pipeline.source, pipeline.output_rate.rate
+    line = (
+        f"frames {pipeline.frames_done} | {rate:.1f} fps | "
+        f"latency {pipeline.times.median('latency'):.0f} ms | dropped {source.dropped}"
+    )
+    if pipeline.controls.auto_size and pipeline.processing:
+        line += f" | size {pipeline.processing[1]}x{pipeline.processing[0]} auto"
+    remaining = source.frame_count - pipeline.frames_done - source.dropped
+    if source.frame_count and not source.paced and rate > 0:
+        line += f" | ETA {remaining / rate:.0f} s"
+    return line
+
+
+def print_report(pipeline: LivePipeline) -> None:
+    """Why it stopped, what was done, and each stage's median time."""
+    stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in pipeline.times.summary().items())
+    print(
+        f"stopped: {pipeline.stop_reason}; {pipeline.frames_done} frames stylized"
+        + (f", {pipeline.frames_interpolated} in-between" if pipeline.interpolating else "")
+        + f", {pipeline.source.dropped} dropped; "
+        f"median ms: {stages}",
+        file=sys.stderr,
+    )
