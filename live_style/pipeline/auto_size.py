@@ -12,6 +12,7 @@ a change the new size is measured for SETTLE_S before the next decision.
 from __future__ import annotations
 
 import statistics
+from collections import deque
 from collections.abc import Callable
 
 from live_style.pipeline.controls import SIZE_RANGE, SIZE_STEP
@@ -32,7 +33,7 @@ class AutoSize:
         self.size = min(SIZES, key=lambda s: abs(s - start))
         self.interval_ms = 1000.0 / frame_rate if frame_rate > 0 else 1000.0 / 30
         self.pixels = pixels
-        self._busiest: list[float] = []
+        self._busiest: deque[float] = deque(maxlen=4 * MIN_SAMPLES)  # the recent frames only
         self._since: float | None = None
 
     def observe(self, model_ms: float, finish_ms: float, now: float) -> int | None:
@@ -42,11 +43,12 @@ class AutoSize:
         self._busiest.append(max(model_ms, finish_ms))
         if len(self._busiest) < MIN_SAMPLES or now - self._since < SETTLE_S:
             return None
-        busiest = statistics.median(self._busiest[-4 * MIN_SAMPLES :])
+        busiest = statistics.median(self._busiest)
         chosen = self.choose(busiest)
         if chosen == self.size:
             return None
-        self.size, self._busiest, self._since = chosen, [], None
+        self.size, self._since = chosen, None
+        self._busiest.clear()
         return chosen
 
     def choose(self, busiest_ms: float) -> int:
