@@ -35,7 +35,8 @@ from media import write_clip
 from live_style import load_model
 from live_style.commands.bench import live_run
 from live_style.imaging import resize_frames
-from live_style.sinks.recorder import QUEUE_FRAMES, VideoRecorder
+from live_style.sinks import OutputFrame
+from live_style.sinks.recording import QUEUE_FRAMES, VideoRecorder
 from live_style.styles import StyleBank
 from live_style.temporal.coherence import Steadier
 
@@ -89,7 +90,7 @@ def cpu_budget(
     recorder = VideoRecorder(scratch / "budget.mp4", FPS, fulls[0].shape[1::-1], 0.0)
     started = time.process_time()
     for index, full in enumerate(fulls):
-        recorder.submit(index / FPS, full)
+        recorder.write(OutputFrame(full, index / FPS))
     recorder.close(count / FPS)
     assert recorder.dropped == 0, "the budget's recorder dropped frames"
     costs["record"] = (time.process_time() - started) / count * 1e3

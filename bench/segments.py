@@ -28,9 +28,9 @@ from handheld import handheld_clip, photos, write_frames
 
 from live_style import load_model
 from live_style.commands.bench_temporal import read_frames
+from live_style.media import formats as video_file
 from live_style.pipeline.job_folder import JobFolder
 from live_style.pipeline.video_jobs import JobOptions, LocalRenderer, VideoRun, plan_video
-from live_style.sinks import video_file
 from live_style.temporal.metrics import warping_errors
 
 FPS = 30

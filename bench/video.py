@@ -25,8 +25,9 @@ from media import write_av_clip
 
 from live_style import load_model
 from live_style.commands.bench import pipelined_run
-from live_style.sinks.video_file import VideoFileWriter
-from live_style.sources.video_file import DecodedFrame, VideoFile
+from live_style.media.decode import DecodedFrame, VideoFile
+from live_style.media.encode import VideoFileWriter
+from live_style.sinks import OutputFrame
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
 
@@ -39,7 +40,7 @@ def simple_loop(model, clip: Path, out: Path, vector, size: int) -> float:
     count = 0
     for item in video.demux(with_audio=True):
         if isinstance(item, DecodedFrame):
-            writer.write(model.stylize(item.image, vector, size=size), item.pts)
+            writer.write(OutputFrame(model.stylize(item.image, vector, size=size), item.seconds))
             count += 1
         else:
             writer.add_audio(item)

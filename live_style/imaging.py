@@ -13,6 +13,7 @@ from live_style.errors import UserError
 STYLE_SIZE = 256
 SIZE_MULTIPLE = 4  # two stride-2 convs down, two x2 upsamplings back
 MIN_SIDE = 16
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
@@ -31,6 +32,8 @@ def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
 
 
 JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
+HEIF_SUFFIXES = {".heic", ".heif"}  # iPhone photos: read by pillow-heif (the [heic] extra); AVIF OpenCV reads
+HEIC_HINT = "pip install -e '.[heic]' (or pip install pillow-heif)"
 
 
 def read_image(path: str | Path, what: str = "image") -> np.ndarray:
@@ -40,13 +43,33 @@ def read_image(path: str | Path, what: str = "image") -> np.ndarray:
         raise UserError(f"{what} {path} does not exist; check the path")
     # JPEGs (no alpha, 8 bits) are read upright as viewers show them: a phone's EXIF orientation applied;
     # other formats as they are (alpha and 16 bits kept; IMREAD_UNCHANGED ignores the orientation tag)
-    upright = path.suffix.lower() in JPEG_SUFFIXES
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR if upright else cv2.IMREAD_UNCHANGED)
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        image = read_heif(path, what)
+    else:
+        upright = path.suffix.lower() in JPEG_SUFFIXES
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR if upright else cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
-        raise UserError(f"{what} {path} is not a readable image; give a JPEG, PNG, BMP, TIFF or WebP file")
+        raise UserError(f"{what} {path} is not a readable image; give a JPEG, PNG, HEIC, AVIF, BMP, TIFF or WebP file")
     if min(image.shape[:2]) < 1:
         raise UserError(f"{what} {path} is empty; give an image with pixels in it")
     return image
+
+
+def read_heif(path: Path, what: str) -> np.ndarray | None:
+    """A HEIC/HEIF photo, upright, as BGR (alpha kept), or None if it does not decode; needs pillow-heif."""
+    try:
+        import pillow_heif
+        from PIL import Image, ImageOps
+    except ImportError:
+        raise UserError(f"{what} {path}: HEIC photos need the [heic] extra: {HEIC_HINT}") from None
+    pillow_heif.register_heif_opener()
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            pixels = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+    except (OSError, ValueError):
+        return None
+    return cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[-1] == 4 else cv2.COLOR_RGB2BGR)
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
@@ -148,3 +171,15 @@ def resize_longest_side(image: np.ndarray, longest: int) -> np.ndarray:
     scale = longest / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def draw_text_block(image: np.ndarray, lines: list[str] | tuple[str, ...], top: int = 0) -> np.ndarray:
+    """White text on a darkened band, scaled to the frame's width."""
+    scale = max(0.4, image.shape[1] / 1400)
+    line_height = int(30 * scale) + 6
+    bottom = min(image.shape[0], top + line_height * len(lines) + 8)
+    image[top:bottom] = (image[top:bottom] * 0.35).astype(np.uint8)
+    for row, line in enumerate(lines):
+        origin = (8, top + line_height * (row + 1))
+        cv2.putText(image, line, origin, FONT, scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+    return image

@@ -16,6 +16,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _verbose = False
+OWN_LOGGER = "live_style"
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time (a test's capture, a redirected stream)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass  # always the current sys.stderr
+
+
+def show_own_lines() -> None:
+    """live-style's own lines (what it downloads, writes, resumes, warns of) on stderr as plain text, once."""
+    logger = logging.getLogger(OWN_LOGGER)
+    if not any(isinstance(handler, StderrHandler) for handler in logger.handlers):
+        logger.addHandler(StderrHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def set_verbose(verbose: bool) -> None:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from live_style.model.stylizer import Stylizer
     from live_style.pipeline.controls import LiveControls
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"}  # written and read
+READ_SUFFIXES = IMAGE_SUFFIXES | {".heic", ".heif"}  # read only (HEIC with the [heic] extra)
 
 
 def normalized_weights(weights: Sequence[float] | None, count: int) -> np.ndarray:
@@ -55,7 +56,7 @@ def style_files(paths: Sequence[str | Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in READ_SUFFIXES)
             if not found:
                 raise UserError(f"--style {path} is a folder with no images in it; give an image or a folder of images")
             files.extend(found)

@@ -109,11 +109,16 @@ def cli_env(cache: Path, share_int8: bool = True) -> dict[str, str]:
     return {**os.environ, **model, "LIVE_STYLE_CACHE": str(cache)}
 
 
+def cli_argv(*args: str | Path) -> list[str]:
+    """The command line of `live-style ARGS` run as a user runs it (a new interpreter), for subprocess."""
+    return [sys.executable, "-m", "live_style", *map(str, args)]
+
+
 def run_cli(*args: str | Path, cache: Path, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
     """`live-style ARGS` as a user runs it (a subprocess), with the shared TF Lite model and a private cache."""
     env = {**cli_env(cache), **popen.pop("env", {})}
     return subprocess.run(
-        [sys.executable, "-m", "live_style", *map(str, args)],
+        cli_argv(*args),
         capture_output=True,
         text=True,
         env=env,

@@ -11,7 +11,6 @@ import queue
 import re
 import signal
 import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from av import VideoFrame
-from conftest import ROOT, cli_env
+from conftest import ROOT, cli_argv, cli_env
 
 STARTUP_S = 180
 PAGE_HEADER = "X-Live-Style-Page"
@@ -33,7 +32,7 @@ class Server:
     def __init__(self, *args: str, cache: Path, log: Path):
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "live_style", "serve", "--port", "0", *args],
+            cli_argv("serve", "--port", "0", *args),
             stdout=subprocess.PIPE,
             stderr=log.open("w"),
             text=True,

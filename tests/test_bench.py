@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from conftest import cli_env
+from conftest import cli_argv, cli_env
 
 RUN_FIELDS = {"model", "size", "xla", "batch", "fps", "stages_ms", "macs_per_frame", "gflops", "naive_fps", "speedup"}
 STAGES = {"decode", "preprocess", "stylize", "temporal", "postprocess", "encode"}
@@ -26,20 +25,7 @@ def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     report_path = tmp_path / "bench.json"
     env = cli_env(tmp_path / "cache")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "live_style",
-            "bench",
-            "--sizes",
-            "64",
-            "--frames",
-            "6",
-            "--batch",
-            "2",
-            "--json",
-            str(report_path),
-        ],
+        cli_argv("bench", "--sizes", "64", "--frames", "6", "--batch", "2", "--json", report_path),
         capture_output=True,
         text=True,
         env=env,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from conftest import SHARED, cli_env, run_cli
+from conftest import SHARED, cli_argv, cli_env, run_cli
 from media import video_facts, write_clip
 
 WAVE = SHARED / "styles" / "wave.jpg"
@@ -36,7 +35,7 @@ def test_a_killed_recording_plays_up_to_its_last_second_and_is_repaired(tmp_path
     out = tmp_path / "rec.mp4"
     partial = tmp_path / ".rec.mp4.partial.mp4"
     process = subprocess.Popen(
-        [sys.executable, "-m", "live_style", "--input", clip, "--style", WAVE, "--no-window", "--record", out],
+        cli_argv("--input", clip, "--style", WAVE, "--no-window", "--record", out),
         env=cli_env(tmp_path),
         stderr=subprocess.DEVNULL,
     )

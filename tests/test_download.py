@@ -117,6 +117,7 @@ def test_a_broken_host_ends_in_one_line_naming_every_address_and_leaves_the_cach
     for url in DEFAULT_PREDICT.addresses():
         assert url in line
     assert "kaggle.com/models/" in line and "LIVE_STYLE_MODEL" in line
+    assert "256-int8-prediction" in line and "256-fp16-transfer" in line  # by hand, both halves of the pair
     assert any(p.startswith("/tfhub/") for p in host.asked)  # the fallback was tried
     assert cache_listing(tmp_path) == before
     assert not (tmp_path / "o.png").exists()

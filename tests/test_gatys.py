@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import CHICAGO, LITE_DIR, run_cli_here, share_precision_choices
+from conftest import CHICAGO, LITE_DIR, cli_argv, run_cli_here, share_precision_choices
 
 from live_style.model.gatys import LossWeights, StyleContentLoss, gram_matrix, optimize_adam, vgg_extractor
 from live_style.synthetic_media import scene, style_painting
@@ -58,18 +57,7 @@ def run_image(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess:
     cache = share_precision_choices(tmp_path / "cache")
     env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "live_style",
-            "image",
-            str(CHICAGO),
-            "--style",
-            str(WAVE),
-            "--method",
-            "optimize",
-            *map(str, args),
-        ],
+        cli_argv("image", CHICAGO, "--style", WAVE, "--method", "optimize", *args),
         capture_output=True,
         text=True,
         env=env,

@@ -102,6 +102,14 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     }
 
 
+def test_a_bad_live_style_model_is_named_as_the_variable_the_user_set(tmp_path: Path) -> None:
+    env = {"LIVE_STYLE_MODEL": str(tmp_path / "no-model-here")}
+    result = run_cli_here("image", CHICAGO, "--style", WAVE, "-o", tmp_path / "o.png", cache=tmp_path, env=env)
+    assert result.returncode == 2
+    assert f"LIVE_STYLE_MODEL={tmp_path / 'no-model-here'} does not exist" in result.stderr
+    assert "--model" not in result.stderr
+
+
 @pytest.mark.parametrize("case", list(bad_inputs(Path("/tmp"))))
 def test_bad_input_is_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
     args, named = bad_inputs(tmp_path)[case]

@@ -8,7 +8,7 @@ import pytest
 from conftest import SHARED, psnr
 
 from live_style.imaging import processing_shape, resize_frames, style_input, to_bgr_uint8
-from live_style.sinks.video_file import yuv420_frame
+from live_style.media.encode import yuv420_frame
 
 
 @pytest.mark.parametrize(

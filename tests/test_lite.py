@@ -64,7 +64,7 @@ def test_a_stream_of_frames_traces_the_transfer_once(cache_dir, chicago, wave) -
     for _ in range(5):
         model.stylize(frame, vector)
     model.stylize(np.stack([frame] * 3), vector)
-    assert model.trace_count == 1
+    assert model.compiled.experimental_get_tracing_count() == 1
 
 
 def test_xla_compiles_and_agrees(cache_dir, chicago, wave) -> None:

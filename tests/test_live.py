@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LITE_DIR, SHARED, psnr, run_cli_here
+from conftest import LITE_DIR, SHARED, cli_argv, psnr, run_cli_here
 from media import scene, video_facts, write_clip
 
 from live_style import cli
 from live_style.commands.bench_temporal import read_frames
 from live_style.errors import EXIT_INTERRUPTED, EXIT_SOURCE_LOST, EXIT_TERMINATED
 from live_style.pipeline.controls import LiveControls
-from live_style.sinks.recorder import VideoRecorder
+from live_style.sinks import OutputFrame
+from live_style.sinks.recording import VideoRecorder
 from live_style.sources import capture as sources
 
 WAVE = SHARED / "styles" / "wave.jpg"
 
 
 def command(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "live_style", *map(str, args)]
+    return cli_argv(*args)
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,7 @@ def test_headless_run_over_a_file_records_every_frame_with_its_timing(tmp_path: 
 
 def test_recording_keeps_real_time_when_the_model_is_slower_than_the_source(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "fast.mp4", frames=60, fps=60, size=(480, 360))
-    out = tmp_path / "rec.avi"
+    out = tmp_path / "rec.mov"
     result = subprocess.run(
         command("--input", clip, "--style", WAVE, "--no-window", "--size", "360", "--record", out),
         capture_output=True,
@@ -67,8 +67,10 @@ def test_recording_keeps_real_time_when_the_model_is_slower_than_the_source(tmp_
 def test_a_recording_spans_the_source_from_its_first_frame_even_when_the_model_skipped_it(tmp_path: Path) -> None:
     recorder = VideoRecorder(tmp_path / "rec.mp4", fps=10, size=(64, 48), origin=0.0)
     first, second = np.full((48, 64, 3), 40, np.uint8), np.full((48, 64, 3), 200, np.uint8)
-    recorder.submit(0.3, first)  # the model's first result is the source's fourth frame
-    recorder.submit(0.6, second)
+    for number in range(10):  # the source's frames, as its capture thread reports them
+        recorder.tick(number / 10)
+    recorder.write(OutputFrame(first, 0.3))  # the model's first result is the source's fourth frame
+    recorder.write(OutputFrame(second, 0.6))
     assert recorder.close(end_pts=1.0) == tmp_path / "rec.mp4"
     levels = [int(frame.mean()) for frame in read_frames(tmp_path / "rec.mp4", limit=100)]
     assert len(levels) == 10  # 0.0 to 1.0 s at 10 fps

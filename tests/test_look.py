@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import LITE_DIR, share_precision_choices
+from conftest import LITE_DIR, cli_argv, share_precision_choices
 
 from live_style.imaging import read_image
 from live_style.styles import CrossFade
@@ -59,7 +58,7 @@ def test_contact_sheet_shows_every_style_and_caches_their_vectors(tmp_path: Path
     env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(cache)}
     sheet = tmp_path / "sheet.png"
     result = subprocess.run(
-        [sys.executable, "-m", "live_style", "styles", str(PROJECT_STYLES[0].parent), "-o", str(sheet)],
+        cli_argv("styles", PROJECT_STYLES[0].parent, "-o", sheet),
         capture_output=True,
         text=True,
         env=env,

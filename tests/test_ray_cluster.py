@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LITE_DIR, cli_env
+from conftest import LITE_DIR, cli_argv, cli_env
 from jobs import FPS, segments_done, stylize_args, wait_until
 from media import av_facts, write_av_clip
 
@@ -85,9 +85,7 @@ def two_node_run(two_nodes: TwoNodes, clip: Path, tmp_path_factory: pytest.TempP
     out = work / "out.mp4"
     model = os.path.relpath(LITE_DIR, work)
     args = stylize_args([clip], out, "--model", model, "--ray", two_nodes.cluster.address)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "live_style", *map(str, args)], env=env, cwd=work, stderr=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen(cli_argv(*args), env=env, cwd=work, stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: segments_done(work / ".out.mp4.job") >= 1, process, "a first segment from the cluster")
         two_nodes.cluster.remove_node(two_nodes.second)  # its worker's segment goes to the head's
@@ -113,7 +111,7 @@ def test_the_readme_job_submit_form_gets_the_submitters_model_and_matches_the_ru
     """`ray job submit ... -- live-style video ... --ray`: the model comes through --runtime-env-json."""
     out = tmp_path / "job.mp4"
     runtime_env = {"env_vars": {"LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(two_node_run[0].parent)}}
-    entry = [sys.executable, "-m", "live_style", *map(str, stylize_args([clip], out, "--ray"))]
+    entry = cli_argv(*stylize_args([clip], out, "--ray"))
     ray_cli = Path(sys.executable).with_name("ray")
     env = {name: value for name, value in os.environ.items() if name not in CLUSTER_ENV}
     env.update(LOOPBACK_CLUSTER)
@@ -130,9 +128,7 @@ def test_the_readme_job_submit_form_gets_the_submitters_model_and_matches_the_ru
 def test_workers_that_no_node_can_hold_are_said_in_seconds(two_nodes: TwoNodes, clip: Path, tmp_path: Path) -> None:
     args = stylize_args([clip], tmp_path / "out.mp4", "--ray", two_nodes.cluster.address, "--ray-cpus-per-worker", "4")
     start = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "live_style", *map(str, args)], env=cli_env(tmp_path), capture_output=True, text=True
-    )
+    result = subprocess.run(cli_argv(*args), env=cli_env(tmp_path), capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     assert "no Ray node has 4 CPUs for a worker" in result.stderr.splitlines()[-1], result.stderr
     assert time.monotonic() - start < 90  # the model loads on the driver first; no 300 s wait for placement
@@ -147,7 +143,7 @@ def test_a_plain_ray_starts_its_own_and_a_rerun_counts_finished_outputs_as_done(
     outdir.mkdir()
     env = cli_env(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "live_style", *map(str, stylize_args([first], outdir / "first.mp4"))],
+        cli_argv(*stylize_args([first], outdir / "first.mp4")),
         env=env,
         capture_output=True,
         text=True,
@@ -158,7 +154,7 @@ def test_a_plain_ray_starts_its_own_and_a_rerun_counts_finished_outputs_as_done(
     (stale / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")  # a cluster that has gone
     env = {**env, "RAY_TMPDIR": str(stale)}
     env.pop("RAY_ADDRESS", None)
-    both = [sys.executable, "-m", "live_style", *map(str, stylize_args([first, second], outdir))]
+    both = cli_argv(*stylize_args([first, second], outdir))
     start = time.monotonic()
     auto = subprocess.run([*both, "--ray", "auto"], env=env, capture_output=True, text=True, timeout=120)
     assert auto.returncode == 2 and "127.0.0.1:9: nothing answers there" in auto.stderr, auto.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import CHICAGO, LITE_DIR, SHARED, cli_env, psnr
+from conftest import CHICAGO, LITE_DIR, SHARED, cli_argv, cli_env, psnr
 
 from live_style import cli, load_model
 from live_style.errors import UserError
@@ -141,9 +141,7 @@ def test_nothing_is_sent_home(tmp_path) -> None:
         "HOME": str(home),
         "CI": "",  # openvino_telemetry stays quiet in CI
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "live_style", *map(str, args)], capture_output=True, text=True, env=env
-    )
+    done = subprocess.run(cli_argv(*args), capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "int8: quantizing" in done.stderr and "Statistics collection" not in done.stdout + done.stderr
     assert cv2.imread(str(out)) is not None

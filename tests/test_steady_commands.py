@@ -17,8 +17,9 @@ from media import av_facts
 
 from live_style.commands.bench_temporal import read_frames
 from live_style.imaging import resize_frames
-from live_style.sinks.video_file import VideoFileWriter
-from live_style.sources.video_file import VideoFile
+from live_style.media.decode import VideoFile
+from live_style.media.encode import VideoFileWriter
+from live_style.sinks import OutputFrame
 from live_style.temporal.metrics import warping_errors
 
 WAVE = SHARED / "styles" / "wave.jpg"
@@ -55,7 +56,9 @@ def test_video_is_steady_by_default_and_no_stabilize_is_the_exact_per_frame_outp
     writer = VideoFileWriter(reference, (video.video.width, video.video.height), video.rate, video.time_base, None)
     for item in video.demux(with_audio=False):
         small = resize_frames(item.image[None], *lite_model.processing_shape(*item.image.shape[:2], 240))
-        writer.write(resize_frames(lite_model.stylize(small, vector), *item.image.shape[:2])[0], item.pts)
+        writer.write(
+            OutputFrame(resize_frames(lite_model.stylize(small, vector), *item.image.shape[:2])[0], item.seconds)
+        )
     writer.close()
     video.close()
     assert all(np.array_equal(a, b) for a, b in zip(decoded(plain), decoded(reference), strict=True))

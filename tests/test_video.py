@@ -6,18 +6,18 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from conftest import cli_env, psnr, run_cli, run_cli_here
+from conftest import cli_argv, cli_env, psnr, run_cli, run_cli_here
 from media import av_facts, scene, write_av_clip
 
 from live_style.commands.bench_temporal import read_frames
-from live_style.sinks.video_file import VideoFileWriter
+from live_style.media.encode import VideoFileWriter
+from live_style.sinks import OutputFrame
 
 ROOT = Path(__file__).resolve().parents[1]
 WAVE = ROOT / "styles" / "wave.jpg"
@@ -134,7 +134,7 @@ def test_encoded_pixels_do_not_depend_on_the_cpus_the_writing_thread_may_use(tmp
         try:
             writer = VideoFileWriter(path, (240, 160), Fraction(10), Fraction(1, 10), None)
             for pts, frame in enumerate(frames):
-                writer.write(frame, pts)
+                writer.write(OutputFrame(frame, pts / 10))
             writer.close()
         finally:
             os.sched_setaffinity(0, every_cpu)
@@ -149,7 +149,7 @@ def test_an_interrupted_run_leaves_no_output(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     env = cli_env(tmp_path / "cache")
     process = subprocess.Popen(
-        [sys.executable, "-m", "live_style", "video", str(clip), "-o", str(out), "--style", str(WAVE), "--size", "96"],
+        cli_argv("video", clip, "-o", out, "--style", WAVE, "--size", "96"),
         stderr=subprocess.PIPE,
         env=env,
     )

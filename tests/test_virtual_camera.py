@@ -14,7 +14,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 import pytest
-from conftest import LITE_DIR, SHARED, run_cli, share_precision_choices
+from conftest import LITE_DIR, SHARED, cli_argv, run_cli, share_precision_choices
 from handheld import handheld_clip, photos, write_frames
 
 from live_style import cli
@@ -104,7 +104,7 @@ def test_a_style_switch_reaches_the_virtual_camera(backend, clip: Path, lite_mod
     camera = VirtualCamera((320, 240), 30.0)
     device = backend()
     source = open_input(str(clip), paced=True, stall_timeout=5)
-    pipeline = LivePipeline(lite_model, source, bank, controls, LiveOptions(window=False), [camera])
+    pipeline = LivePipeline(lite_model, source, bank, controls, LiveOptions(), [camera])
     switched_at: list[int] = []
 
     def switch_after_15_frames() -> None:
@@ -159,7 +159,7 @@ def test_frames_read_back_from_a_real_v4l2loopback_device(clip: Path, tmp_path: 
     device = f"/dev/{Path(devices[0]).name}"
     command = ["--input", clip, "--style", WAVE, "--no-window", "--virtual-camera", device]
     env = {**os.environ, "LIVE_STYLE_MODEL": str(LITE_DIR), "LIVE_STYLE_CACHE": str(share_precision_choices(tmp_path))}
-    process = subprocess.Popen([sys.executable, "-m", "live_style", *map(str, command)], env=env)
+    process = subprocess.Popen(cli_argv(*command), env=env)
     capture = cv2.VideoCapture(device)
     frames = [capture.read()[1] for _ in range(10)]
     capture.release()

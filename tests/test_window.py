@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SEGMENTER_DIR, SHARED, cli_env
+from conftest import SEGMENTER_DIR, SHARED, cli_argv, cli_env
 from handheld import handheld_clip, photos, write_frames
 from Xlib import XK, X, display
 from Xlib.ext import xtest
@@ -101,7 +100,7 @@ def wait_for_picture(screen: display.Display, process: subprocess.Popen, size: t
 
 def launch(clip: Path, env: dict, *args: str) -> subprocess.Popen:
     """live-style on the clip, in a window."""
-    command = [sys.executable, "-m", "live_style", "--input", str(clip), "--style", str(WAVE), *args]
+    command = cli_argv("--input", clip, "--style", WAVE, *args)
     return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
 
 

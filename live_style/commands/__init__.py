@@ -1,1 +1,1 @@
-"""One module per command; each wires sources, the model and sinks together."""
+"""One module per sub-command: its parser (`add_parser`) and its `run`, which wires sources, the model and sinks."""

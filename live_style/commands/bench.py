@@ -1,228 +1,80 @@
-"""`live-style bench`: FPS end to end, per-stage times, MACs and GFLOP/s, against the naive loop.
-
-Each run pushes a clip through the video job (decode -> stylize in batches -> encode, overlapped)
-and reports its frames per second and stage medians/p95. The naive loop the tutorials teach runs
-in the same process as the baseline: per frame, the style network and the transfer network called
-eagerly, one step after the other.
-"""
+"""`live-style bench`: FPS end to end, per-stage times, MACs and GFLOP/s against the naive loop, steadiness
+(--temporal), the person mask's cost and the CPU runtimes; the measuring is in the bench_* modules."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-
-from live_style.commands.bench_person import find_segmenter, mask_costs, print_mask_costs
-from live_style.commands.bench_runtimes import print_runtimes, runtime_report
-from live_style.commands.bench_temporal import check_clip, print_temporal, read_frames, temporal_report
-from live_style.commands.common import open_model
+from live_style.commands.options import add_command, add_model_options, positive_int
 from live_style.errors import UserError
-from live_style.imaging import resize_frames, style_input
-from live_style.model import load_model
-from live_style.model.int8 import nncf_available
-from live_style.model.openvino_runtime import openvino_available
-from live_style.model.stylizer import Stylizer
-from live_style.pipeline.controls import LiveControls
-from live_style.pipeline.job_folder import JobFolder
-from live_style.pipeline.live import LiveOptions, LivePipeline
-from live_style.pipeline.video_jobs import JobOptions, LocalRenderer, VideoRun, plan_video
-from live_style.sinks.video_file import VideoFileWriter, even
-from live_style.sources.capture import open_input
-from live_style.sources.video_file import DecodedFrame, VideoFile
-from live_style.styles import StyleBank
-from live_style.synthetic_media import scene, style_painting, write_clip
 
-SYNTHETIC_SIZE, SYNTHETIC_FPS = (640, 480), 30
-MATMUL_N = 2048
-NAIVE_FRAMES = 10
-LIVE_SECONDS = 20.0
+EXAMPLES = (
+    "live-style bench",
+    "live-style bench --source my-clip.mp4 --sizes 256,384,512 --json bench.json",
+    "live-style bench --temporal handheld.mp4 --sizes 256 --frames 90",
+)
 
 
-def device_name(model: Stylizer) -> str:
-    """The CPU model and cores, or the GPU's name."""
-    if "GPU" in model.device:
-        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
-        return f"GPU {details.get('device_name', 'unknown')}"
-    return cpu_name()
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one) and its cores."""
-    cpu = platform.processor() or "CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [
-            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return f"{cpu}, {os.cpu_count()} cores"
-
-
-def matmul_gflops(device: str) -> float:
-    """The machine's float32 matmul speed, the practical limit for convolutions."""
-    with tf.device(device):
-        a = tf.random.normal([MATMUL_N, MATMUL_N])
-        multiply = tf.function(lambda x: tf.matmul(x, x))
-        multiply(a).numpy()
-        runs, started = 0, time.perf_counter()
-        while time.perf_counter() - started < 1.0 or runs < 3:
-            multiply(a).numpy()
-            runs += 1
-        return 2 * MATMUL_N**3 * runs / (time.perf_counter() - started) / 1e9
-
-
-def style_vector_ms(model: Stylizer, style: np.ndarray) -> float:
-    """The one-off cost of a new style: the style network, cache bypassed."""
-    prepared = style_input(style)
-    model._run_style_network(prepared)
-    started = time.perf_counter()
-    model._run_style_network(prepared)
-    return 1000 * (time.perf_counter() - started)
-
-
-def naive_stylize(model: Stylizer, frame: np.ndarray, style: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The tutorials' loop body: style network and transfer network eagerly, for every frame."""
-    network = model.network
-    vector = network.predict_style(style_input(style))
-    small = resize_frames(frame[None], *shape)[..., ::-1].astype(np.float32) / 255.0
-    out = np.asarray(network.transfer(tf.constant(small), tf.constant(vector, tf.float32)))
-    out = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1]
-    return resize_frames(out, *frame.shape[:2])[0]
-
-
-def naive_fps(model: Stylizer, clip: Path, style: np.ndarray, shape: tuple[int, int], out: Path) -> float:
-    """Read, stylize naively, write; no batching, no overlap."""
-    video = VideoFile(clip)
-    writer = VideoFileWriter(
-        out, (even(video.video.width), even(video.video.height)), video.rate, video.time_base, None
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """`bench`: how fast, where the time goes, how close to the machine's limit."""
+    bench = add_command(commands, "bench", "measure FPS, stage times and GFLOP/s against the naive loop", EXAMPLES)
+    bench.add_argument(
+        "--source",
+        default="synthetic",
+        metavar="synthetic|PATH",
+        help="a synthetic 640x480 30 fps clip (default) or a video file",
     )
-    count, started = 0, time.perf_counter()
-    for item in video.demux(with_audio=False):
-        if isinstance(item, DecodedFrame):
-            writer.write(naive_stylize(model, item.image, style, shape), item.pts)
-            count += 1
-            if count == NAIVE_FRAMES:
-                break
-    writer.close()
-    video.close()
-    return count / (time.perf_counter() - started)
+    bench.add_argument("--sizes", default="256,384", metavar="N,N", help="processing short sides (default 256,384)")
+    bench.add_argument(
+        "--frames", type=positive_int, default=120, metavar="N", help="frames of the synthetic clip (default 120)"
+    )
+    bench.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call (default 4)")
+    bench.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    bench.add_argument(
+        "--segmenter",
+        metavar="PATH",
+        help="the person mask's model, to measure its cost (default: $LIVE_STYLE_SEGMENTER, else downloaded once)",
+    )
+    bench.add_argument(
+        "--temporal",
+        metavar="CLIP",
+        help="measure steadiness on a clip instead: warping error, SSIM, cost and live fps (first of --sizes, "
+        "first --frames frames)",
+    )
+    add_model_options(bench)
+    bench.set_defaults(run=run)
 
 
-def pipelined_run(
-    model: Stylizer,
-    clip: Path,
-    vector: np.ndarray,
-    size: int,
-    batch: int,
-    out: Path,
-    audio: bool = False,
-    stabilize: bool = True,
-) -> dict:
-    """`live-style video` over the clip as one segment (audio copied, steadied as asked): fps, stage times."""
-    options = JobOptions(size, "input", batch, False, stabilize, 1.0, audio, float("inf"))
-    plan = plan_video(model, vector, clip, out, options)
-    renderer = LocalRenderer(model)
-    started = time.perf_counter()
-    folder = JobFolder(out)
+def run(args: argparse.Namespace) -> int:
+    """Measure every size (or, with --temporal, steadiness) and print the table (and write the JSON)."""
+    from live_style.commands.bench_person import print_mask_costs
+    from live_style.commands.bench_runtimes import print_runtimes
+    from live_style.commands.bench_speed import measure, temporal_bench
+    from live_style.commands.bench_temporal import print_temporal
+    from live_style.commands.common import open_model
+    from live_style.synthetic_media import style_painting
+
     try:
-        VideoRun([plan], {out: folder}, renderer, quiet=True).run()
-    finally:
-        folder.release()
-    elapsed = time.perf_counter() - started
-    return {"fps": plan.frames / elapsed, "stages_ms": renderer.times.summary(), "shape": plan.settings.processing}
-
-
-def peak_memory_mb() -> float:
-    """The process's peak resident memory so far."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def one_run(model: Stylizer, clip: Path, style: np.ndarray, vector: np.ndarray, size: int, args, scratch: Path) -> dict:
-    """Everything measured for one processing size."""
-    pipelined_run(model, clip, vector, size, args.batch, scratch / "warm.mp4")  # compile for this shape
-    measured = pipelined_run(model, clip, vector, size, args.batch, scratch / "run.mp4")
-    height, width = measured["shape"]
-    macs = model.network.macs_per_frame(height, width)
-    stylize_s = measured["stages_ms"]["stylize"]["median"] / 1000
-    naive = naive_fps(model, clip, style, measured["shape"], scratch / "naive.mp4")
-    return {
-        "model": model.network.description,
-        "size": size,
-        "processing": f"{width}x{height}",
-        "xla": model.xla,
-        "batch": args.batch,
-        "fps": measured["fps"],
-        "stages_ms": measured["stages_ms"],
-        "macs_per_frame": macs,
-        "gflops": 2 * macs / stylize_s / 1e9,
-        "naive_fps": naive,
-        "speedup": measured["fps"] / naive,
-        "peak_memory_mb": peak_memory_mb(),
-    }
-
-
-def source_clip(args: argparse.Namespace, scratch: Path) -> Path:
-    """The clip to run: a synthetic 640x480 30 fps one, or the file given."""
-    if args.source == "synthetic":
-        return write_clip(scratch / "synthetic.mp4", args.frames, SYNTHETIC_FPS, SYNTHETIC_SIZE)
-    path = Path(args.source)
-    VideoFile(path).close()  # a clear error for a missing or unreadable file
-    return path
-
-
-def live_run(
-    model: Stylizer,
-    vector: np.ndarray,
-    clip: Path,
-    size: int,
-    seconds: float,
-    paced: bool,
-    stabilize: bool = True,
-    **options,
-) -> tuple[LivePipeline, float]:
-    """One headless live session over a clip, recording to a scratch file (LiveOptions as keywords): (run, seconds)."""
-    source = open_input(str(clip), paced=paced, stall_timeout=10)
-    bank = StyleBank(lambda _: vector, [Path("bench")])
-    with tempfile.TemporaryDirectory() as scratch:
-        recording = Path(scratch) / "live.mp4"
-        options = LiveOptions(record=recording, window=False, duration=seconds, **options)
-        controls = LiveControls(style_count=1, size=size, stabilize=stabilize)
-        pipeline = LivePipeline(model, source, bank, controls, options)
-        started = time.perf_counter()
-        pipeline.run()
-        return pipeline, time.perf_counter() - started
-
-
-def live_fps(model: Stylizer, vector: np.ndarray, clip: Path, size: int, seconds: float) -> dict[str, float]:
-    """Live fps over the clip without and with steadying (every frame; best of two, alternated, as the machine is
-    noisy), and with --interpolate (paced at the clip's rate)."""
-    rates = {"plain": 0.0, "steadied": 0.0}
-    for name, stabilize in (("plain", False), ("steadied", True)) * 2:
-        run, elapsed = live_run(model, vector, clip, size, seconds, paced=False, stabilize=stabilize)
-        rates[name] = max(rates[name], run.frames_done / elapsed)
-    run, elapsed = live_run(model, vector, clip, size, seconds, paced=True, interpolate=True)
-    rates["interpolated_shown"] = run.frames_shown / elapsed
-    rates["interpolated_stylized"] = run.frames_done / elapsed
-    return rates
-
-
-def run_temporal_bench(args: argparse.Namespace, model: Stylizer, vector: np.ndarray, size: int) -> dict:
-    """`bench --temporal CLIP`: steadiness figures and live fps for one clip."""
-    clip = check_clip(args)
-    report = temporal_report(model, read_frames(clip, args.frames), vector, size)
-    report["live_fps"] = live_fps(model, vector, clip, size, seconds=LIVE_SECONDS)
-    report["model"] = model.description
-    print_temporal(report)
-    return report
+        sizes = [int(s) for s in args.sizes.split(",")]
+    except ValueError:
+        raise UserError(f"--sizes {args.sizes}: give comma-separated short sides, e.g. 256,384") from None
+    model = open_model(args)
+    if args.temporal:
+        report = temporal_bench(args, model, model.style_vector(style_painting()), sizes[0])
+        print_temporal(report)
+    else:
+        report = measure(args, model, sizes)
+        print_table(report)
+        if report.get("precision_choice"):
+            print_precision_choice(report["precision_choice"])
+        print_mask_costs(report["person_mask"])
+        if "runtimes" in report:
+            print_runtimes(report["runtimes"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
 
 
 def print_table(report: dict) -> None:
@@ -246,18 +98,6 @@ def print_table(report: dict) -> None:
     print("steadiness: live-style bench --temporal CLIP (warping error, SSIM, cost, live fps)")
 
 
-def cpu_runtimes(args: argparse.Namespace, model: Stylizer) -> dict[str, Stylizer]:
-    """The model on each CPU runtime and precision that runs here, the benchmarked one first."""
-    label = f"{model.runtime} {model.candidate}"
-    models = {f"live-style ({label}{', the default' if args.runtime == args.precision == 'auto' else ''})": model}
-    for runtime, precision in (("openvino", "int8"), ("openvino", "float32"), ("tensorflow", "float32")):
-        runnable = runtime == "tensorflow" or (openvino_available() and (precision != "int8" or nncf_available()))
-        if f"{runtime} {precision}" != label and runnable:
-            other = load_model(args.model, device="cpu", runtime=runtime, precision=precision)
-            models[f"live-style ({runtime} {precision})"] = other
-    return models
-
-
 def print_precision_choice(decision: dict) -> None:
     """The measured precisions of this CPU: each candidate's time and picture against float32, and the pick."""
     from live_style.model.precision_choice import QUALITY_FLOOR_DB, SHAPE
@@ -267,56 +107,3 @@ def print_precision_choice(decision: dict) -> None:
         picture = "reference" if measured["name"] == "float32" else f"{measured['psnr_db']:.1f} dB"
         print(f"  {measured['name']:<15} {measured['ms']:7.1f} ms at {SHAPE[1]}x{SHAPE[0]}   {picture}")
     print(f"  picked {decision['picked']}: the fastest at {QUALITY_FLOOR_DB:g} dB or more against float32")
-
-
-def scene_content() -> np.ndarray:
-    """Content for the runtime timings (pixels do not change the cost; a real-looking frame all the same)."""
-    return scene(0, *SYNTHETIC_SIZE)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    """Measure every size and write the table (and JSON)."""
-    try:
-        sizes = [int(s) for s in args.sizes.split(",")]
-    except ValueError:
-        raise UserError(f"--sizes {args.sizes}: give comma-separated short sides, e.g. 256,384") from None
-    model = open_model(args)
-    style = style_painting()
-    vector = model.style_vector(style)
-    if args.temporal:
-        report = run_temporal_bench(args, model, vector, sizes[0])
-        if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=2))
-        return 0
-    with tempfile.TemporaryDirectory() as scratch:
-        clip = source_clip(args, Path(scratch))
-        report = {
-            "device": device_name(model),
-            "tensorflow": tf.__version__,
-            "model": model.description,
-            "matmul_gflops": matmul_gflops(model.device),
-            "style_vector_ms": style_vector_ms(model, style),
-            "runs": [],
-        }
-        for size in sizes:
-            report["runs"].append(one_run(model, clip, style, vector, size, args, Path(scratch)))
-            print(f"measured size {size}", file=sys.stderr, flush=True)
-        report["precision_choice"] = model.precision_decision
-        segmenter = find_segmenter(args.segmenter)
-        if isinstance(segmenter, str):
-            report["person_mask"] = segmenter
-        else:
-            report["person_mask"] = mask_costs(segmenter, read_frames(clip, args.frames), sizes[0])
-        if "CPU" in model.device and hasattr(model.network, "transfer_path"):
-            report["runtimes"] = runtime_report(
-                cpu_runtimes(args, model), model.network.transfer_path, scene_content(), style
-            )
-    print_table(report)
-    if report.get("precision_choice"):
-        print_precision_choice(report["precision_choice"])
-    print_mask_costs(report["person_mask"])
-    if "runtimes" in report:
-        print_runtimes(report["runtimes"])
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    return 0

@@ -17,8 +17,8 @@ import numpy as np
 
 from live_style.errors import UserError
 from live_style.imaging import resize_frames
+from live_style.media.decode import DecodedFrame, VideoFile
 from live_style.model.stylizer import Stylizer
-from live_style.sources.video_file import DecodedFrame, VideoFile
 from live_style.temporal.coherence import Steadier, steady_clip
 from live_style.temporal.interpolate import Interpolator
 from live_style.temporal.metrics import psnr, ssim, warping_errors

@@ -1,4 +1,5 @@
-"""What every command does with its options: open the model, turn --style/--mix into a vector, find the segmenter."""
+"""What the commands do with their shared options: open the model, turn --style/--mix into a vector, find the
+segmenter, the live settings. Imported by a command's run (it imports TensorFlow)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from live_style.model import load_model
 from live_style.model.openvino_runtime import INSTALL_HINT, openvino_available
 from live_style.model.segmenter import SegmenterSupply, locate_segmenter
 from live_style.model.stylizer import Stylizer
+from live_style.pipeline.controls import LiveControls
 from live_style.styles import mix_vectors, normalized_weights, parse_mix, style_files
+
+CPU_LIVE_SIZE = 256  # about 25 fps of model time here; 384 halves that
+
+
+def say(line: str) -> None:
+    """A line for the user on stderr, at once (stdout stays for the command's results)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def model_options(args: argparse.Namespace) -> dict:
@@ -30,8 +39,7 @@ def model_options(args: argparse.Namespace) -> dict:
 
 def open_model(args: argparse.Namespace, workload: str = "video") -> Stylizer:
     """load_model from the shared model options, saying what runs (`workload`: see `pick_precision`)."""
-    report = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    model = load_model(**model_options(args), workload=workload, report=report)
+    model = load_model(**model_options(args), workload=workload, report=say)
     print(f"model: {model.description}", file=sys.stderr)
     if args.runtime == "auto" and model.runtime == "tensorflow" and "CPU" in model.device and not openvino_available():
         print(
@@ -63,3 +71,21 @@ def segmenter_supply(args: argparse.Namespace, mode: str) -> SegmenterSupply:
     if mode != "off" or args.segmenter:
         return SegmenterSupply(ready=locate_segmenter(args.segmenter))
     return SegmenterSupply()
+
+
+def live_controls(
+    args: argparse.Namespace, device: str, default_size: int, style_count: int, recording: bool = False
+) -> LiveControls:
+    """The live settings from the command line (--size defaults to CPU_LIVE_SIZE on a CPU; auto starts there)."""
+    person, person_strength = person_mode(args)
+    return LiveControls(
+        style_count=style_count,
+        size=args.size if isinstance(args.size, int) else (CPU_LIVE_SIZE if "CPU" in device else default_size),
+        auto_size=args.size == "auto",
+        strength=args.strength,
+        preserve_colors=args.preserve_colors,
+        stabilize=args.stabilize,
+        recording=recording,
+        person=person,
+        person_strength=person_strength,
+    )

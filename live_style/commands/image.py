@@ -6,30 +6,92 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from live_style.commands.common import open_model, person_mode, styles_vector
+from live_style.commands.options import (
+    add_command,
+    add_model_options,
+    add_person_options,
+    add_style_options,
+    positive_int,
+)
 from live_style.errors import UserError
 from live_style.imaging import read_image, resize_frames, to_bgr_uint8, write_image
-from live_style.model.segmenter import Segmenter, locate_segmenter
-from live_style.model.stylizer import Stylizer
 from live_style.styles import IMAGE_SUFFIXES, style_files, with_strength
 from live_style.temporal.masks import PersonLook, composite, guided_upsample
 
+if TYPE_CHECKING:
+    from live_style.model.segmenter import Segmenter
+    from live_style.model.stylizer import Stylizer
+
+EXAMPLES = (
+    "live-style image photo.jpg --style styles/mosaic.jpg -o photo-mosaic.png",
+    "live-style image a.jpg b.png --style styles/flow.jpg --style styles/ink.jpg --mix 0.7,0.3 -o out/",
+    "live-style image photo.jpg --style styles/ink.jpg --method optimize --steps 300 -o slow.png",
+)
 ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 
 
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """`image`: stills, by the network or by optimization."""
+    image = add_command(commands, "image", "stylize still images", EXAMPLES)
+    image.add_argument("inputs", nargs="+", metavar="IN", help="image file(s)")
+    image.add_argument("-o", "--output", required=True, metavar="OUT", help="output image, or a folder for several")
+    image.add_argument(
+        "--output-size",
+        choices=("input", "processing"),
+        default="input",
+        help="write at the input's size (default) or at the processing size",
+    )
+    add_style_options(
+        image,
+        "processing short side in pixels (default: 384 on CPU, 512 on GPU; "
+        "--method optimize: longest side, default 512)",
+    )
+    add_person_options(image, "fast method")
+    add_optimize_options(image)
+    add_model_options(image)
+    image.add_argument("--quiet", action="store_true", help="no progress bar (--method optimize)")
+    image.set_defaults(run=run)
+
+
+def add_optimize_options(parser: argparse.ArgumentParser) -> None:
+    """The Gatys et al. optimization (the tutorials' method) for stills."""
+    group = parser.add_argument_group("optimization method (--method optimize)")
+    group.add_argument(
+        "--method",
+        choices=("fast", "optimize"),
+        default="fast",
+        help="fast: the Magenta network (default); optimize: Gatys et al. on VGG19 features",
+    )
+    group.add_argument("--steps", type=positive_int, default=1000, metavar="N", help="optimization steps (1000)")
+    group.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam", help="Adam (default) or L-BFGS")
+    group.add_argument("--learning-rate", type=float, default=0.02, metavar="LR", help="Adam's step (0.02)")
+    group.add_argument("--style-weight", type=float, default=1e-2, metavar="W", help="style loss weight (1e-2)")
+    group.add_argument("--content-weight", type=float, default=1e4, metavar="W", help="content loss weight (1e4)")
+    group.add_argument("--tv-weight", type=float, default=30.0, metavar="W", help="total variation weight (30)")
+    group.add_argument("--init", choices=("content", "noise"), default="content", help="start from (content)")
+    group.add_argument("--save-every", type=positive_int, metavar="K", help="write OUT-stepNNNNN every K steps")
+    group.add_argument(
+        "--vgg-weights",
+        default="imagenet",
+        metavar="imagenet|none|PATH",
+        help="VGG19 weights: imagenet (the default, downloaded once by Keras), none (random, for tests), a file",
+    )
+
+
 def output_paths(inputs: list[Path], output: Path) -> list[Path]:
-    """One output per input: OUT itself for one input, OUT/<input name> for several."""
+    """One output per input: OUT itself for one input, OUT/<input name> for several (a HEIC photo as JPEG)."""
     if len(inputs) == 1 and not output.is_dir():
         if output.suffix.lower() not in IMAGE_SUFFIXES:
             raise UserError(f"-o {output}: give an image name ending in one of {', '.join(sorted(IMAGE_SUFFIXES))}")
         return [output]
     if output.exists() and not output.is_dir():
         raise UserError(f"-o {output} is a file, but there are {len(inputs)} inputs; give a folder")
-    names = [p.name for p in inputs]
+    names = [p.name if p.suffix.lower() in IMAGE_SUFFIXES else f"{p.stem}.jpg" for p in inputs]
     if len(set(names)) != len(names):
         raise UserError("two inputs have the same file name; stylize them into separate -o folders")
     outputs = [output / name for name in names]
@@ -47,8 +109,11 @@ def with_alpha(stylized: np.ndarray, original: np.ndarray, out_path: Path) -> np
     return np.dstack([stylized, alpha])
 
 
-def stylize_images(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Check every input and the styles, open the model once, stylize each image."""
+    from live_style.commands.common import open_model, person_mode, styles_vector
+    from live_style.model.segmenter import Segmenter, locate_segmenter
+
     inputs = [Path(p) for p in args.inputs]
     outputs = output_paths(inputs, Path(args.output))
     originals = [read_image(p, "input image") for p in inputs]
@@ -87,11 +152,28 @@ def with_person(
 
 def optimize_images(args: argparse.Namespace, originals: list[np.ndarray], outputs: list[Path]) -> int:
     """The Gatys et al. optimization for each image, written at its size unless --output-size processing."""
-    from live_style.commands.optimize import Optimizer, check_optimize_options
+    from live_style.model.gatys import LossWeights
+    from live_style.model.optimize import OptimizeOptions, Optimizer
 
-    check_optimize_options(args)
+    if len(args.style) != 1 or args.mix or args.strength != 1.0:
+        raise UserError(
+            "--method optimize takes one --style at full strength; drop --mix/--strength or use --method fast"
+        )
     style = to_bgr_uint8(read_image(style_files(args.style)[0], "style image"))
-    optimizer = Optimizer(args)
+    weights = LossWeights(args.style_weight, args.content_weight, args.tv_weight)
+    optimizer = Optimizer(
+        OptimizeOptions(
+            args.size,
+            args.steps,
+            args.optimizer,
+            args.learning_rate,
+            weights,
+            args.init,
+            args.save_every,
+            args.vgg_weights,
+            args.quiet,
+        )
+    )
     for original, out_path in zip(originals, outputs, strict=True):
         started = time.perf_counter()
         content = to_bgr_uint8(original)

@@ -5,11 +5,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from live_style.commands.options import add_command
 from live_style.errors import UserError
-from live_style.sinks.recorder import check_record_path, repair
+from live_style.media.recovery import check_record_path, repair
+
+EXAMPLES = (
+    "live-style repair .talk.mp4.partial.mp4            # becomes talk.mp4 (or talk-recovered.mp4)",
+    "live-style repair .talk.mp4.partial.mp4 -o rescued.mkv",
+)
+NEEDS_TENSORFLOW = False
 
 
-def repair_recordings(args: argparse.Namespace) -> int:
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """`repair`: a killed recording's partial into a finished file."""
+    repair = add_command(commands, "repair", "turn the partial a killed recording left into a playable file", EXAMPLES)
+    repair.add_argument("partials", nargs="+", metavar="PARTIAL", help="a .NAME.ext.partial.mp4 left by a killed run")
+    repair.add_argument("-o", "--output", metavar="OUT", help="where to write it (one PARTIAL; default: NAME.ext)")
+    repair.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
     """Repair each partial named; say what each became."""
     if args.output and len(args.partials) > 1:
         raise UserError("-o names one output; give one PARTIAL with it, or leave -o out")

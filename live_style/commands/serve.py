@@ -4,18 +4,78 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import secrets
-import sys
 from pathlib import Path
 
-from live_style.commands.common import open_model, person_mode, segmenter_supply
-from live_style.commands.live import starting_controls
+from live_style.commands.options import (
+    add_command,
+    add_model_options,
+    add_person_options,
+    add_stabilize_option,
+    add_stall_timeout_option,
+    port_number,
+    positive_int,
+    size_or_auto,
+    strength_value,
+)
 from live_style.errors import UserError
-from live_style.model.shared import ModelThread
 from live_style.network import is_loopback
 
+EXAMPLES = (
+    "live-style serve --style styles/            # then open the printed URL",
+    "live-style serve --host 0.0.0.0 --cert cert.pem --key key.pem   # other machines: HTTPS and a token",
+    "live-style serve --camera 0                 # watch and steer this machine's webcam from a browser",
+)
 INSTALL_HINT = "pip install -e '.[serve]' (or pip install aiortc aiohttp pillow)"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """`serve`: the browser studio over WebRTC."""
+    serve = add_command(
+        commands, "serve", "serve the browser studio: the browser's own camera, stylized over WebRTC", EXAMPLES
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    serve.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0: any free port)")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="another host name the page may be opened by (repeat; e.g. a reverse proxy's); others get 421",
+    )
+    serve.add_argument(
+        "--token",
+        help="access token asked of every request (default: none on 127.0.0.1, a new random one on any other --host)",
+    )
+    serve.add_argument(
+        "--cert", metavar="PEM", help="TLS certificate: browsers give the camera only to https or localhost"
+    )
+    serve.add_argument("--key", metavar="PEM", help="the certificate's private key")
+    serve.add_argument(
+        "--style", action="append", metavar="IMAGE_OR_DIR", help="styles to offer (repeat; default: ./styles)"
+    )
+    serve.add_argument(
+        "--strength", type=strength_value, default=1.0, metavar="X", help="each session's starting strength (1)"
+    )
+    serve.add_argument(
+        "--size",
+        type=size_or_auto,
+        metavar="N|auto",
+        help="starting processing short side (256 on CPU; auto: the largest that keeps the camera's rate)",
+    )
+    serve.add_argument("--preserve-colors", action="store_true", help="start with the content's colours kept")
+    add_stabilize_option(serve, "past frames only")
+    add_person_options(serve, "each session's start; the page switches it")
+    serve.add_argument("--max-sessions", type=positive_int, default=4, metavar="N", help="browsers at once (4)")
+    source = serve.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, metavar="N", help="show this machine's webcam N instead of the browser's")
+    source.add_argument(
+        "--input", metavar="PATH_OR_URL", help="show a video file or stream instead of the browser's camera"
+    )
+    add_stall_timeout_option(serve, "end a session whose camera")
+    add_model_options(serve)
+    serve.set_defaults(run=run)
 
 
 def import_server():
@@ -27,31 +87,24 @@ def import_server():
     return app, gallery, guard, run, studio
 
 
-def show_server_log() -> None:
-    """The studio's own lines (sessions starting and ending, refusals worth knowing) on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("live_style.server")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
-def run_serve(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Bind, load the model and styles, start the studio, serve until Ctrl+C or SIGTERM; exit 0."""
-    app_module, gallery, guard_module, run, studio_module = import_server()
+    from live_style.commands.common import live_controls, open_model, person_mode, segmenter_supply
+    from live_style.model.shared import ModelThread
+
+    app_module, gallery, guard_module, serving, studio_module = import_server()
     local = is_loopback(args.host)
     token = args.token or ("" if local else secrets.token_urlsafe(18))
-    tls = run.tls_context(args.cert, args.key)
+    tls = serving.tls_context(args.cert, args.key)
     files = studio_files(args.style)
     segmenter = segmenter_supply(args, person_mode(args)[0])
     source = open_watch_source(args)
-    sock = run.bind(args.host, args.port)
+    sock = serving.bind(args.host, args.port)
     try:
         styles = gallery.load_styles(files)
         model = ModelThread(open_model(args, "live"))
         options = studio_module.StudioOptions(
-            start=starting_controls(args, model.device, model.model.default_size, len(styles)),
+            start=live_controls(args, model.device, model.model.default_size, len(styles)),
             max_sessions=args.max_sessions,
             stall_timeout=args.stall_timeout,
             segmenter=segmenter,
@@ -66,9 +119,10 @@ def run_serve(args: argparse.Namespace) -> int:
         app_module.keep_ice_on_loopback()
     guard = guard_module.Guard.for_bind(args.host, args.allow_host or [], token, tls is not None)
     app = app_module.build_app(studio, guard)
-    url = run.page_url(sock, args.host, token, tls is not None)
-    show_server_log()
-    asyncio.run(run.serve(app, studio, sock, tls, source, lambda: print(f"live-style studio: open {url}", flush=True)))
+    url = serving.page_url(sock, args.host, token, tls is not None)
+    asyncio.run(
+        serving.serve(app, studio, sock, tls, source, lambda: print(f"live-style studio: open {url}", flush=True))
+    )
     return 0
 
 

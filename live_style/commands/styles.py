@@ -9,15 +9,31 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live_style.commands.common import open_model
+from live_style.commands.options import add_command, add_model_options, positive_int
 from live_style.errors import UserError
-from live_style.imaging import read_image, to_bgr_uint8, write_image
-from live_style.sinks.window import draw_text_block
+from live_style.imaging import draw_text_block, read_image, to_bgr_uint8, write_image
 from live_style.styles import IMAGE_SUFFIXES, style_files
 from live_style.synthetic_media import scene
 
+EXAMPLES = (
+    "live-style styles styles -o sheet.png",
+    "live-style styles my-paintings/ -o sheet.png --content photo.jpg",
+)
 COLUMNS = 3
 SAMPLE_SIZE = (480, 360)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """`styles`: a contact sheet of a folder of styles."""
+    styles = add_command(commands, "styles", "write a contact sheet of every style in a folder", EXAMPLES)
+    styles.add_argument("folder", nargs="?", default="styles", metavar="DIR", help="style images (default: styles)")
+    styles.add_argument("-o", "--output", required=True, metavar="SHEET", help="the contact sheet image")
+    styles.add_argument("--content", metavar="IMAGE", help="the sample to stylize (default: a synthetic scene)")
+    styles.add_argument(
+        "--size", type=positive_int, default=256, metavar="N", help="processing short side (default 256)"
+    )
+    add_model_options(styles)
+    styles.set_defaults(run=run)
 
 
 def tile(stylized: np.ndarray, style: np.ndarray, name: str) -> np.ndarray:
@@ -36,8 +52,10 @@ def grid(tiles: list[np.ndarray]) -> np.ndarray:
     return np.vstack([np.hstack(row + [blank] * (width - len(row))) for row in rows])
 
 
-def write_contact_sheet(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Stylize one sample frame with every style in DIR and lay the results out, labelled."""
+    from live_style.commands.common import open_model
+
     out = Path(args.output)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise UserError(f"-o {out}: give an image name ending in one of {', '.join(sorted(IMAGE_SUFFIXES))}")

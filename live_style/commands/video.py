@@ -11,28 +11,103 @@ import contextlib
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 
-from live_style.commands.common import model_options, open_model, person_mode, styles_vector
+from live_style.commands.options import (
+    add_command,
+    add_model_options,
+    add_person_options,
+    add_stabilize_option,
+    add_style_options,
+    positive_float,
+    positive_int,
+)
 from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
-from live_style.model.segmenter import locate_segmenter
-from live_style.pipeline.job_folder import JobFolder, finished_key
+from live_style.media.animated import open_video
+from live_style.media.formats import CONTAINER_FORMATS, VIDEO_SUFFIXES, check_output_suffix, container_accepts
 from live_style.pipeline.threads import stop_signals_call
-from live_style.pipeline.video_jobs import JobOptions, LocalRenderer, VideoPlan, VideoRun, plan_video
-from live_style.sinks.video_file import CONTAINER_FORMATS, container_accepts
-from live_style.styles import style_files
-from live_style.temporal.masks import PersonLook
 
+if TYPE_CHECKING:
+    from live_style.pipeline.job_folder import JobFolder
+    from live_style.pipeline.video_jobs import JobOptions, VideoPlan
+
+EXAMPLES = (
+    "live-style video holiday.mp4 -o holiday-wave.mp4 --style styles/wave.jpg",
+    "live-style video talk.mp4 -o talk-ink.mkv --style styles/ink.jpg --preserve-colors --size 512",
+)
 EXIT_SOME_FAILED = 1
+DEFAULT_SUFFIX = ".mp4"  # a folder's inputs in containers not written here come out as MP4
+SEGMENT_SECONDS = 20.0  # long enough to amortize the warm-up, short enough to lose little to a crash
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """`video`: every frame of a file, audio kept."""
+    video = add_command(
+        commands, "video", "stylize every frame of video files, keeping their audio; resumable", EXAMPLES
+    )
+    video.add_argument("inputs", nargs="+", metavar="IN", help="video file(s), or a folder of them")
+    video.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output video (.mp4, .mkv, .mov, ...), or a folder"
+    )
+    video.add_argument("--batch", type=positive_int, default=4, metavar="B", help="frames per model call (default 4)")
+    video.add_argument(
+        "--output-size",
+        choices=("input", "processing"),
+        default="input",
+        help="write at the input's size (default) or at the processing size",
+    )
+    video.add_argument("--no-audio", action="store_true", help="leave the audio out")
+    video.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    video.add_argument("--quiet", action="store_true", help="no progress bar")
+    video.add_argument(
+        "--segment-seconds",
+        type=positive_float,
+        default=SEGMENT_SECONDS,
+        metavar="S",
+        help=f"cut inputs at keyframes into segments of about S seconds, the unit of resuming and of --ray "
+        f"(default {SEGMENT_SECONDS:g})",
+    )
+    video.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="render segments on a Ray cluster (ADDRESS, else $RAY_ADDRESS, else a local Ray); needs .[ray]",
+    )
+    video.add_argument(
+        "--ray-workers",
+        type=positive_int,
+        metavar="N",
+        help="model-holding Ray workers (default: as many as the nodes hold: one per GPU, else one per 4 of a "
+        "node's CPUs, at least one per node with CPUs)",
+    )
+    video.add_argument(
+        "--ray-cpus-per-worker",
+        type=positive_int,
+        metavar="N",
+        help="CPUs each Ray worker asks of its node (default: a node's CPUs shared out, 4 each at most)",
+    )
+    video.add_argument(
+        "--ray-worker-memory",
+        type=positive_float,
+        metavar="GB",
+        help="memory Ray reserves for each worker on its node (default: none reserved; see README)",
+    )
+    add_stabilize_option(video, "past and future frames")
+    add_person_options(video, "the mask steadied with past and future frames")
+    add_style_options(video, "processing short side in pixels (default: 384 on CPU, 512 on GPU)")
+    add_model_options(video)
+    video.set_defaults(run=run)
 
 
 def check_output(out: Path, source: Path, overwrite: bool) -> None:
     """Refuse inputs that are not there and outputs that cannot or should not be written, before any work."""
     if not source.is_file():
         raise UserError(f"input {source} does not exist; check the path")
-    if out.suffix.lower() not in CONTAINER_FORMATS:
-        raise UserError(f"-o {out}: the extension picks the container; use one of {', '.join(CONTAINER_FORMATS)}")
+    open_video(source).close()  # a file that is no video, or cannot be read, is said before the model loads
+    check_output_suffix(out, "-o")
     if not out.parent.is_dir():
         raise UserError(f"-o {out}: the folder {out.parent} does not exist; create it first")
     if out.exists() and out.resolve() == source.resolve():
@@ -42,16 +117,20 @@ def check_output(out: Path, source: Path, overwrite: bool) -> None:
 
 
 def expand_inputs(names: list[str]) -> list[Path]:
-    """The files named, with a folder standing for the videos in it."""
+    """The files named, with a folder standing for the video files in it (the others are named as skipped)."""
     inputs: list[Path] = []
     for name in map(Path, names):
-        if name.is_dir():
-            found = sorted(p for p in name.iterdir() if p.suffix.lower() in CONTAINER_FORMATS and p.is_file())
-            if not found:
-                raise UserError(f"{name} holds no video file ({', '.join(CONTAINER_FORMATS)}); give files or a folder")
-            inputs.extend(found)
-        else:
+        if not name.is_dir():
             inputs.append(name)
+            continue
+        files = sorted(p for p in name.iterdir() if p.is_file() and not p.name.startswith("."))
+        found = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+        if not found:
+            raise UserError(f"{name} holds no video file (.mp4, .mov, .mkv, .ts, ...); give files or a folder")
+        skipped = [p.name for p in files if p not in found]
+        if skipped:
+            print(f"{name}: skipped, not video files: {', '.join(skipped)}", file=sys.stderr)
+        inputs.extend(found)
     return inputs
 
 
@@ -65,11 +144,26 @@ def output_pairs(inputs: list[Path], output: Path, from_folder: bool = False) ->
             f"-o {output}: several inputs, or a folder of them, need an output folder; give one (it is created)"
         )
     output.mkdir(parents=True, exist_ok=True)
-    return [(source, output / source.name) for source in inputs]
+    taken = {source.name for source in inputs}
+    return [(source, output / output_name(source, taken)) for source in inputs]
+
+
+def output_name(source: Path, taken: set[str]) -> str:
+    """The input's own name, in MP4 when its container is not one written here (clip.ts -> clip.mp4, or
+    clip.ts.mp4 when another input is clip.mp4)."""
+    if source.suffix.lower() in CONTAINER_FORMATS:
+        return source.name
+    name = f"{source.stem}{DEFAULT_SUFFIX}"
+    return f"{source.name}{DEFAULT_SUFFIX}" if name in taken else name
 
 
 def job_options(args: argparse.Namespace) -> JobOptions:
     """The video job's options; the segmenter is read now when a person option asks for it."""
+    from live_style.commands.common import person_mode
+    from live_style.model.segmenter import locate_segmenter
+    from live_style.pipeline.video_jobs import JobOptions
+    from live_style.temporal.masks import PersonLook
+
     look = PersonLook.of(*person_mode(args))
     return JobOptions(
         args.size,
@@ -91,8 +185,11 @@ def describe(plan: VideoPlan) -> str:
     audio = "no audio"
     if plan.with_audio:
         with av.open(str(plan.source)) as container:
-            copied = container_accepts(plan.out.suffix.lower(), container.streams.audio[0])
-        audio = "audio copied" if copied else "audio re-encoded"
+            tracks = container.streams.audio
+            copied = sum(container_accepts(plan.out.suffix.lower(), track) for track in tracks)
+        audio = f"{len(tracks)} audio tracks ({copied} copied)" if len(tracks) > 1 else "no audio"
+        if len(tracks) == 1:
+            audio = "audio copied" if copied else "audio re-encoded"
     return (
         f"{plan.source} -> {plan.out}: {out_w}x{out_h}, processing {width}x{height}, {plan.frames} frames at "
         f"{float(plan.settings.rate):.3g} fps in {len(plan.segments)} segment(s), {audio}"
@@ -113,8 +210,13 @@ def each_or_report(items: list, work, single: bool) -> tuple[list, int]:
     return done, failures
 
 
-def stylize_video(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Check everything, open the model, plan every input, render and join; report per input."""
+    from live_style.commands.common import open_model, styles_vector
+    from live_style.pipeline.job_folder import JobFolder, finished_key
+    from live_style.pipeline.video_jobs import plan_video
+    from live_style.styles import style_files
+
     single = len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir() and not Path(args.output).is_dir()
     from_folder = any(Path(name).is_dir() for name in args.inputs)
     pairs = output_pairs(expand_inputs(args.inputs), Path(args.output), from_folder)
@@ -161,6 +263,7 @@ def stylize_video(args: argparse.Namespace) -> int:
 
 def ray_options(args: argparse.Namespace):
     """--ray's settings, the cluster address checked to answer (a missing Ray is one line)."""
+    from live_style.commands.common import model_options
     from live_style.pipeline.ray_cluster import RayOptions, cluster_address, import_ray
 
     address = cluster_address(args.ray)
@@ -174,6 +277,8 @@ def run_plans(
 ) -> int:
     """Render with the renderer asked for (`ray`: RayOptions, or None for this process); Ctrl+C and SIGTERM
     leave every job resumable."""
+    from live_style.pipeline.video_jobs import LocalRenderer, VideoRun
+
     with contextlib.ExitStack() as stack:
         if ray is not None:
             from live_style.pipeline.ray_renderer import RayRenderer
@@ -182,19 +287,20 @@ def run_plans(
             renderer = stack.enter_context(RayRenderer(dataclasses.replace(ray, model=same_precision)))
         else:
             renderer = LocalRenderer(model)
-        run = VideoRun(plans, folders, renderer, args.quiet)
+        video_run = VideoRun(plans, folders, renderer, args.quiet)
         try:
             with stop_signals_call(raise_interrupt):
-                run.run()
+                video_run.run()
         except KeyboardInterrupt:
-            print("\ninterrupted: " + "; ".join(run.interrupted_summary()), file=sys.stderr)
+            print("\ninterrupted: " + "; ".join(video_run.interrupted_summary()), file=sys.stderr)
             return EXIT_INTERRUPTED
-    if single and run.failed:
+    if single and video_run.failed:
         return EXIT_BAD_INPUT
-    failures += len(run.failed)
+    failures += len(video_run.failed)
     if failures and not single:
         print(
-            f"{len(run.finished)} of {len(run.finished) + failures} videos written; {failures} failed", file=sys.stderr
+            f"{len(video_run.finished)} of {len(video_run.finished) + failures} videos written; {failures} failed",
+            file=sys.stderr,
         )
     return EXIT_SOME_FAILED if failures else 0
 

@@ -9,8 +9,8 @@ file or an error body. A cached entry that no longer matches its record is remov
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-import sys
 import tarfile
 import tempfile
 import zlib
@@ -25,6 +25,8 @@ from live_style.atomic import sha256_of
 from live_style.errors import UserError
 from live_style.model.remote import RemoteModel
 from live_style.model.verify import BadModel, check_model
+
+log = logging.getLogger(__name__)
 
 RECORD = "download.json"
 CHUNK = 1 << 20
@@ -145,7 +147,7 @@ def download_into_cache(remote: RemoteModel, entry: Path, session: requests.Sess
     entry.parent.mkdir(parents=True, exist_ok=True)
     tried = []
     for url in remote.addresses():
-        print(f"downloading {remote.name} from {url}", file=sys.stderr, flush=True)
+        log.info(f"downloading {remote.name} from {url}")
         with tempfile.TemporaryDirectory(dir=entry.parent, prefix=".download-") as scratch:
             try:
                 body = Path(scratch) / "body"
@@ -164,10 +166,10 @@ def download_into_cache(remote: RemoteModel, entry: Path, session: requests.Sess
                     raise
             return model_path(entry, remote.role)
     unpack_note = " (unpack the .tar.gz)" if remote.kaggle else ""
-    raise UserError(
-        f"cannot download the model {remote.name}; tried {'; '.join(tried)}. Download it by hand from "
-        f"{remote.page()}{unpack_note} and point {remote.offline} at it (README: Offline use)"
+    by_hand = remote.by_hand or (
+        f"Download it by hand from {remote.page()}{unpack_note} and point {remote.offline} at it (README: Offline use)"
     )
+    raise UserError(f"cannot download the model {remote.name}; tried {'; '.join(tried)}. {by_hand}")
 
 
 def check_published(path: Path, sha256: str | None) -> None:
@@ -183,10 +185,7 @@ def fetch(remote: RemoteModel, cache_root: Path, session: requests.Session | Non
         try:
             return check_entry(entry, remote)
         except BadModel as problem:
-            print(
-                f"note: the cached {remote.name} is damaged ({problem}); removing it and downloading again",
-                file=sys.stderr,
-            )
+            log.warning(f"note: the cached {remote.name} is damaged ({problem}); removing it and downloading again")
             shutil.rmtree(entry)
     return download_into_cache(remote, entry, session or http_session())
 
@@ -199,5 +198,5 @@ def remove_bad_legacy_files(cache_root: Path) -> None:
         try:
             check_model(path, role)
         except BadModel as problem:
-            print(f"note: removed {path} left by an older live-style ({problem})", file=sys.stderr)
+            log.warning(f"note: removed {path} left by an older live-style ({problem})")
             path.unlink()

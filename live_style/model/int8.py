@@ -14,7 +14,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -25,6 +24,8 @@ import numpy as np
 
 from live_style.errors import UserError
 from live_style.paintings import PAINTERS, paint
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from openvino import Core, Model
@@ -178,13 +179,13 @@ class QuantizedModels:
             model = self._load(path)
             if model is None:
                 if self.wait:
-                    print("int8: quantizing the network for this style (a few seconds, once)", file=sys.stderr)
+                    log.info("int8: quantizing the network for this style (a few seconds, once)")
                 model = quantize(self.model, vector)
                 self._store(path, model)
         except Exception as error:  # any NNCF/OpenVINO failure: float still works
             if self.wait and isinstance(error, UserError):
                 raise
-            print(f"note: int8 quantization failed ({error}); this style runs in float32", file=sys.stderr)
+            log.warning(f"note: int8 quantization failed ({error}); this style runs in float32")
             with self._lock:
                 self.failed.add(key)
             return

@@ -79,7 +79,7 @@ def rgb_float_to_bgr(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.cvtColor(cv2.convertScaleAbs(f, alpha=255.0), cv2.COLOR_RGB2BGR) for f in frames])
 
 
-def style_input(vector: np.ndarray) -> np.ndarray:
+def vector_input(vector: np.ndarray) -> np.ndarray:
     """A style vector as the network's style input: float32 [1,1,1,N]."""
     return np.asarray(vector, np.float32).reshape(1, 1, 1, -1)
 
@@ -136,7 +136,7 @@ class OpenVinoTransfer:
     def prepare(self, vector: np.ndarray) -> None:
         """Make this style's int8 network now, if int8 is on (waiting for it when `quantize` said wait)."""
         if self.int8_models:
-            self.int8_models.get(style_input(vector))
+            self.int8_models.get(vector_input(vector))
 
     def _network(self, style: np.ndarray) -> tuple[str, Model, str]:
         """(name, network, precision hint) for this style: its int8 network when there is one ready, else the
@@ -173,7 +173,7 @@ class OpenVinoTransfer:
     ) -> Callable[[np.ndarray], np.ndarray]:
         """A BGR frame -> BGR frame function for a candidate ("int8", or a float precision with its layout, e.g.
         "bfloat16 plain"), on an infer request of its own (for measuring)."""
-        style = style_input(vector)
+        style = vector_input(vector)
         if precision == "int8":
             network = QuantizedModels(self.core, self.model, identity, int8_directory, wait=True).get(style)[1]
             request = self.compile(network, HINTS["float32"], *shape)
@@ -193,7 +193,7 @@ class OpenVinoTransfer:
         Frame by frame: OpenVINO's CPU plugin cannot broadcast the single style vector over a dynamic batch,
         and batching gains nothing on a CPU.
         """
-        style = style_input(vector)
+        style = vector_input(vector)
         request = self._request(*self._network(style), *frames.shape[1:3])
         outputs = []
         for frame in bgr_to_rgb_float(frames):

@@ -38,6 +38,7 @@ class RemoteModel:
     direct: tuple[tuple[str, str | None], ...] = ()  # (address of a bare file, its published sha256 if fixed)
     known_as: str | None = None  # the name when it is neither on Kaggle nor on tfhub.dev
     offline: str = "--model or LIVE_STYLE_MODEL"  # what to point at a copy downloaded by hand
+    by_hand: str | None = None  # the whole instruction, where one file is not enough (half of a TF Lite pair)
 
     @property
     def name(self) -> str:
@@ -49,8 +50,7 @@ class RemoteModel:
         if self.direct:
             return self.direct[0][0]
         if self.kaggle:
-            owner, model, framework, variation, version = self.kaggle.split("/")
-            return f"{KAGGLE_URL}/models/{owner}/{model}/{framework}/{variation}/{version}"
+            return kaggle_page(self.kaggle)
         return f"{TFHUB_URL}/{self.tfhub}"
 
     def addresses(self) -> list[str]:
@@ -80,12 +80,27 @@ def mirrored(url: str) -> str:
 
 
 def lite_piece(quant: str, part: str, version: str = "1") -> RemoteModel:
-    """One of Magenta's TF Lite files, e.g. ('int8', 'prediction')."""
+    """One of Magenta's TF Lite files, e.g. ('int8', 'prediction'); by hand, both halves of the pair are needed."""
+    kaggle = f"{MAGENTA_KAGGLE}/tfLite/256-{quant}-{part}/{version}"
+    partner = f"{MAGENTA_KAGGLE}/tfLite/{'256-fp16-transfer' if part == 'prediction' else '256-int8-prediction'}/1"
+    predict, transfer = (kaggle, partner) if part == "prediction" else (partner, kaggle)
+    by_hand = (
+        f"Download both halves of the TF Lite pair by hand, {kaggle_page(predict)} and {kaggle_page(transfer)} "
+        "(unpack each .tar.gz), put the two .tflite files in one folder and point --model or LIVE_STYLE_MODEL "
+        "at that folder (README: Offline use)"
+    )
     return RemoteModel(
         "predict" if part == "prediction" else "transfer",
-        f"{MAGENTA_KAGGLE}/tfLite/256-{quant}-{part}/{version}",
+        kaggle,
         f"google/lite-model/magenta/arbitrary-image-stylization-v1-256/{quant}/{part}/{version}",
+        by_hand=by_hand,
     )
+
+
+def kaggle_page(handle: str) -> str:
+    """Where a person downloads a Kaggle model (owner/model/framework/variation/version) by hand."""
+    owner, model, framework, variation, version = handle.split("/")
+    return f"{KAGGLE_URL}/models/{owner}/{model}/{framework}/{variation}/{version}"
 
 
 DEFAULT_PREDICT = lite_piece("int8", "prediction")

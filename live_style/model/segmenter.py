@@ -106,6 +106,14 @@ class SegmenterSupply:
             threading.Thread(target=self._fetch, name="segmenter", daemon=True).start()
         return self._file
 
+    def state(self, mode: str) -> str:
+        """The person mode as it is: 'off', 'keep', 'only', or why there is no mask yet ('loading', 'unavailable')."""
+        if mode == "off":
+            return "off"
+        if self.error:
+            return "unavailable"
+        return mode if self.file() is not None else "loading"
+
     def _fetch(self) -> None:
         try:
             self._file = self._locate()

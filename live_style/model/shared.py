@@ -7,10 +7,24 @@ starve another and the runtime (an OpenVINO infer request, a TF function) is nev
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import numpy as np
 
 from live_style.model.stylizer import Stylizer
+
+
+class LiveModel(Protocol):
+    """What a live session needs of a model: a `Stylizer`, or the studio's `ModelThread` around one."""
+
+    description: str
+    device: str
+
+    def stylize(self, frames: np.ndarray, vector: np.ndarray, **options) -> np.ndarray: ...
+
+    def style_vector(self, style_bgr: np.ndarray, remember: bool = True) -> np.ndarray: ...
+
+    def processing_shape(self, height: int, width: int, size: int | None = None) -> tuple[int, int]: ...
 
 
 class ModelThread:

@@ -54,19 +54,22 @@ def lite_pair_in(folder: Path) -> ModelFiles | None:
     return ModelFiles("lite", (predict[0], min(transfer, key=lambda p: (rank[p], p.name))))
 
 
-def local_model(spec: str) -> ModelFiles:
-    """A SavedModel folder or a folder holding a TF Lite pair."""
+ROLES = ("predict", "transfer")  # the TF Lite pair's halves, in the order given
+
+
+def local_model(spec: str, named: str) -> ModelFiles:
+    """A SavedModel folder or a folder holding a TF Lite pair (`named`: how the user gave it, for messages)."""
     path = Path(spec).expanduser()
     if not path.exists():
         raise UserError(
-            f"--model {spec} does not exist; give a Kaggle or tfhub.dev handle, a SavedModel folder or a TF Lite folder"
+            f"{named} does not exist; give a Kaggle or tfhub.dev handle, a SavedModel folder or a TF Lite folder"
         )
     if (path / "saved_model.pb").is_file():
         return ModelFiles("hub", (path,))
     pair = lite_pair_in(path) if path.is_dir() else None
     if pair is None:
         raise UserError(
-            f"--model {spec} is not a model: expected a folder with saved_model.pb, or with *predict*.tflite "
+            f"{named} is not a model: expected a folder with saved_model.pb, or with *predict*.tflite "
             "and *transfer*.tflite files"
         )
     return pair
@@ -77,16 +80,16 @@ def downloaded(remote: RemoteModel) -> Path:
     return fetch(remote, default_cache_dir())
 
 
-def lite_piece_path(spec: str, role: str) -> Path:
+def lite_piece_path(spec: str, role: str, option: str) -> Path:
     """One half of a TF Lite pair: a local .tflite file, or a Kaggle / tfhub.dev reference."""
     remote = parse_reference(spec)
     if remote is not None:
         if remote.role != role:
-            raise UserError(f"--model {spec} is a {remote.role} model where a {role} .tflite file belongs")
+            raise UserError(f"{option}: {spec} is a {remote.role} model where a {role} .tflite file belongs")
         return downloaded(remote)
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise UserError(f"--model: {spec} does not exist; give two .tflite files (style-predict first, then transfer)")
+        raise UserError(f"{option}: {spec} does not exist; give two .tflite files (style-predict first, then transfer)")
     return path
 
 
@@ -101,7 +104,9 @@ def remote_model(remote: RemoteModel) -> ModelFiles:
 
 def locate_model(spec: str | None, gpu: bool) -> ModelFiles:
     """Turn SPEC (or LIVE_STYLE_MODEL, or the device's default) into local model files."""
+    option = "--model" if spec else "LIVE_STYLE_MODEL"
     spec = (spec or os.environ.get("LIVE_STYLE_MODEL") or "").strip()
+    named = f"--model {spec}" if option == "--model" else f"LIVE_STYLE_MODEL={spec}"
     if spec in ("", "default"):
         spec = "hub" if gpu else "lite"
     if spec == "lite":
@@ -112,11 +117,12 @@ def locate_model(spec: str | None, gpu: bool) -> ModelFiles:
     if "," in spec:
         pieces = [part.strip() for part in spec.split(",")]
         if len(pieces) != 2:
-            raise UserError(f"--model {spec}: give two .tflite files or references, style-predict first, then transfer")
-        return ModelFiles("lite", (lite_piece_path(pieces[0], "predict"), lite_piece_path(pieces[1], "transfer")))
+            raise UserError(f"{named}: give two .tflite files or references, style-predict first, then transfer")
+        predict, transfer = (lite_piece_path(piece, role, option) for piece, role in zip(pieces, ROLES, strict=True))
+        return ModelFiles("lite", (predict, transfer))
     if Path(spec).expanduser().exists():
-        return local_model(spec)
+        return local_model(spec, named)
     remote = parse_reference(spec)
     if remote is not None:
         return remote_model(remote)
-    return local_model(spec)
+    return local_model(spec, named)

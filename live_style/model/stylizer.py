@@ -53,8 +53,6 @@ class Stylizer:
         self.runtime = runtime
         self.cache = cache or StyleCache()
         self.default_size = GPU_DEFAULT_SIZE if "GPU" in device.upper() else CPU_DEFAULT_SIZE
-        self.trace_count = 0
-        self.style_network_runs = 0
         signature = [
             tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames_bgr"),
             tf.TensorSpec([1, 1, 1, network.vector_size], tf.float32, name="style_vector"),
@@ -65,8 +63,8 @@ class Stylizer:
             layouts = getattr(network, "layouts", {})
             self._run = self.openvino = OpenVinoTransfer(network.openvino_source(), network.vector_size, layouts)
         else:
-            compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
-            self._run = lambda frames, vector: compiled(frames, vector).numpy()
+            self.compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
+            self._run = lambda frames, vector: self.compiled(frames, vector).numpy()
 
     def use_precision(self, candidate: str, wait: bool) -> None:
         """Run OpenVINO as `candidate`: int8 (per style; float32 until ready unless `wait`), or a float precision
@@ -113,7 +111,6 @@ class Stylizer:
         return self.cache.get_or_compute(style_key(self.identity, prepared), lambda: self._run_style_network(prepared))
 
     def _run_style_network(self, prepared: np.ndarray) -> np.ndarray:
-        self.style_network_runs += 1
         with tf.device(self.device):
             return np.asarray(self.network.predict_style(prepared), np.float32).reshape(1, 1, 1, -1)
 
@@ -145,7 +142,6 @@ class Stylizer:
 
     def _transfer_bgr(self, frames: tf.Tensor, vector: tf.Tensor) -> tf.Tensor:
         """Traced once per input signature: uint8 BGR in, network, uint8 BGR out."""
-        self.trace_count += 1
         with tf.device(self.device):
             rgb = tf.cast(tf.reverse(frames, [-1]), tf.float32) / 255.0
             out = tf.cast(self.network.transfer(rgb, vector), tf.float32)

@@ -11,11 +11,22 @@ a change the new size is measured for SETTLE_S before the next decision.
 
 from __future__ import annotations
 
+import logging
 import statistics
+import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from live_style.pipeline.controls import SIZE_RANGE, SIZE_STEP
+import numpy as np
+
+from live_style.pipeline.controls import SIZE_RANGE, SIZE_STEP, LiveControls
+
+if TYPE_CHECKING:
+    from live_style.model.shared import LiveModel
+    from live_style.pipeline.live import Inferred
+
+log = logging.getLogger(__name__)
 
 SIZES = tuple(range(SIZE_RANGE[0], SIZE_RANGE[1] + 1, SIZE_STEP))
 DOWN_AT = 0.9  # share of the frame interval the busier thread may take before the size goes down
@@ -62,3 +73,26 @@ class AutoSize:
         if larger and predicted(larger[0]) < UP_BELOW * self.interval_ms:
             return larger[0]
         return self.size
+
+
+class LiveAutoSize:
+    """The live session's side of --size auto: each finished frame's times in, the controls' size changed."""
+
+    def __init__(self, controls: LiveControls, model: LiveModel, frame_rate: float):
+        self.controls, self.model, self.frame_rate = controls, model, frame_rate
+        self._chooser: AutoSize | None = None
+
+    def observe(self, inferred: Inferred, finish_ms: float) -> None:
+        """One frame's model and finishing times; a new size goes to the controls (nothing while auto is off)."""
+        if not self.controls.auto_size:
+            self._chooser = None
+            return
+        if self._chooser is None:
+            height, width = inferred.frame.image.shape[:2]
+            pixels = lambda size: int(np.prod(self.model.processing_shape(height, width, size)))  # noqa: E731
+            self._chooser = AutoSize(self.controls.size, self.frame_rate, pixels)
+        size = self._chooser.observe(inferred.model_ms, finish_ms, time.monotonic())
+        if size is not None:
+            busiest = max(inferred.model_ms, finish_ms)
+            log.info("--size auto: %d (the busier thread took %.0f ms a frame)", size, busiest)
+            self.controls.size = size

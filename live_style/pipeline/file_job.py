@@ -19,13 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from live_style.imaging import resize_frames
+from live_style.media.animated import open_video
+from live_style.media.decode import DecodedFrame, VideoFile
+from live_style.media.encode import VideoFileWriter
 from live_style.model.segmenter import Segmenter, SegmenterFile
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.segments import Segment
 from live_style.pipeline.stats import StageTimes
 from live_style.pipeline.threads import END, Stage, get_unless_stopped, put_unless_stopped
-from live_style.sinks.video_file import VideoFileWriter
-from live_style.sources.video_file import DecodedFrame, VideoFile
+from live_style.sinks import OutputFrame
 from live_style.temporal.coherence import TwoWaySteadier
 from live_style.temporal.masks import PersonLook, display_frame, with_mask
 
@@ -107,14 +109,14 @@ class SegmentJob:
                 started = time.perf_counter()
                 full = display_frame(frame.image, stylized, look, (height, width))
                 resized = time.perf_counter()
-                self.writer.write(full, frame.pts)
+                self.writer.write(OutputFrame(full, frame.seconds))
                 self.times.add("postprocess", resized - started)
                 self.times.add("encode", time.perf_counter() - resized)
 
     def run(self, progress: Callable[[int], None]) -> None:
         """Run to the end (or until interrupted); the writer is closed by the caller."""
-        decoder = Stage("decode", self._decode, self.stop)
-        encoder = Stage("encode", self._encode, self.stop)
+        decoder = Stage("decode", self._decode, lambda _error: self.stop.set())
+        encoder = Stage("encode", self._encode, lambda _error: self.stop.set())
         decoder.start()
         encoder.start()
         try:
@@ -175,7 +177,7 @@ def render_segment(
     times: StageTimes | None = None,
 ) -> SegmentJob:
     """Render a segment into `target` (video only; the audio joins at the end). Returns the finished job."""
-    video = VideoFile(task.source)
+    video = open_video(task.source)
     try:
         writer = VideoFileWriter(target, task.settings.output, task.settings.rate, task.settings.time_base, None)
         try:

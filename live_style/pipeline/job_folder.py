@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -25,6 +25,8 @@ from live_style.atomic import sha256_of, write_atomically
 from live_style.errors import UserError
 from live_style.model.style_cache import default_cache_dir
 from live_style.pipeline.segments import Segment
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 OWNER = "owner.json"
@@ -77,7 +79,7 @@ class JobFolder:
         except (OSError, ValueError):
             manifest = None
         if manifest is not None and manifest.get("key") != self.key:
-            print(f"{self.out}: the input or the options changed since the last run; starting afresh", file=sys.stderr)
+            log.info(f"{self.out}: the input or the options changed since the last run; starting afresh")
             manifest = None
         if manifest is None:
             for stale in self.path.glob(f"segment-*{self.suffix}"):

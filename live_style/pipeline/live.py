@@ -1,75 +1,54 @@
-"""The live loop: source -> downscale -> stylize -> person mask -> steady -> upscale -> window and recording.
+"""The live engine: source -> downscale -> stylize -> person mask -> steady -> upscale -> sinks.
 
-Capture (which also downscales to the processing size) and recording run in their own threads, the
-model in a worker thread that only stylizes, steadying and upscaling in a finishing thread behind
-it, the window (or the headless progress line) in the main thread, so everything else overlaps
-inference.
-Every way of stopping (q, a closed window, Ctrl+C, SIGTERM, end of input, a lost camera) goes
-through `request_stop`, and the recording is finalized on each.
+Capture (which also downscales to the processing size) runs in its own thread, the model in a
+worker thread that only stylizes, steadying and upscaling in a finishing thread behind it, so
+everything else overlaps inference. Finished frames go, in capture order, to the sinks (window,
+recording, virtual camera, browser); a front-end (the window's loop, the console) holds the main
+thread until the session stops. Every way of stopping (q, a closed window, Ctrl+C, SIGTERM, end of
+input, a lost camera) goes through `request_stop`, and every sink is closed on each.
 """
 
 from __future__ import annotations
 
-import logging
 import queue
 import signal
-import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 
 from live_style.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
 from live_style.imaging import resize_frames
 from live_style.model.segmenter import PersonMasker, SegmenterSupply
-from live_style.model.stylizer import Stylizer
-from live_style.pipeline.auto_size import AutoSize
+from live_style.model.shared import LiveModel
+from live_style.pipeline.auto_size import LiveAutoSize
 from live_style.pipeline.controls import LiveControls
-from live_style.pipeline.live_console import print_report, run_console
-from live_style.pipeline.live_window import WindowFrontEnd
+from live_style.pipeline.live_between import InBetween
+from live_style.pipeline.live_console import wait_for_stop
 from live_style.pipeline.stats import RateMeter, StageTimes
-from live_style.pipeline.threads import END, get_unless_stopped, put_unless_stopped, stop_signals_call
-from live_style.sinks import Sink
-from live_style.sinks.recorder import VideoRecorder
+from live_style.pipeline.threads import END, Stage, get_unless_stopped, put_unless_stopped, stop_signals_call
+from live_style.sinks import OutputFrame, Sink
 from live_style.sources.capture import Frame, VideoSource
 from live_style.styles import StyleBank, StyleMixer
 from live_style.temporal.coherence import Steadier
-from live_style.temporal.interpolate import Interpolator
 from live_style.temporal.masks import display_frame, with_mask
 
-log = logging.getLogger(__name__)
 STOP_SIGNALS = {
     signal.SIGINT: ("interrupted (Ctrl+C)", EXIT_INTERRUPTED),
     signal.SIGTERM: ("terminated", EXIT_TERMINATED),
 }
+FrontEnd = Callable[["LivePipeline"], None]  # holds the main thread until the session stops
 
 
 @dataclass
 class LiveOptions:
-    """How a live session runs and ends."""
+    """When a live session ends by itself, and whether it makes in-between frames."""
 
-    record: Path | None = None
-    window: bool = True
     max_frames: int | None = None
     duration: float | None = None
-    snapshot_dir: Path = Path()
     interpolate: bool = False
-    progress: bool = True  # headless: a progress line every few seconds and a report at the end
-
-
-@dataclass
-class Stylized:
-    """A stylized frame at the source's size, with what made it."""
-
-    frame: Frame
-    image: np.ndarray
-    style: str
-    processing: tuple[int, int]
 
 
 @dataclass
@@ -89,7 +68,7 @@ class LivePipeline:
 
     def __init__(
         self,
-        model: Stylizer,
+        model: LiveModel,
         source: VideoSource,
         bank: StyleBank,
         controls: LiveControls,
@@ -101,61 +80,63 @@ class LivePipeline:
         self.sinks = list(sinks)
         self.segmenter = segmenter
         self._masker = PersonMasker(segmenter) if segmenter is not None else None
-        self.controls.recording = options.record is not None
         self.times = StageTimes()
         self.output_rate = RateMeter()
         self.frames_done = 0
-        self.frames_interpolated = 0
         self.frames_shown = 0
         self.processing: tuple[int, int] | None = None  # (height, width) of the newest frame shown
+        self.style_shown = ""  # the style of the newest frame shown
         self.stop_reason: str | None = None
         self.exit_code = 0
         self.error: BaseException | None = None
-        self.recordings: list[Path] = []
         self._stop = threading.Event()
-        self._latest: Stylized | None = None
-        self._latest_ready = threading.Condition()
         self._inferred: queue.Queue[Inferred | object] = queue.Queue(maxsize=1)
-        self._recorder: VideoRecorder | None = None
         self._steadier: Steadier | None = None
-        self._interpolator = Interpolator() if options.interpolate else None
-        self._between: deque[Frame] = deque(maxlen=1)  # the newest captured frame, for the interpolator
-        self._between_ready = threading.Condition()
+        self._between = InBetween(self._stop, self.times) if options.interpolate else None
         self._publish_lock = threading.Lock()
         self._published_index = -1
         self._mixer = StyleMixer(bank, controls, model.style_vector)
-        self._auto_size: AutoSize | None = None
+        self._auto_size = LiveAutoSize(controls, model, source.fps)
         self._started = time.monotonic()
+
+    @property
+    def frames_interpolated(self) -> int:
+        return self._between.made if self._between is not None else 0
+
+    @property
+    def interpolating(self) -> bool:
+        return self._between is not None
 
     def request_stop(self, reason: str, exit_code: int = 0) -> None:
         """Stop the session (the first reason given wins)."""
         if not self._stop.is_set():
             self.stop_reason, self.exit_code = reason, exit_code
             self._stop.set()
-            for condition in (self._latest_ready, self._between_ready):
-                with condition:
-                    condition.notify_all()
+            if self._between is not None:
+                self._between.wake()
 
-    def run(self) -> int:
-        """Run until something stops the session; finalize everything; return the exit code.
+    def wait_stopped(self, timeout: float) -> bool:
+        """True once the session stops (waits up to `timeout`)."""
+        return self._stop.wait(timeout)
+
+    def run(self, front_end: FrontEnd = wait_for_stop) -> int:
+        """Run until something stops the session, `front_end` holding this thread; close every sink; the exit code.
 
         In the main thread Ctrl+C and SIGTERM stop it; elsewhere (a server's session) its owner does.
         """
-        workers = [
-            threading.Thread(target=self._model_loop, name="stylize", daemon=True),
-            threading.Thread(target=self._finish_loop, name="finish", daemon=True),
-        ]
+        workers = [Stage("stylize", self._model_loop, self._fail), Stage("finish", self._finish_loop, self._fail)]
         self.source.prepare_with(self._downscale)
-        if self._interpolator is not None:
-            self.source.subscribe(self._offer_between)
-            workers.append(threading.Thread(target=self._interpolate_loop, name="interpolate", daemon=True))
+        if self._between is not None:
+            self.source.subscribe(self._between.offer)
+            between = lambda: self._between.run(self._small, self._publish_between, self._last_index)  # noqa: E731
+            workers.append(Stage("interpolate", between, self._fail))
         with stop_signals_call(self._on_signal):
             try:
                 self._warm_up()
                 self.source.start()
                 for worker in workers:
                     worker.start()
-                WindowFrontEnd(self).run() if self.options.window else run_console(self)
+                front_end(self)
             finally:
                 self.request_stop("stopped")
                 self.source.close()
@@ -163,26 +144,35 @@ class LivePipeline:
                     if worker.is_alive():
                         worker.join()
                 self._close_sinks()
-                self._finish_recording(self.source.last_pts + 1.0 / self.source.fps)
-        if self.options.progress:
-            print_report(self)
         if isinstance(self.error, UserError):
             raise self.error
         if self.error is not None:
             raise RuntimeError(f"the model thread failed: {self.error!r}") from self.error
         return self.exit_code
 
+    def run_to_end(self) -> str:
+        """Run in this thread (a server's session); why it ended: its stop reason, or the error that stopped it."""
+        try:
+            self.run()
+            return self.stop_reason or "stopped"
+        except UserError as error:
+            return str(error)
+        except Exception as error:  # the model failed: end this session, keep the server
+            return f"the model failed ({error!r})"
+
     def _close_sinks(self) -> None:
-        """Close every sink; one that failed after the last frame still ends the session with its error."""
+        """Close every sink; one that failed (after the last frame too) ends the session with its error."""
         for sink in self.sinks:
-            sink.close()
+            try:
+                sink.close()
+            except UserError as error:
+                self.error = self.error or error
             if sink.error is not None and self.error is None:
                 self.error = UserError(f"the {sink.name} stopped ({sink.error})")
 
     def _fail(self, error: BaseException) -> None:
-        """Remember what stopped a worker thread and stop the session with it (surfaced by run())."""
-        if self.error is None:
-            self.error = error
+        """What stopped a worker thread is remembered and stops the session (surfaced by run())."""
+        self.error = self.error or error
         if isinstance(error, UserError):
             self.request_stop(str(error), error.exit_code)
         else:
@@ -209,40 +199,8 @@ class LivePipeline:
                 if frame is None:
                     break
                 put_unless_stopped(self._inferred, self._infer(frame), self._stop)
-        except BaseException as error:  # surfaced by run() after the recording is finalized
-            self._fail(error)
         finally:
             put_unless_stopped(self._inferred, END, self._stop)
-
-    def _finish_loop(self) -> None:
-        """Steady, upscale and publish the model's frames in order; the end of input stops the session."""
-        try:
-            while (inferred := get_unless_stopped(self._inferred, self._stop)) is not END:
-                started = time.perf_counter()
-                result = self._finish(inferred)
-                self._adjust_size(inferred, 1000.0 * (time.perf_counter() - started))
-                self.frames_done += 1
-                if result is not None:
-                    self._publish(result)
-                self._check_limits()
-            self.request_stop("end of input")
-        except BaseException as error:
-            self._fail(error)
-
-    def _adjust_size(self, inferred: Inferred, finish_ms: float) -> None:
-        """--size auto: the measured frame goes to the size controller, which may pick another size."""
-        if not self.controls.auto_size:
-            self._auto_size = None
-            return
-        if self._auto_size is None:
-            height, width = inferred.frame.image.shape[:2]
-            pixels = lambda size: int(np.prod(self.model.processing_shape(height, width, size)))  # noqa: E731
-            self._auto_size = AutoSize(self.controls.size, self.source.fps, pixels)
-        size = self._auto_size.observe(inferred.model_ms, finish_ms, time.monotonic())
-        if size is not None:
-            busiest = max(inferred.model_ms, finish_ms)
-            log.info("--size auto: %d (the busier thread took %.0f ms a frame)", size, busiest)
-            self.controls.size = size
 
     def _downscale(self, frame: Frame) -> Frame:
         """The frame with its copy at the processing size (run by the capture thread, off the model's)."""
@@ -272,26 +230,36 @@ class LivePipeline:
         style = self.bank.names[self.controls.style_index]
         return Inferred(frame, small, out[0], style, self.controls.person, 1000.0 * spent)
 
-    def _finish(self, inferred: Inferred) -> Stylized | None:
-        """Steady and upscale back to the source's size.
+    # --- the finishing thread ------------------------------------------------------------------
+    def _finish_loop(self) -> None:
+        """Steady, upscale and publish the model's frames in order; the end of input stops the session."""
+        while (inferred := get_unless_stopped(self._inferred, self._stop)) is not END:
+            started = time.perf_counter()
+            self._finish(inferred)
+            self._auto_size.observe(inferred, 1000.0 * (time.perf_counter() - started))
+            self.frames_done += 1
+            self._check_limits()
+        self.request_stop("end of input")
 
-        None (no upscale) when in-between frames already overtook this one: it only becomes the new key.
+    def _finish(self, inferred: Inferred) -> None:
+        """Steady, upscale back to the source's size and publish.
+
+        No upscale when in-between frames already overtook this one: it only becomes the new key.
         """
         started = time.perf_counter()
         small, out = inferred.small, self._with_person_mask(inferred)
         steadier = self._current_steadier()
         if steadier is not None:
             out = steadier(small, out)
-        if self._interpolator is not None:
-            self._interpolator.set_key(small, out)
+        if self._between is not None:
+            self._between.interpolator.set_key(small, out)
         steadied = time.perf_counter()
         self.times.add("temporal", steadied - started)
-        frame = inferred.frame
-        if frame.index <= self._published_index:
-            return None
-        full = display_frame(frame.image, out, self.controls.person_look)
+        if inferred.frame.index <= self._published_index:
+            return
+        full = display_frame(inferred.frame.image, out, self.controls.person_look)
         self.times.add("postprocess", time.perf_counter() - steadied)
-        return Stylized(frame, full, inferred.style, small.shape[:2])
+        self._publish(inferred.frame, full, inferred.style, small.shape[:2])
 
     def _with_person_mask(self, inferred: Inferred) -> np.ndarray:
         """The model's output with the person mask as a fourth channel while a person mode is on."""
@@ -310,66 +278,32 @@ class LivePipeline:
             self._steadier = Steadier()
         return self._steadier
 
-    def _publish(self, result: Stylized) -> bool:
-        """Hand the result to the window (newest only) and to the recording, in capture order.
+    def _publish_between(self, frame: Frame, between: np.ndarray, processing: tuple[int, int]) -> bool:
+        """An in-between frame, upscaled and published with the current style."""
+        full = display_frame(frame.image, between, self.controls.person_look)
+        return self._publish(frame, full, self.bank.names[self.controls.style_index], processing)
 
-        A result older than one already shown (a model frame overtaken by in-between frames) is not
+    def _last_index(self) -> int:
+        return self._published_index
+
+    def _publish(self, frame: Frame, image: np.ndarray, style: str, processing: tuple[int, int]) -> bool:
+        """Hand a finished frame to every sink, in capture order.
+
+        A frame older than one already shown (a model frame overtaken by in-between frames) is not
         shown again; returns whether it was.
         """
         with self._publish_lock:
-            if result.frame.index <= self._published_index:
-                return False
-            self._published_index = result.frame.index
-            self.frames_shown += 1
-            self.processing = result.processing
-            self._update_recorder(result)
-            for sink in (self._recorder, *self.sinks):
-                if sink is not None:
-                    sink.submit(result.frame.pts, result.image)
-            self.output_rate.tick()
-        with self._latest_ready:
-            self._latest = result
-            self._latest_ready.notify_all()
-        if not self.options.window:
-            self.times.add("latency", time.monotonic() - result.frame.captured_at)
-        return True
-
-    # --- the interpolation thread (--interpolate) ----------------------------------------------
-    def _offer_between(self, frame: Frame) -> None:
-        """Called by the capture thread for every frame: keep the newest for the interpolator."""
-        with self._between_ready:
-            self._between.append(frame)
-            self._between_ready.notify_all()
-
-    def _interpolate_loop(self) -> None:
-        """Warp the last stylized frame onto every newer captured frame the model skips.
-
-        The newest key is always the one warped, so a model frame overtaken by in-between frames is not
-        shown late (that would step back in time); its style reaches the next in-between frames.
-        """
-        try:
-            self._interpolate_until_stopped()
-        except BaseException as error:
-            self._fail(error)
-
-    def _interpolate_until_stopped(self) -> None:
-        while not self._stop.is_set():
-            with self._between_ready:
-                self._between_ready.wait_for(lambda: self._between or self._stop.is_set())
-                if self._stop.is_set():
-                    return
-                frame = self._between.popleft()
             if frame.index <= self._published_index:
-                continue
-            started = time.perf_counter()
-            small = self._small(frame)
-            between = self._interpolator.between(small)
-            if between is None:
-                continue
-            full = display_frame(frame.image, between, self.controls.person_look)
-            self.times.add("interpolate", time.perf_counter() - started)
-            if self._publish(Stylized(frame, full, self.bank.names[self.controls.style_index], small.shape[:2])):
-                self.frames_interpolated += 1
+                return False
+            self._published_index = frame.index
+            self.frames_shown += 1
+            self.processing, self.style_shown = processing, style
+            finished = OutputFrame(image, frame.pts, frame.image, frame.captured_at)
+            for sink in self.sinks:
+                sink.write(finished)
+            self.output_rate.tick()
+        self.times.add("latency", time.monotonic() - frame.captured_at)
+        return True
 
     def _check_limits(self) -> None:
         if self.options.max_frames and self.frames_done >= self.options.max_frames:
@@ -377,59 +311,7 @@ class LivePipeline:
         elif self.options.duration and time.monotonic() - self._started >= self.options.duration:
             self.request_stop(f"{self.options.duration:g} s elapsed")
 
-    # --- recording (started and stopped in the model thread, which feeds it) -----------------
-    def _update_recorder(self, result: Stylized) -> None:
-        if self.controls.recording and self._recorder is None:
-            path = self.options.record or Path(f"live-style-{datetime.now():%Y%m%d-%H%M%S}.mp4")
-            height, width = result.image.shape[:2]
-            # from the session's start, the recording covers the source from its first frame, even if
-            # the model skipped it
-            origin = self.source.first_pts if self.frames_shown == 1 else result.frame.pts
-            self._recorder = VideoRecorder(path, self.source.fps, (width, height), origin)
-            print(f"recording to {path}", file=sys.stderr, flush=True)
-        elif not self.controls.recording and self._recorder is not None:
-            self._finish_recording(result.frame.pts)
-
-    def _finish_recording(self, end_pts: float) -> None:
-        recorder, self._recorder = self._recorder, None
-        if recorder is None:
-            return
-        path = recorder.close(end_pts)
-        if path is None:
-            print(f"nothing was recorded to {recorder.path}", file=sys.stderr)
-            return
-        self.recordings.append(path)
-        seconds = recorder.written / recorder.fps
-        print(
-            f"saved {path}: {recorder.written} frames, {seconds:.1f} s at {recorder.fps:g} fps"
-            + (f", {recorder.dropped} dropped by a slow disk" if recorder.dropped else ""),
-            file=sys.stderr,
-        )
-
-    # --- what the front-ends (live_window.py, live_console.py) read -----------------------------
-    def take_latest(self, timeout: float) -> Stylized | None:
-        """The newest result not taken yet (waits up to `timeout`; None if there is none or the session stopped)."""
-        with self._latest_ready:
-            self._latest_ready.wait_for(lambda: self._latest is not None or self._stop.is_set(), timeout)
-            result, self._latest = self._latest, None
-            return result
-
-    def wait_stopped(self, timeout: float) -> bool:
-        """True once the session stops (waits up to `timeout`)."""
-        return self._stop.wait(timeout)
-
-    @property
-    def recording_now(self) -> bool:
-        return self._recorder is not None
-
-    @property
-    def interpolating(self) -> bool:
-        return self._interpolator is not None
-
     def person_state(self) -> str:
-        """'off', 'keep', 'only', or why there is no mask yet ('loading', 'unavailable')."""
-        if self.controls.person == "off":
-            return "off"
-        if self.segmenter is None or self.segmenter.error:
-            return "unavailable"
-        return self.controls.person if self.segmenter.file() is not None else "loading"
+        """The person mode as it is (see SegmenterSupply.state); 'unavailable' without a segmenter."""
+        mode = self.controls.person
+        return self.segmenter.state(mode) if self.segmenter else ("off" if mode == "off" else "unavailable")

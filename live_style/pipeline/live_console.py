@@ -1,9 +1,9 @@
-"""The live pipeline's console front-end: a progress line every few seconds while it runs headless, and the
-report when it stops."""
+"""The live session's console front-end: a progress line every few seconds while it runs headless, and the
+report when it stops (as text for the command to print)."""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,11 +12,21 @@ if TYPE_CHECKING:
 PROGRESS_EVERY_S = 2.0
 
 
-def run_console(pipeline: LivePipeline) -> None:
-    """The main thread while headless: wait for the end, printing progress (unless the options say not to)."""
-    while not pipeline.wait_stopped(PROGRESS_EVERY_S):
-        if pipeline.options.progress:
-            print(progress_line(pipeline), file=sys.stderr, flush=True)
+def wait_for_stop(pipeline: LivePipeline) -> None:
+    """The front-end of a session nobody watches here (the studio, the bench): wait for the end."""
+    while not pipeline.wait_stopped(1.0):
+        pass
+
+
+class Console:
+    """Holds the main thread while headless, handing `say` a progress line every few seconds."""
+
+    def __init__(self, say: Callable[[str], None]):
+        self.say = say
+
+    def __call__(self, pipeline: LivePipeline) -> None:
+        while not pipeline.wait_stopped(PROGRESS_EVERY_S):
+            self.say(progress_line(pipeline))
 
 
 def progress_line(pipeline: LivePipeline) -> str:
@@ -34,13 +44,12 @@ def progress_line(pipeline: LivePipeline) -> str:
     return line
 
 
-def print_report(pipeline: LivePipeline) -> None:
+def report(pipeline: LivePipeline) -> str:
     """Why it stopped, what was done, and each stage's median time."""
     stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in pipeline.times.summary().items())
-    print(
+    return (
         f"stopped: {pipeline.stop_reason}; {pipeline.frames_done} frames stylized"
         + (f", {pipeline.frames_interpolated} in-between" if pipeline.interpolating else "")
         + f", {pipeline.source.dropped} dropped; "
-        f"median ms: {stages}",
-        file=sys.stderr,
+        f"median ms: {stages}"
     )

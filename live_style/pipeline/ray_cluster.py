@@ -10,15 +10,17 @@ model environment with paths made absolute (`worker_env`).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from live_style.errors import UserError
 from live_style.network import is_loopback
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = 'pip install -e ".[ray]"'
 CPUS_PER_WORKER = 4  # TensorFlow and OpenVINO use every core they get; fewer, larger workers load fewer models
@@ -135,7 +137,7 @@ def plan_workers(nodes: list[dict], options: RayOptions) -> list[Slot]:
     if not spread:
         raise UserError(nothing_fits(nodes, options))
     if options.workers and options.workers > len(spread):
-        print(f"ray: {options.workers} workers asked, the nodes hold {len(spread)}", file=sys.stderr)
+        log.info(f"ray: {options.workers} workers asked, the nodes hold {len(spread)}")
     return spread[: options.workers or len(spread)]
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from live_style.errors import UserError
 from live_style.model import load_model
 from live_style.pipeline.file_job import SegmentTask, render_segment
 from live_style.pipeline.ray_cluster import RayOptions, Slot, absolute_spec, import_ray, plan_workers, worker_env
+
+log = logging.getLogger(__name__)
 
 RETRIES = 3
 START_TIMEOUT_S = 300
@@ -78,7 +79,7 @@ class RayRenderer:
         where = f"the Ray cluster at {options.address}" if options.address else "a local Ray"
         nodes = len({slot.node_id for slot in slots})
         size = f"{slots[0].gpus} GPU" if slots[0].gpus else f"{slots[0].cpus} CPU(s)"
-        print(f"ray: {len(slots)} worker(s) on {nodes} node(s) of {where}, {size} each", file=sys.stderr, flush=True)
+        log.info(f"ray: {len(slots)} worker(s) on {nodes} node(s) of {where}, {size} each")
         self._wait_ready(slots)
 
     def _start(self, slot: Slot, memory_gb: float | None, env: dict[str, str], model: dict):
@@ -109,12 +110,10 @@ class RayRenderer:
                 waited += WAITING_NOTE_S
                 if pending and waited < START_TIMEOUT_S:
                     free = ray.available_resources()
-                    print(
+                    log.info(
                         f"ray: {len(pending)} worker(s) still starting after {waited} s; each asks for "
                         f"{slots[0].cpus} CPU(s), {slots[0].gpus} GPU(s); free now: {free.get('CPU', 0):g} CPUs, "
-                        f"{free.get('GPU', 0):g} GPUs",
-                        file=sys.stderr,
-                        flush=True,
+                        f"{free.get('GPU', 0):g} GPUs"
                     )
         except ray.exceptions.RayError as error:
             raise UserError(f"a Ray worker could not open the model ({last_line(error)})") from None
@@ -184,7 +183,7 @@ class RayRenderer:
         if attempts > RETRIES:
             hint = "; give workers more memory (--ray-worker-memory) or use fewer" if memory else ""
             return RuntimeError(f"a Ray worker {what} on {segment} {attempts} times{hint} ({last_line(error)})")
-        print(f"ray: a worker {what} on {segment}; it goes to another worker", file=sys.stderr, flush=True)
+        log.info(f"ray: a worker {what} on {segment}; it goes to another worker")
         return None
 
     def __enter__(self) -> RayRenderer:

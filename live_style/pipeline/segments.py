@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from live_style.sources.video_file import FrameIndex
+from live_style.media.decode import FrameIndex
 from live_style.temporal.coherence import LOOKAHEAD
 
 WARM_FRAMES = LOOKAHEAD  # the neighbours' weight has fallen below 1% this far away

@@ -13,11 +13,11 @@ POLL_S = 0.1
 
 
 class Stage(threading.Thread):
-    """A pipeline thread that remembers the exception it died of and stops the job with it."""
+    """A pipeline thread that remembers the exception it died of and hands it to `on_error` (which stops the job)."""
 
-    def __init__(self, name: str, target: Callable[[], None], stop: threading.Event):
+    def __init__(self, name: str, target: Callable[[], None], on_error: Callable[[BaseException], None]):
         super().__init__(name=name, daemon=True)
-        self._target_fn, self._job_stop = target, stop
+        self._target_fn, self._on_error = target, on_error
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -25,7 +25,7 @@ class Stage(threading.Thread):
             self._target_fn()
         except BaseException as error:
             self.error = error
-            self._job_stop.set()
+            self._on_error(error)
 
 
 def put_unless_stopped(channel: queue.Queue, item: object, stop: threading.Event) -> None:

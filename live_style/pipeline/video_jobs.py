@@ -7,8 +7,10 @@ segments end to end and the source's audio over the whole; OUT appears only when
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -20,17 +22,22 @@ from tqdm import tqdm
 
 from live_style import __version__
 from live_style.errors import UserError
+from live_style.media.animated import open_video
+from live_style.media.decode import FrameIndex
+from live_style.media.formats import CONTAINER_FORMATS, VIDEO_CODECS, even
+from live_style.media.remux import remux
 from live_style.model.segmenter import SegmenterFile
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.file_job import RenderSettings, SegmentTask, render_segment
 from live_style.pipeline.job_folder import JobFolder, job_path, record_finished
 from live_style.pipeline.segments import Segment, plan_segments
 from live_style.pipeline.stats import StageTimes
-from live_style.sinks.remux import remux
-from live_style.sinks.video_file import CONTAINER_FORMATS, VIDEO_CODECS, even
-from live_style.sources.video_file import FrameIndex, VideoFile
 from live_style.styles import with_strength
 from live_style.temporal.masks import PersonLook
+
+log = logging.getLogger(__name__)
+MERGED_GAP_S = 1.0  # damaged stretches closer than this are named as one
+SAME_TIME_S = 1e-3  # an output frame within this of an input frame's time is that frame
 
 
 @dataclass(frozen=True)
@@ -60,12 +67,16 @@ class VideoPlan:
     settings: RenderSettings
     key: str
     with_audio: bool
-    header_frames: int
     written: dict[int, int] = field(default_factory=dict)  # segment number -> frames it holds
 
     @property
     def frames(self) -> int:
         return len(self.index.pts)
+
+    @property
+    def start_seconds(self) -> float:
+        """When the input's first frame is shown (an MPEG-TS often starts at 1.4 s); the output starts it at 0."""
+        return float(self.index.pts[0] * self.settings.time_base) if self.index.pts else 0.0
 
     def task(self, segment: Segment) -> SegmentTask:
         pts = self.index.pts[segment.warm_first : segment.warm_stop]
@@ -80,7 +91,7 @@ def segment_suffix(out: Path) -> str:
 
 def plan_video(model: Stylizer, vector, source: Path, out: Path, options: JobOptions) -> VideoPlan:
     """Read the input's frame times, cut it into segments, and fix how every frame is rendered."""
-    video = VideoFile(source)
+    video = open_video(source)
     try:
         index = video.index_frames()
         if index is None:
@@ -104,9 +115,9 @@ def plan_video(model: Stylizer, vector, source: Path, out: Path, options: JobOpt
             options.segmenter,
         )
         segments = plan_segments(index, float(video.rate), options.segment_seconds)
-        with_audio = options.audio and video.audio is not None
+        with_audio = options.audio and video.side_tracks
         key = job_key(source, out, model, settings, options.segment_seconds)
-        return VideoPlan(source, out, index, segments, settings, key, with_audio, video.frame_count)
+        return VideoPlan(source, out, index, segments, settings, key, with_audio)
     finally:
         video.close()
 
@@ -124,6 +135,25 @@ def job_key(source: Path, out: Path, model: Stylizer, settings: RenderSettings, 
         "version": __version__,
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+def missing_stretches(plan: VideoPlan, written: list[float]) -> list[tuple[float, float, int]]:
+    """(first, last, frames) of each stretch of the input's frames missing from the output (they did not decode);
+    gaps under a second between them are one stretch."""
+    wanted = [float(pts * plan.settings.time_base) - plan.start_seconds for pts in plan.index.pts]
+    found = set()
+    for seconds in written:  # the output keeps every frame's time, to its time base's rounding
+        after = bisect.bisect_left(wanted, seconds)
+        nearest = min((i for i in (after - 1, after) if 0 <= i < len(wanted)), key=lambda i: abs(wanted[i] - seconds))
+        if abs(wanted[nearest] - seconds) <= SAME_TIME_S:
+            found.add(nearest)
+    stretches: list[tuple[float, float, int]] = []
+    for seconds in (wanted[i] for i in range(len(wanted)) if i not in found):
+        if stretches and seconds - stretches[-1][1] < MERGED_GAP_S:
+            stretches[-1] = (stretches[-1][0], seconds, stretches[-1][2] + 1)
+        else:
+            stretches.append((seconds, seconds, 1))
+    return stretches
 
 
 class Renderer(Protocol):
@@ -187,10 +217,9 @@ class VideoRun:
             if folder.is_done(segment):
                 plan.written[segment.number] = folder.manifest["segments"][str(segment.number)]["frames"]
         if plan.written:
-            print(
+            log.info(
                 f"{plan.out}: resuming: {len(plan.written)} of {len(plan.segments)} segments already done "
-                f"(verified), computing {len(plan.segments) - len(plan.written)}",
-                file=sys.stderr,
+                f"(verified), computing {len(plan.segments) - len(plan.written)}"
             )
         tasks = [plan.task(segment) for segment in plan.segments if segment.number not in plan.written]
         self._owner.update({id(task): plan for task in tasks})
@@ -217,25 +246,34 @@ class VideoRun:
         folder = self.folders[plan.out]
         parts = [folder.segment_file(segment) for segment in plan.segments]
         audio = plan.source if plan.with_audio else None
+        start = plan.start_seconds  # the output starts at 0, as FFmpeg's tools make it
         try:
-            result = remux(parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], audio)
+            result = remux(
+                parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], audio, (start, float("inf")), start
+            )
         except (av.FFmpegError, OSError) as error:
             self._fail(plan, f"cannot write {plan.out} ({error}); check free disk space")
             return
         folder.remove()
         record_finished(plan.out, plan.key)
         self.finished.append(plan.out)
-        print(f"wrote {plan.out} ({result.frames} frames, {result.seconds:.1f} s)", file=sys.stderr)
-        if result.frames < plan.header_frames:
-            print(
-                f"warning: {plan.source} decodes to {result.frames} frames but its header promises "
-                f"{plan.header_frames}: it is truncated or damaged, and {plan.out} holds the {result.frames} there are",
-                file=sys.stderr,
+        log.info(f"wrote {plan.out} ({result.frames} frames, {result.seconds:.1f} s)")
+        for line in result.dropped:
+            log.warning(f"note: {plan.source}: {line}")
+        if plan.index.cut_at is not None:
+            log.warning(
+                f"warning: {plan.source} stops at {plan.index.cut_at:.1f} s, before the end its header gives: it was "
+                f"cut short, and {plan.out} holds the {result.frames} frames there are"
+            )
+        for first, last, count in missing_stretches(plan, result.times):
+            log.warning(
+                f"warning: {plan.source} is damaged from {first:.2f} s to {last:.2f} s: {count} frame(s) there do "
+                f"not decode and are left out of {plan.out} (the frame before them is held)"
             )
 
     def _fail(self, plan: VideoPlan, message: str) -> None:
         self.failed[plan.out] = message
-        print(f"live-style: error: {message}", file=sys.stderr)
+        log.warning(f"live-style: error: {message}")
 
     def interrupted_summary(self) -> list[str]:
         """What an interrupted run leaves, per unfinished input."""

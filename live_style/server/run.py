@@ -13,7 +13,7 @@ from aiohttp import web
 
 from live_style.errors import UserError
 from live_style.server.limits import HEADER_TIMEOUT_S
-from live_style.server.studio import Studio, Watch
+from live_style.server.studio import Studio
 from live_style.sources.capture import VideoSource
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,7 @@ async def serve(
     """
     loop = asyncio.get_running_loop()
     if source is not None:
-        studio.watch = Watch(studio, source, loop)
-        studio.watch.start()
+        studio.start_watch(source, loop)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=HEADER_TIMEOUT_S)
     await runner.setup()
     await web.SockSite(runner, sock, ssl_context=tls).start()

@@ -19,22 +19,25 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcdatachannel import RTCDataChannel
 
 from live_style.errors import UserError
 from live_style.pipeline.controls import SIZE_RANGE, LiveControls
 from live_style.pipeline.live import LivePipeline
 from live_style.server.limits import Refused, parse_json_object
+from live_style.server.styleset import StyleSet
 from live_style.sinks.browser import FeedTrack, FrameFeed
 from live_style.sources.capture import SourceLost
 from live_style.sources.webrtc import TrackCapture, discard, track_source
 from live_style.temporal.masks import MODES
 
 if TYPE_CHECKING:
-    from live_style.server.studio import Studio, StyleSet
+    from live_style.server.watch import PipelineMaker, Watch
+    from live_style.styles import StyleBank
 
 STATS_EVERY_S = 0.5
 MAX_MESSAGE_BYTES = 4096  # a control message is a few dozen bytes
@@ -82,24 +85,27 @@ def apply_settings(controls: LiveControls, message: dict, style_count: int) -> N
             setattr(controls, flag, message[flag])
 
 
-def run_to_end(pipeline: LivePipeline) -> str:
-    """Run a live pipeline in this thread; why it ended (its stop reason, or the error that stopped it)."""
-    try:
-        pipeline.run()
-        return pipeline.stop_reason or "stopped"
-    except UserError as error:
-        return str(error)
-    except Exception as error:  # the model failed: end this pipeline, keep the server
-        return f"the model failed ({error!r})"
+@dataclass(frozen=True)
+class SessionSetup:
+    """What a session is given by the studio: its controls and styles, how to make its pipeline and figures."""
+
+    controls: LiveControls
+    styles: StyleSet
+    make_pipeline: PipelineMaker
+    figures: Callable[[LivePipeline, LiveControls, StyleBank], dict]
+    stall_timeout: float
+    rtc_configuration: RTCConfiguration
+    watch: Watch | None  # watch mode: the server's shared pipeline and feeds
 
 
 class Session:
     """A peer connection to one browser tab and what it shows; `page` is the secret of the page that opened it."""
 
-    def __init__(self, studio: Studio, number: int, page: str, styles: StyleSet, on_end: Callable[[Session], None]):
-        self.studio, self.number, self.page, self.styles, self.on_end = studio, number, page, styles, on_end
+    def __init__(self, setup: SessionSetup, number: int, page: str, on_end: Callable[[Session], None]):
+        self.setup, self.number, self.page, self.on_end = setup, number, page, on_end
+        self.styles, self.controls, self.watch = setup.styles, setup.controls, setup.watch
         self.id = secrets.token_urlsafe(16)
-        self.pc = RTCPeerConnection(studio.rtc_configuration)
+        self.pc = RTCPeerConnection(setup.rtc_configuration)
         self.loop = asyncio.get_running_loop()
         self.channel: RTCDataChannel | None = None
         self.pipeline: LivePipeline | None = None
@@ -108,7 +114,6 @@ class Session:
         self._thread: threading.Thread | None = None
         self._tasks: list[asyncio.Task] = []
         self._closing: asyncio.Task | None = None
-        self.controls = studio.new_controls() if studio.watch is None else studio.watch.controls
 
     @property
     def bank(self):
@@ -120,18 +125,18 @@ class Session:
         self.pc.on("connectionstatechange", self._on_state)
         self.pc.on("track", self._on_track)
         await self.pc.setRemoteDescription(offer)
-        if self.studio.watch is not None:
-            self.pc.addTrack(FeedTrack(self.studio.watch.stylized))
-            self.pc.addTrack(FeedTrack(self.studio.watch.original))
+        if self.watch is not None:
+            self.pc.addTrack(FeedTrack(self.watch.stylized))
+            self.pc.addTrack(FeedTrack(self.watch.original))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self._tasks.append(asyncio.ensure_future(self._expect_video()))
         return self.pc.localDescription
 
     async def _expect_video(self) -> None:
         """Close the session if no video flows within the stall timeout of the answer, whatever the offer was."""
-        timeout = self.studio.options.stall_timeout
+        timeout = self.setup.stall_timeout
         await asyncio.sleep(timeout)
-        if self.studio.watch is not None:
+        if self.watch is not None:
             flowing = self.pc.connectionState == "connected"
         else:
             flowing = self._capture is not None and self._capture.received > 0
@@ -144,23 +149,23 @@ class Session:
 
         Any other track (a second one, any in watch mode) is read and dropped: aiortc would queue it without bound.
         """
-        if track.kind != "video" or self.studio.watch is not None or self._capture is not None:
+        if track.kind != "video" or self.watch is not None or self._capture is not None:
             self._tasks.append(asyncio.ensure_future(discard(track)))
             return
         self._capture = TrackCapture(track)
         self._tasks.append(asyncio.ensure_future(self._capture.drain()))
         feed = FrameFeed(self.loop)
         self.pc.addTrack(FeedTrack(feed))
-        source = track_source(self._capture, f"browser session {self.number}", self.studio.options.stall_timeout)
-        self.pipeline = self.studio.live_pipeline(source, self.controls, self.bank, feed)
+        source = track_source(self._capture, f"browser session {self.number}", self.setup.stall_timeout)
+        self.pipeline = self.setup.make_pipeline(source, self.controls, self.bank, feed)
         self._thread = threading.Thread(target=self._run_pipeline, name=f"session {self.number}", daemon=True)
         self._thread.start()
 
     def _run_pipeline(self) -> None:
         """The session's live pipeline until it stops; then the session ends."""
-        reason = run_to_end(self.pipeline)
+        reason = self.pipeline.run_to_end()
         if isinstance(self.pipeline.error, SourceLost):
-            reason = f"the browser sent no video for {self.studio.options.stall_timeout:g} s"
+            reason = f"the browser sent no video for {self.setup.stall_timeout:g} s"
         elif reason == "end of input":
             reason = "the browser stopped sending"
         self.end_reason = self.end_reason or reason
@@ -197,9 +202,9 @@ class Session:
     async def _send_stats(self, channel: RTCDataChannel) -> None:
         """fps, server-side latency, processing size, model and style, twice a second."""
         while channel.readyState in ("connecting", "open"):
-            pipeline = self.pipeline or (self.studio.watch.pipeline if self.studio.watch else None)
+            pipeline = self.pipeline or (self.watch.pipeline if self.watch else None)
             if channel.readyState == "open" and pipeline is not None:
-                self._send(self.studio.figures(pipeline, self.controls, self.bank))
+                self._send(self.setup.figures(pipeline, self.controls, self.bank))
             await asyncio.sleep(STATS_EVERY_S)
 
     async def _on_state(self) -> None:

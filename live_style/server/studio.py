@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import threading
 from dataclasses import dataclass, field, replace
 
 from aiortc import RTCConfiguration, RTCSessionDescription
@@ -17,7 +16,9 @@ from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.live import LiveOptions, LivePipeline
 from live_style.server.gallery import StyleImage, decode_upload, return_decoded_memory
 from live_style.server.limits import Refused
-from live_style.server.session import Session, run_to_end
+from live_style.server.session import Session, SessionSetup
+from live_style.server.styleset import StyleSet
+from live_style.server.watch import Watch
 from live_style.sinks.browser import FrameFeed
 from live_style.sources.capture import VideoSource
 from live_style.styles import StyleBank
@@ -39,17 +40,6 @@ class StudioOptions:
 
 class Busy(UserError):
     """Every session slot is taken."""
-
-
-@dataclass
-class StyleSet:
-    """The styles a session switches between: the served ones, then its uploads with their thumbnails.
-
-    Uploads live here only, in memory, and go with the session (watch mode: with the server).
-    """
-
-    bank: StyleBank
-    upload_thumbnails: dict[str, str] = field(default_factory=dict)
 
 
 class Studio:
@@ -81,8 +71,25 @@ class Studio:
         self, source: VideoSource, controls: LiveControls, bank: StyleBank, feed: FrameFeed
     ) -> LivePipeline:
         """The window's live pipeline, headless and quiet, on the shared model, feeding browsers."""
-        options = LiveOptions(window=False, progress=False)
-        return LivePipeline(self.model, source, bank, controls, options, [feed], self.options.segmenter)
+        return LivePipeline(self.model, source, bank, controls, LiveOptions(), [feed], self.options.segmenter)
+
+    def session_setup(self) -> SessionSetup:
+        """What a new session starts from: its own controls and styles, or watch mode's shared ones."""
+        watch = self.watch
+        return SessionSetup(
+            controls=self.new_controls() if watch is None else watch.controls,
+            styles=self.new_styles() if watch is None else watch.styles,
+            make_pipeline=self.live_pipeline,
+            figures=self.figures,
+            stall_timeout=self.options.stall_timeout,
+            rtc_configuration=self.rtc_configuration,
+            watch=watch,
+        )
+
+    def start_watch(self, source: VideoSource, loop: asyncio.AbstractEventLoop) -> None:
+        """Watch mode: the server's own source through one pipeline, shown to every session."""
+        self.watch = Watch(self.new_controls(), self.new_styles(), self.live_pipeline, source, loop)
+        self.watch.start()
 
     def style_list(self, styles: StyleSet) -> list[dict]:
         thumbnails = {**self.thumbnails, **styles.upload_thumbnails}
@@ -95,8 +102,9 @@ class Studio:
         """
         if len(self.sessions) >= self.options.max_sessions:
             raise Busy(f"busy: {len(self.sessions)} sessions are running, the most this server takes; try again later")
-        styles = self.new_styles() if self.watch is None else self.watch.styles
-        session = Session(self, next(self._session_numbers), page, styles, lambda s: self.sessions.pop(s.id, None))
+        session = Session(
+            self.session_setup(), next(self._session_numbers), page, lambda s: self.sessions.pop(s.id, None)
+        )
         self.sessions[session.id] = session
         try:
             answer = await session.answer(offer)
@@ -143,28 +151,3 @@ class Studio:
         if self.watch is not None:
             await asyncio.to_thread(self.watch.stop)
         self.model.close()
-
-
-class Watch:
-    """Watch mode: the server's own camera or stream through the live pipeline, shown to every session."""
-
-    def __init__(self, studio: Studio, source: VideoSource, loop: asyncio.AbstractEventLoop):
-        self.controls, self.styles = studio.new_controls(), studio.new_styles()
-        self.stylized = FrameFeed(loop)
-        self.original = FrameFeed(loop, "original stream")
-        source.subscribe(lambda frame: self.original.submit(frame.pts, frame.image))
-        self.pipeline = studio.live_pipeline(source, self.controls, self.styles.bank, self.stylized)
-        self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        reason = run_to_end(self.pipeline)
-        self.original.close()
-        log.info("the server's source stopped: %s", reason)
-
-    def stop(self) -> None:
-        self.pipeline.request_stop("server stopped")
-        if self._thread.is_alive():
-            self._thread.join()

@@ -1,18 +1,33 @@
-"""Where stylized frames go: the window, a live recording, an encoded video file, a virtual camera, a browser."""
+"""Where finished frames go: the window, a live recording, a virtual camera, a browser, an encoded file.
+
+Every output is a `Sink`: it is written each finished frame in order and closed once at the end;
+it finishes its own file or device on `close()`, and says by `error` what stopped it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 
+@dataclass(frozen=True)
+class OutputFrame:
+    """A finished frame: the picture (BGR), its time on the source's timeline in seconds, what it was made from."""
+
+    image: np.ndarray
+    pts: float
+    original: np.ndarray | None = None  # the source frame (the window's side-by-side view)
+    captured_at: float | None = None  # time.monotonic() when the source frame arrived, live
+
+
 class Sink(Protocol):
-    """A live output beside the window and the recording: handed every shown frame, closed at the end."""
+    """An output: handed every finished frame, closed at the end."""
 
     name: str
     error: Exception | None  # what stopped it, if anything; the session ends with it
 
-    def submit(self, pts: float, image: np.ndarray) -> None: ...
+    def write(self, frame: OutputFrame) -> None: ...
 
     def close(self) -> None: ...

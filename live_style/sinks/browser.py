@@ -17,6 +17,8 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
+from live_style.sinks import OutputFrame
+
 CLOCK = Fraction(1, 90_000)  # the RTP video clock
 
 
@@ -33,10 +35,10 @@ class FrameFeed:
         self._lock = threading.Lock()
         self._waiters: set[asyncio.Event] = set()
 
-    def submit(self, pts: float, image: np.ndarray) -> None:
-        """Make `image` the frame to send next (called from any thread; never blocks)."""
+    def write(self, frame: OutputFrame) -> None:
+        """Make the frame the one to send next (called from any thread; never blocks)."""
         with self._lock:
-            self._image, self.version = image, self.version + 1
+            self._image, self.version = frame.image, self.version + 1
         self._wake()
 
     def close(self) -> None:

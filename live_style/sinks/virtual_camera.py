@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from live_style.errors import UserError
+from live_style.sinks import OutputFrame
 
 LINUX_FIX = (
     "load v4l2loopback (sudo modprobe v4l2loopback exclusive_caps=1 card_label=live-style; Chrome-based apps need "
@@ -65,12 +66,12 @@ class VirtualCamera:
         self._thread = threading.Thread(target=self._send_loop, name="virtual camera", daemon=True)
         self._thread.start()
 
-    def submit(self, pts: float, image: np.ndarray) -> None:
-        """Make `image` the frame to send (the newest wins; `pts` is not needed: the device runs on its clock)."""
+    def write(self, frame: OutputFrame) -> None:
+        """Make the frame the one to send (the newest wins; its time is not needed: the device runs on its clock)."""
         if self.error is not None:
             raise UserError(f"the virtual camera {self.device} stopped ({self.error}); {platform_fix()}")
         with self._changed:
-            self._latest = image
+            self._latest = frame.image
             self._changed.notify_all()
 
     def _send_loop(self) -> None:
@@ -85,7 +86,7 @@ class VirtualCamera:
                     source, fitted = latest, self._fit(latest)
                 self.camera.send(fitted)
                 self.camera.sleep_until_next_frame()
-        except Exception as error:  # the device went away: the next submit says so
+        except Exception as error:  # the device went away: the next write says so
             self.error = error
 
     def _fit(self, image: np.ndarray) -> np.ndarray:

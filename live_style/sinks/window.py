@@ -7,8 +7,9 @@ import contextlib
 import cv2
 import numpy as np
 
+from live_style.imaging import draw_text_block
+
 TITLE = "live-style"
-FONT = cv2.FONT_HERSHEY_SIMPLEX
 HELP = (
     "n / p     next / previous style",
     "1 - 9     pick a style",
@@ -22,18 +23,6 @@ HELP = (
     "q / Esc   quit",
 )
 ESCAPE = 27
-
-
-def draw_text_block(image: np.ndarray, lines: list[str] | tuple[str, ...], top: int = 0) -> np.ndarray:
-    """White text on a darkened band, scaled to the frame's width."""
-    scale = max(0.4, image.shape[1] / 1400)
-    line_height = int(30 * scale) + 6
-    bottom = min(image.shape[0], top + line_height * len(lines) + 8)
-    image[top:bottom] = (image[top:bottom] * 0.35).astype(np.uint8)
-    for row, line in enumerate(lines):
-        origin = (8, top + line_height * (row + 1))
-        cv2.putText(image, line, origin, FONT, scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
-    return image
 
 
 def compose_view(original: np.ndarray, stylized: np.ndarray, view: str) -> np.ndarray:

@@ -1,1 +1,1 @@
-"""Where frames come from: cameras and streams (OpenCV), video files (PyAV)."""
+"""Where live frames come from: cameras and streams (OpenCV), the browser's track (WebRTC); files are in media/."""

@@ -1,4 +1,4 @@
-"""Frame sources: a camera, a video file or a stream, read in their own thread.
+"""Frame sources: a camera, a video file (sources/file.py) or a stream, read in their own thread.
 
 A camera (or a stream) keeps only its newest frame, so a slow model never builds up lag; frames it
 replaces unseen are counted as dropped. A file in live mode is paced at its own frame rate the same
@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from live_style.errors import EXIT_SOURCE_LOST, UserError
+from live_style.sources.file import FileCapture
 
 DEFAULT_FPS = 30.0
 RETRY_WAIT_S = 0.01
@@ -44,7 +45,7 @@ class Frame:
 
     image: np.ndarray
     index: int
-    pts: float  # seconds on the source's timeline (file: index / fps; camera: since capture began)
+    pts: float  # seconds on the source's timeline (file: the frame's own timestamp; camera: since capture began)
     captured_at: float  # time.monotonic() at capture, where end-to-end latency starts
     small: np.ndarray | None = None  # the image at the processing size, if the capture thread made it
 
@@ -69,6 +70,7 @@ class VideoSource:
             self.fps = DEFAULT_FPS
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else 0
         self.size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.audio_file: Path | None = None  # the file whose audio a recording of this source carries
         self.dropped = 0
         self.frames_read = 0
         self.first_pts: float | None = None
@@ -98,6 +100,7 @@ class VideoSource:
         """Read until the end, a stop, or (live) the stall timeout; pace files if asked."""
         started = time.monotonic()
         index = 0
+        first_pts: float | None = None
         while not self._stop.is_set():
             ok, image = self.capture.read()
             now = time.monotonic()
@@ -106,9 +109,10 @@ class VideoSource:
                     break
                 self._stop.wait(RETRY_WAIT_S)  # a dead camera returns at once; the consumer times out
                 continue
-            pts = now - started if self.live else index / self.fps
+            pts = now - started if self.live else self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            first_pts = pts if first_pts is None else first_pts
             if self.paced and not self.live:
-                self._stop.wait(max(0.0, started + pts - now))
+                self._stop.wait(max(0.0, started + pts - first_pts - now))
             frame = Frame(image, index, pts, time.monotonic() if self.paced else now)
             if self._prepare is not None:
                 frame = self._prepare(frame)
@@ -169,10 +173,14 @@ def is_stream(spec: str) -> bool:
 
 def open_input(spec: str, paced: bool, stall_timeout: float) -> VideoSource:
     """A video file (paced unless `paced=False`) or a stream URL as a live source."""
-    if not is_stream(spec) and not Path(spec).is_file():
+    if is_stream(spec):
+        return VideoSource(cv2.VideoCapture(spec), f"input {spec}", live=True, paced=paced, stall_timeout=stall_timeout)
+    if not Path(spec).is_file():
         raise UserError(f"--input {spec} does not exist; give a video file or a stream URL")
-    capture = cv2.VideoCapture(spec)
-    return VideoSource(capture, f"input {spec}", live=is_stream(spec), paced=paced, stall_timeout=stall_timeout)
+    capture = FileCapture(Path(spec))
+    source = VideoSource(capture, f"input {spec}", live=False, paced=paced, stall_timeout=stall_timeout)
+    source.audio_file = capture.path if capture.has_audio else None
+    return source
 
 
 @contextmanager

@@ -1,15 +1,14 @@
-"""`live-style image ... --method optimize`: the Gatys et al. optimization for stills."""
+"""Stills by optimization (Gatys et al., the tutorials' method) on VGG19 features, with its settings."""
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from live_style.errors import UserError
 from live_style.imaging import resize_longest_side, write_image
 from live_style.model.gatys import LossWeights, StyleContentLoss, optimize_adam, optimize_lbfgs, vgg_extractor
 
@@ -26,39 +25,48 @@ def rgb01_to_bgr(rgb01: np.ndarray) -> np.ndarray:
     return (np.clip(rgb01, 0, 1)[..., ::-1] * 255 + 0.5).astype(np.uint8)
 
 
-def check_optimize_options(args: argparse.Namespace) -> None:
-    """The optimization takes one style, at full strength."""
-    if len(args.style) != 1 or args.mix or args.strength != 1.0:
-        raise UserError(
-            "--method optimize takes one --style at full strength; drop --mix/--strength or use --method fast"
-        )
+@dataclass(frozen=True)
+class OptimizeOptions:
+    """How the optimization runs."""
+
+    size: int | None  # longest side (default OPTIMIZE_SIZE)
+    steps: int
+    optimizer: str  # "adam" or "lbfgs"
+    learning_rate: float
+    weights: LossWeights
+    init: str  # "content" or "noise"
+    save_every: int | None  # write OUT-stepNNNNN every this many steps
+    vgg_weights: str  # "imagenet", "none" or a file
+    quiet: bool  # no progress bar
 
 
 class Optimizer:
     """Stylizes stills by optimization; the VGG19 extractor is built once for every image."""
 
-    def __init__(self, args: argparse.Namespace):
-        self.args = args
-        self.extractor = vgg_extractor(args.vgg_weights)
-        self.weights = LossWeights(args.style_weight, args.content_weight, args.tv_weight)
+    def __init__(self, options: OptimizeOptions):
+        self.options = options
+        self.extractor = vgg_extractor(options.vgg_weights)
+        self.weights = options.weights
 
     def stylize(self, content_bgr: np.ndarray, style_bgr: np.ndarray, out_path: Path) -> np.ndarray:
         """The optimized image (BGR uint8) at the processing size (longest side --size, default 512)."""
-        size = self.args.size or OPTIMIZE_SIZE
+        size = self.options.size or OPTIMIZE_SIZE
         content = bgr_to_rgb01(resize_longest_side(content_bgr, size))[None]
         style = bgr_to_rgb01(resize_longest_side(style_bgr, size))[None]
         loss = StyleContentLoss(self.extractor, tf.constant(content), tf.constant(style), self.weights)
-        start = content if self.args.init == "content" else np.random.default_rng(0).random(content.shape, np.float32)
-        with tqdm(total=self.args.steps, unit="step", disable=self.args.quiet) as bar:
+        start = (
+            content if self.options.init == "content" else np.random.default_rng(0).random(content.shape, np.float32)
+        )
+        with tqdm(total=self.options.steps, unit="step", disable=self.options.quiet) as bar:
             progress = self._progress(bar, out_path)
-            if self.args.optimizer == "lbfgs":
-                result = optimize_lbfgs(loss, start, self.args.steps, progress)
+            if self.options.optimizer == "lbfgs":
+                result = optimize_lbfgs(loss, start, self.options.steps, progress)
             else:
-                result = optimize_adam(loss, start, self.args.steps, self.args.learning_rate, progress)
+                result = optimize_adam(loss, start, self.options.steps, self.options.learning_rate, progress)
         return rgb01_to_bgr(result[0])
 
     def _progress(self, bar: tqdm, out_path: Path):
-        every = self.args.save_every
+        every = self.options.save_every
 
         def show(step: int, losses: dict[str, float], image) -> None:
             bar.update(1)

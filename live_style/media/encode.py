@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 
-CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
-VIDEO_CODECS = {".webm": "libvpx-vp9"}  # everything else: H.264
-AUDIO_FALLBACK = {".webm": "libopus"}  # for audio a container cannot carry as it is; else AAC
-OPUS_RATE = 48000  # the one rate every Opus decoder takes
-# no B-frames: segments then join end to end with rising decode times, however the frame rate varies
-H264_OPTIONS = {"crf": "18", "preset": "veryfast", "bf": "0"}
-# a fixed count: left to itself an encoder counts the CPUs its thread may run on (OpenVINO pins threads
-# to CPUs), and x264's slices, so its pixels, follow that count from one segment to the next
-ENCODER_THREADS = {"threads": str(os.cpu_count() or 1)}
-
-
-def even(value: int) -> int:
-    """H.264 with 4:2:0 chroma needs even dimensions."""
-    return max(2, value - value % 2)
+from live_style.media.formats import (
+    AUDIO_FALLBACK,
+    CONTAINER_FORMATS,
+    ENCODER_THREADS,
+    H264_OPTIONS,
+    OPUS_RATE,
+    VIDEO_CODECS,
+    container_accepts,
+    even,
+)
+from live_style.sinks import OutputFrame
 
 
 def yuv420_frame(image: np.ndarray) -> av.VideoFrame:
@@ -37,25 +32,12 @@ def yuv420_frame(image: np.ndarray) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
-def container_accepts(suffix: str, audio: av.audio.stream.AudioStream) -> bool:
-    """Whether a container of this kind can carry the audio stream copied as it is."""
-    probe = av.open(io.BytesIO(), "w", format=CONTAINER_FORMATS[suffix])
-    try:
-        probe.add_stream_from_template(audio)
-        probe.start_encoding()
-        return True
-    except (av.FFmpegError, ValueError):
-        return False
-    finally:
-        with contextlib.suppress(av.FFmpegError):
-            probe.close()
-
-
 class AudioTrack:
-    """The source's audio carried into an output container: packets copied untouched when the container
-    allows, else re-encoded; muxed as the video reaches their time, so the file is interleaved."""
+    """A source's audio track (or a subtitle track the container takes) carried into an output container:
+    packets copied untouched when the container allows, else (audio) re-encoded; muxed as the video
+    reaches their time, so the file is interleaved."""
 
-    def __init__(self, container: av.container.OutputContainer, audio: av.audio.stream.AudioStream):
+    def __init__(self, container: av.container.OutputContainer, audio: av.stream.Stream):
         suffix = Path(container.name).suffix.lower()
         self.container = container
         self.copied = container_accepts(suffix, audio)
@@ -98,6 +80,8 @@ class AudioTrack:
 class VideoFileWriter:
     """Encodes frames at their own timestamps (variable frame rate kept), and the audio along if given."""
 
+    name = "video file"
+
     def __init__(self, path: Path, size: tuple[int, int], rate, time_base, audio: av.audio.stream.AudioStream | None):
         suffix = Path(path).suffix.lower()
         self.container = av.open(str(path), "w", format=CONTAINER_FORMATS[suffix])
@@ -111,18 +95,19 @@ class VideoFileWriter:
         self.video.codec_context.time_base = time_base
         self.time_base = time_base
         self.audio = AudioTrack(self.container, audio) if audio is not None else None
+        self.error: Exception | None = None
 
     def add_audio(self, packet: av.Packet) -> None:
         """Queue an audio packet; it is written once the video reaches its time."""
         self.audio.add(packet)
 
-    def write(self, image: np.ndarray, pts: int) -> None:
-        """Encode one BGR frame at `pts` (in the input's time base)."""
-        frame = yuv420_frame(image)
-        frame.pts, frame.time_base = pts, self.time_base
+    def write(self, frame: OutputFrame) -> None:
+        """Encode one BGR frame at its time (on the input's time base, which keeps every timestamp exact)."""
+        encoded = yuv420_frame(frame.image)
+        encoded.pts, encoded.time_base = round(Fraction(frame.pts) / self.time_base), self.time_base
         if self.audio is not None:
-            self.audio.mux_until(float(pts * self.time_base))
-        self.container.mux(self.video.encode(frame))
+            self.audio.mux_until(frame.pts)
+        self.container.mux(self.video.encode(encoded))
 
     def close(self) -> None:
         """Flush the encoders and the remaining audio, and finish the file."""

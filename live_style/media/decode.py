@@ -1,0 +1,250 @@
+"""Video files read with PyAV: every frame in order, upright and with square pixels, with its timestamp, and the
+audio packets.
+
+What a file holds is measured, not taken from its header: the frames are counted and timed by reading
+its packets once (`index_frames`), which is also how MPEG-TS/PS files, whose timestamps may start
+anywhere and whose seeking is approximate, are cut into segments. Decoding starts at a keyframe
+found by seeking, checked, and from the file's start when a seek lands past it. A packet that does
+not decode (a damaged stretch) is skipped, as FFmpeg's tools do.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from live_style.errors import UserError
+
+DEFAULT_RATE = Fraction(30)
+SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)  # seek this far before the frame wanted, then from the file's start
+MP4_SUFFIXES = {".mp4", ".m4v", ".mov", ".3gp", ".3g2"}
+CUT_SHORT = (1.0, 0.1)  # the header's length exceeds the packets' by more than 1 s and 10%: the file was cut
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Every video frame's timestamp in presentation order, the positions where a keyframe starts, and where the
+    packets stop when the file ends before its header says (seconds), else None."""
+
+    pts: list[int]
+    keyframes: list[int]
+    cut_at: float | None = None
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """A frame of a video file, upright, with its timestamp in the stream's time base."""
+
+    image: np.ndarray
+    index: int
+    pts: int
+    seconds: float
+
+
+def mp4_index_missing(path: Path) -> bool:
+    """An MP4/MOV whose top-level boxes hold media ('mdat') but no index ('moov'): cut before its end was written."""
+    boxes: set[bytes] = set()
+    with open(path, "rb") as file:
+        size = path.stat().st_size
+        offset = 0
+        while offset + 8 <= size:
+            file.seek(offset)
+            header = file.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            boxes.add(kind)
+            if length < 8:
+                break
+            offset += length
+    return b"mdat" in boxes and b"moov" not in boxes
+
+
+def open_error(path: Path) -> UserError:
+    """Why FFmpeg could not open `path`, in one line."""
+    if path.suffix.lower() in MP4_SUFFIXES and mp4_index_missing(path):
+        return UserError(
+            f"{path} has no index (its 'moov' box, which this MP4 keeps at its end, is missing): it was cut short "
+            "or is still being written, and cannot be read; finish or re-record it"
+        )
+    return UserError(f"{path} is not a readable video; give a file FFmpeg plays (mp4, mov, mkv, webm, ts, ...)")
+
+
+class VideoFile:
+    """A video file read with PyAV: every frame (upright, square pixels, BGR) in order, and its audio packets."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserError(f"input {path} does not exist; check the path")
+        try:
+            self.container = av.open(str(path))
+        except av.FFmpegError:
+            raise open_error(self.path) from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise UserError(f"{path} has no video stream; give a file with video in it")
+        self.video = self.container.streams.video[0]
+        self.video.thread_type = "AUTO"
+        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        self.time_base = self.video.time_base
+        self.rate = self.video.average_rate or self.video.guessed_rate or DEFAULT_RATE
+        self.pixel_aspect = self.video.sample_aspect_ratio  # width:height of a pixel (anamorphic video)
+
+    @property
+    def side_tracks(self) -> bool:
+        """Whether there is audio or subtitles to carry into an output."""
+        return bool(self.container.streams.audio or self.container.streams.subtitles)
+
+    def index_frames(self) -> FrameIndex | None:
+        """Read the packets (no decoding) for every frame's time; None if the file does not say (no cuts then).
+
+        Also measures the frame rate from the timestamps, where the header's differs.
+        """
+        stamps: list[tuple[int, bool]] = []
+        damaged_tail = False
+        try:
+            for packet in self.container.demux(self.video):
+                if packet.size == 0 or packet.is_discard:
+                    continue  # the end-of-stream marker; frames an edit list trims away (decoded, never shown)
+                if packet.pts is None:
+                    return None
+                stamps.append((packet.pts, packet.is_keyframe))
+        except av.FFmpegError:
+            damaged_tail = True  # the frames before it are what there is
+        finally:
+            self._seek_start()
+        stamps.sort()
+        index = FrameIndex([pts for pts, _ in stamps], [i for i, (_, key) in enumerate(stamps) if key])
+        self.rate = measured_rate(index.pts, self.time_base, self.rate)
+        end = self._packets_end(index)
+        if damaged_tail or self._cut_short(end):
+            index = FrameIndex(index.pts, index.keyframes, end)
+        return index
+
+    def _packets_end(self, index: FrameIndex) -> float:
+        if not index.pts:
+            return 0.0
+        return float((index.pts[-1] - (self.video.start_time or index.pts[0])) * self.time_base + 1 / self.rate)
+
+    def _cut_short(self, end: float) -> bool:
+        header = (self.container.duration or 0) / av.time_base
+        return header - end > max(CUT_SHORT[0], CUT_SHORT[1] * header)
+
+    def demux(self, with_audio: bool) -> Iterator[DecodedFrame | av.Packet]:
+        """Frames and (if asked) audio packets in file order; packets that do not decode are skipped."""
+        streams = [self.video, self.audio] if with_audio and self.audio else [self.video]
+        index = 0
+        for packet in self._packets(*streams):
+            if packet.stream.type == "audio":
+                if packet.dts is not None:
+                    yield packet
+                continue
+            for frame in self._decode(packet):
+                yield self._upright(frame, index)
+                index += 1
+
+    def frames_at(self, pts: list[int], first_index: int) -> Iterator[DecodedFrame]:
+        """The frames with these timestamps (ascending), numbered from `first_index`; decoding starts at a keyframe
+        at or before the first."""
+        positions = {stamp: first_index + offset for offset, stamp in enumerate(pts)}
+        for frame in self._decoded_from(pts[0]):
+            if frame.pts in positions:
+                yield self._upright(frame, positions[frame.pts])
+            if frame.pts is not None and frame.pts >= pts[-1]:
+                return
+
+    def _decoded_from(self, target: int) -> Iterator[av.VideoFrame]:
+        """Decoded frames from a keyframe at or before `target`: a seek, checked, further back, else from the start."""
+        for back in SEEK_BACK_S:
+            frames = self._decoded_after_seek(target - round(back / self.time_base))
+            first = next(frames, None)
+            if first is not None and (first.pts is None or first.pts <= target):
+                break
+        else:
+            self._seek_start()
+            frames = self._frames()
+            first = next(frames, None)
+        if first is not None:
+            yield first
+            yield from frames
+
+    def _decoded_after_seek(self, target: int) -> Iterator[av.VideoFrame]:
+        try:
+            self.container.seek(max(target, self.video.start_time or 0), stream=self.video, backward=True)
+        except av.FFmpegError:  # a truncated index: start over
+            self._seek_start()
+        return self._frames()
+
+    def _frames(self) -> Iterator[av.VideoFrame]:
+        for packet in self._packets(self.video):
+            yield from self._decode(packet)
+
+    def _packets(self, *streams: av.stream.Stream) -> Iterator[av.Packet]:
+        """The streams' packets until the file ends, or stops making sense (a damaged tail)."""
+        try:
+            yield from self.container.demux(*streams)
+        except av.FFmpegError:
+            return
+
+    @staticmethod
+    def _decode(packet: av.Packet) -> list[av.VideoFrame]:
+        """The packet's frames; none if it does not decode (a damaged stretch, concealed by the frames around)."""
+        try:
+            return packet.decode()
+        except av.FFmpegError:
+            return []
+
+    def _seek_start(self) -> None:
+        try:
+            self.container.seek(0)
+        except av.FFmpegError:
+            self.container.close()
+            self.container = av.open(str(self.path))
+            self.video = self.container.streams.video[0]
+            self.video.thread_type = "AUTO"
+            self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+
+    def _upright(self, frame: av.VideoFrame, index: int) -> DecodedFrame:
+        """BGR pixels made square (anamorphic video) and turned as the rotation metadata says (phone videos)."""
+        image = frame.to_ndarray(format="bgr24")
+        image = square_pixels(image, self.pixel_aspect)
+        quarter_turns = round(frame.rotation / 90) % 4
+        if quarter_turns:
+            image = np.ascontiguousarray(np.rot90(image, k=quarter_turns))
+        pts = frame.pts if frame.pts is not None else round(index / (self.rate * self.time_base))
+        return DecodedFrame(image, index, pts, float(pts * self.time_base))
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def square_pixels(image: np.ndarray, aspect: Fraction | None) -> np.ndarray:
+    """An anamorphic frame (pixels aspect:1, e.g. 64:45 for 16:9 PAL) widened or heightened to square pixels."""
+    if not aspect or aspect == 1:
+        return image
+    height, width = image.shape[:2]
+    if aspect > 1:
+        width = round(width * aspect)
+    else:
+        height = round(height / aspect)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def measured_rate(pts: list[int], time_base: Fraction, declared: Fraction) -> Fraction:
+    """The frame rate the timestamps show, from the typical (median) interval between frames; the header's when it
+    agrees within 1%, as it is exact."""
+    intervals = sorted(later - earlier for earlier, later in itertools.pairwise(pts) if later > earlier)
+    if not intervals:
+        return declared
+    measured = 1 / (intervals[len(intervals) // 2] * time_base)
+    if declared and abs(float(declared) / float(measured) - 1) < 0.01:
+        return declared
+    return Fraction(measured).limit_denominator(1001)

@@ -1,0 +1,96 @@
+"""Live recordings' partial files: fragmented MP4 while recording, locked by their writer; a killed
+run's partial turned into a finished file (`repair`, and `rescue_orphans` for a whole folder).
+
+A fragmented MP4 is playable up to its last complete fragment however its writer died.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+from filelock import FileLock, Timeout
+
+from live_style.errors import UserError
+from live_style.media.formats import CONTAINER_FORMATS, RECORD_SUFFIXES, check_output_suffix
+from live_style.media.remux import Remuxed, remux
+
+PARTIAL_SUFFIX = ".partial.mp4"
+
+
+def check_record_path(path: Path, option: str = "--record") -> None:
+    """Refuse a recording name whose extension cannot carry H.264 with each frame's own time."""
+    check_output_suffix(Path(path), option, RECORD_SUFFIXES)
+
+
+def recording_partial(path: Path) -> Path:
+    """Where a recording to `path` is written while it runs: hidden, clearly partial, fragmented MP4."""
+    return path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+
+
+def final_name(partial: Path) -> Path | None:
+    """The recording a partial was meant to become, or None if the name is not a recording's partial."""
+    name = partial.name
+    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+        return None
+    final = partial.with_name(name[1 : -len(PARTIAL_SUFFIX)])
+    return final if final.suffix.lower() in RECORD_SUFFIXES else None
+
+
+def owner_lock(partial: Path) -> FileLock:
+    """The lock a running recorder holds on its partial; the kernel frees it when the process dies."""
+    return FileLock(partial.with_name(partial.name + ".lock"), timeout=0)
+
+
+def repair(partial: Path, target: Path | None = None) -> tuple[Path, Remuxed]:
+    """Turn a killed recording's partial into a finished file (beside it, never over an existing one)."""
+    final = target or final_name(partial)
+    if final is None:
+        raise UserError(f"{partial} is not a live-style recording's partial (.NAME.ext{PARTIAL_SUFFIX}); give one")
+    final = free_name(final) if target is None else final
+    lock = owner_lock(partial)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UserError(f"{partial} is still being recorded by a running live-style; stop it first") from None
+    try:
+        try:
+            result = remux([partial], final, CONTAINER_FORMATS[final.suffix.lower()])
+        except (av.FFmpegError, IndexError):
+            raise UserError(f"{partial} is not a readable recording (no video in it); nothing to repair") from None
+        if result.frames == 0:
+            final.unlink(missing_ok=True)
+            raise UserError(f"{partial} holds no complete frame; nothing to rescue (delete it)")
+        partial.unlink()
+        return final, result
+    finally:
+        drop_lock(lock)
+
+
+def drop_lock(lock: FileLock) -> None:
+    """Remove the lock file while still holding it, then let go (a contender then retries on a fresh file)."""
+    Path(lock.lock_file).unlink(missing_ok=True)
+    lock.release()
+
+
+def free_name(path: Path) -> Path:
+    """`path`, or `NAME-recovered[-N].ext` beside it if that name is taken."""
+    candidate, number = path, 1
+    while candidate.exists():
+        suffix = "-recovered" if number == 1 else f"-recovered-{number}"
+        candidate, number = path.with_name(f"{path.stem}{suffix}{path.suffix}"), number + 1
+    return candidate
+
+
+def rescue_orphans(folder: Path) -> list[str]:
+    """Repair every recording partial in `folder` whose recorder is gone; one line per file rescued."""
+    said = []
+    for partial in sorted(Path(folder).glob(f".*{PARTIAL_SUFFIX}")):
+        if final_name(partial) is None:
+            continue
+        try:
+            final, result = repair(partial)
+        except UserError:
+            continue  # still recording, or nothing in it
+        said.append(f"rescued {result.frames} frames ({result.seconds:.1f} s) of a killed recording into {final}")
+    return said

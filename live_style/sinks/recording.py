@@ -1,0 +1,258 @@
+"""Live recordings with real timing, crash-safe: fragmented MP4 while recording, a normal file when done.
+
+While a recording runs it is a hidden `.NAME.partial.mp4`, fragmented and flushed about every
+second, and locked; a killed run leaves that file playable up to its last fragment, and the next
+recording in the folder (or `live-style repair`) turns it into a normal file (media/recovery.py).
+`Recording` is the live session's sink: it starts and stops a `VideoRecorder` as the r key says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from filelock import Timeout
+
+from live_style.errors import UserError
+from live_style.media.encode import yuv420_frame
+from live_style.media.formats import CONTAINER_FORMATS, even
+from live_style.media.recovery import check_record_path, drop_lock, owner_lock, recording_partial, rescue_orphans
+from live_style.media.remux import FRAGMENTED, remux
+from live_style.sinks import OutputFrame
+from live_style.sources.capture import Frame, VideoSource
+
+log = logging.getLogger(__name__)
+Report = Callable[[str], None]  # where a sink's lines for the user go (the command prints them)
+QUEUE_FRAMES = 64
+# live: no lookahead or B-frames (frames reach the file at once), two threads at most beside the model;
+# ultrafast: half the CPU of superfast at 720p for 32% more bytes (the model needs the cores more)
+H264_LIVE = {"preset": "ultrafast", "tune": "zerolatency", "crf": "20", "threads": "2"}
+RECORD_TIME_BASE = Fraction(1, 90_000)  # each frame at its own time, to 11 microseconds
+UNSEEN_TICKS = 4096  # source frame times kept while no recording runs (the start is behind the source)
+
+
+class Recording:
+    """The live session's recording sink: a file while `active()` says so (the --record option, the r key),
+    each finished when recording stops; the last one held until the source's end."""
+
+    name = "recording"
+
+    def __init__(
+        self, path: Path | None, active: Callable[[], bool], source: VideoSource, report: Report = log.warning
+    ):
+        self.path, self.active, self.source, self.report = path, active, source, report
+        self.error: Exception | None = None
+        self.saved: list[Path] = []
+        self._started = False
+        self._recorder: VideoRecorder | None = None
+        self._unseen: deque[float] = deque(maxlen=UNSEEN_TICKS)  # source frame times before a recorder starts
+        self._ticks_lock = threading.Lock()
+        source.subscribe(self._tick)
+
+    def _tick(self, frame: Frame) -> None:
+        """Every source frame's time (the capture thread) goes to the recorder, or waits for it to start."""
+        with self._ticks_lock:
+            if self._recorder is not None:
+                self._recorder.tick(frame.pts)
+            else:
+                self._unseen.append(frame.pts)
+
+    @property
+    def running(self) -> bool:
+        return self._recorder is not None
+
+    def write(self, frame: OutputFrame) -> None:
+        """Start or stop a file as `active()` says, and hand it the frame."""
+        if self.active() and self._recorder is None:
+            self._start(frame)
+        elif not self.active() and self._recorder is not None:
+            self._finish(frame.pts)
+        if self._recorder is not None:
+            self._recorder.write(frame)
+        self._started = True
+
+    def close(self) -> None:
+        """Finish the file being written, holding its last frame until the source's end."""
+        self._finish(self.source.last_pts + 1.0 / self.source.fps)
+
+    def _start(self, frame: OutputFrame) -> None:
+        path = self.path or Path(f"live-style-{datetime.now():%Y%m%d-%H%M%S}.mp4")
+        height, width = frame.image.shape[:2]
+        # from the session's start, the recording covers the source from its first frame, even if the
+        # model skipped it
+        origin = frame.pts if self._started else self.source.first_pts
+        size, audio = (width, height), self.source.audio_file
+        recorder = VideoRecorder(path, self.source.fps, size, origin, self.report, audio)
+        with self._ticks_lock:
+            for pts in self._unseen:
+                if pts >= origin:
+                    recorder.tick(pts)
+            self._unseen.clear()
+            self._recorder = recorder
+        self.report(f"recording to {path}")
+
+    def _finish(self, end_pts: float) -> None:
+        with self._ticks_lock:
+            recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        path = recorder.close(end_pts)
+        if path is None:
+            self.report(f"nothing was recorded to {recorder.path}")
+            return
+        self.saved.append(path)
+        self.report(
+            f"saved {path}: {recorder.written} frames, {recorder.seconds:.1f} s"
+            + (", with the source's audio" if recorder.audio_from else "")
+            + (f", {recorder.dropped} dropped by a slow disk" if recorder.dropped else "")
+        )
+
+
+class VideoRecorder:
+    """Writes a live session's frames at the source's own frame times (variable rate kept), in its own thread.
+
+    `tick(t)` says the source has a frame at t; the recording gets a frame there: the newest stylized
+    frame by then, repeated when the model skipped source frames, so playback speed and timing are
+    the source's. A written frame's own time is a tick too (a caller with no source). The last frame
+    is held until the end given to `close`. The audio of `audio_from` (a file source), for the same
+    stretch of its timeline, joins when the file is finished. Writing never blocks the caller: a
+    full queue drops the frame and counts it. Odd sizes lose a row or column (H.264 4:2:0).
+    """
+
+    name = "recording"
+
+    def __init__(
+        self,
+        path: Path,
+        fps: float,
+        size: tuple[int, int],
+        origin: float,
+        report: Report = log.warning,
+        audio_from: Path | None = None,
+    ):
+        self.path, self.fps, self.report, self.audio_from = Path(path), fps, report, audio_from
+        check_record_path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for line in rescue_orphans(self.path.parent):
+            report(line)
+        self._partial = recording_partial(self.path)
+        self._lock = owner_lock(self._partial)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise UserError(f"another live-style is recording to {path}; pick another name") from None
+        self.size = (even(size[0]), even(size[1]))
+        self._container, self._stream = self._open(Fraction(fps).limit_denominator(1001))
+        self.written = 0
+        self.dropped = 0
+        self.seconds = 0.0  # how long the recording runs so far
+        self.error: Exception | None = None
+        self._origin = origin  # the recording's time 0 on the source's timeline
+        self._picture: av.VideoFrame | None = None  # the newest stylized frame, converted once
+        self._ticks: deque[float] = deque()  # source frame times not written yet
+        self._last_tick = float("-inf")
+        self._last_ticks = -1  # the last frame's time in the file's time base
+        self._add_tick(origin)  # the first frame covers the recording from its start
+        self._queue: queue.Queue[tuple[float, np.ndarray | None] | None] = queue.Queue(QUEUE_FRAMES)
+        self._thread = threading.Thread(target=self._write_loop, name=f"record {path}", daemon=True)
+        self._thread.start()
+
+    def _open(self, rate: Fraction) -> tuple:
+        try:
+            container = av.open(str(self._partial), "w", format="mp4", options=FRAGMENTED)
+        except (av.FFmpegError, OSError):
+            drop_lock(self._lock)
+            raise UserError(f"cannot record to {self.path}; check the folder is writable") from None
+        stream = container.add_stream("libx264", rate=rate, options={**H264_LIVE, "g": str(max(1, round(rate)))})
+        stream.width, stream.height = self.size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = RECORD_TIME_BASE
+        return container, stream
+
+    def tick(self, pts: float) -> None:
+        """A source frame's time (seconds on its timeline): the recording has a frame there."""
+        with contextlib.suppress(queue.Full):  # dropped: the frame before lasts longer
+            self._queue.put_nowait((pts, None))
+
+    def write(self, frame: OutputFrame) -> None:
+        """Queue a stylized frame for its time on the timeline; drop it (counted) if the writer is behind."""
+        try:
+            self._queue.put_nowait((frame.pts, frame.image))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1:
+                self.report(f"warning: the recording to {self.path} is falling behind; dropping frames")
+
+    def _write_loop(self) -> None:
+        """Encode what arrives; after a failure (a full disk) keep draining, so nobody waits on the queue."""
+        while (item := self._queue.get()) is not None:
+            if self.error is not None:
+                continue
+            pts, image = item
+            self._add_tick(pts)
+            if image is None:
+                continue
+            picture = yuv420_frame(image[: self.size[1], : self.size[0]])
+            try:  # the source frames before this one show the one before it (this one, at the start)
+                self._write_ticks(lambda tick, until=pts: tick < until, self._picture or picture)
+            except (av.FFmpegError, OSError) as error:
+                self.error = error
+            self._picture = picture
+
+    def _add_tick(self, pts: float) -> None:
+        if pts > self._last_tick:
+            self._ticks.append(pts)
+            self._last_tick = pts
+
+    def _write_ticks(self, due: Callable[[float], bool], picture: av.VideoFrame) -> None:
+        while self._ticks and due(self._ticks[0]):
+            self._encode(picture, self._ticks.popleft() - self._origin)
+
+    def _encode(self, frame: av.VideoFrame | None, seconds: float = 0.0) -> None:
+        """Encode one frame at `seconds` (kept after the last one written); None flushes the encoder."""
+        if frame is not None:
+            ticks = max(round(seconds / RECORD_TIME_BASE), self._last_ticks + 1)
+            frame.pts, frame.time_base = ticks, RECORD_TIME_BASE
+            self._last_ticks, self.seconds = ticks, float(ticks * RECORD_TIME_BASE)
+            self.written += 1
+        self._container.mux(self._stream.encode(frame))
+
+    def close(self, end_pts: float | None = None) -> Path | None:
+        """Write everything queued, the last frame held until `end_pts` (else for a frame's time), and finish the
+        file as a normal one, with the audio if there is some.
+
+        Returns the finished file, or None (and no file) when no frame ever arrived.
+        """
+        self._queue.put(None)
+        self._thread.join()
+        try:
+            end = max((end_pts or 0.0) - self._origin, self.seconds + 1 / self.fps)
+            if self.error is None and self._picture is not None:
+                self._add_tick(self._origin + end - 1 / self.fps)  # held until the end
+                self._write_ticks(lambda tick: tick < self._origin + end, self._picture)
+            self._encode(None)
+            self._container.close()
+            self.seconds = end
+            if self.error is None and self.written:
+                span = (self._origin, self._origin + end)
+                remux([self._partial], self.path, CONTAINER_FORMATS[self.path.suffix.lower()], self.audio_from, span)
+        except (av.FFmpegError, OSError) as error:
+            self.error = self.error or error
+        if self.error is not None:
+            drop_lock(self._lock)
+            raise UserError(
+                f"the recording to {self.path} failed ({self.error}); what was written is in {self._partial}: "
+                f"free some disk space, then run live-style repair {self._partial}"
+            )
+        self._partial.unlink()
+        drop_lock(self._lock)
+        return self.path if self.written else None
