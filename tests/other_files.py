@@ -26,14 +26,13 @@ def plain_clip(folder: Path) -> Path:
 
 
 def containers(folder: Path, plain: Path) -> dict[str, Path]:
-    """The same clip as a broadcast/camcorder/DVD/web/phone would carry it."""
+    """The same clip as a broadcast, a camcorder, a DVD, a Flash-era web page and an old phone carry it."""
     made = {
         "mpeg-ts": (["-c", "copy"], "clip.ts"),
         "m2ts (AC-3)": (["-c:v", "copy", "-c:a", "ac3", "-mpegts_m2ts_mode", "1"], "clip.m2ts"),
         "mpeg-ps (MPEG-2)": (["-c:v", "mpeg2video", "-g", "12", "-c:a", "mp2", "-f", "vob"], "clip.mpg"),
         "flv": (["-c", "copy"], "clip.flv"),
         "3gp": (["-c:v", "copy", "-c:a", "aac", "-ar", "16000"], "clip.3gp"),
-        "webm": (["-c:v", "libvpx-vp9", "-b:v", "200k", "-c:a", "libopus"], "clip.webm"),
     }
     for args, name in made.values():
         ffmpeg("-i", plain, *args, folder / name)

@@ -51,7 +51,6 @@ class Recording:
     ):
         self.path, self.active, self.source, self.report = path, active, source, report
         self.error: Exception | None = None
-        self.saved: list[Path] = []
         self._started = False
         self._recorder: VideoRecorder | None = None
         self._unseen: deque[float] = deque(maxlen=UNSEEN_TICKS)  # source frame times before a recorder starts
@@ -109,7 +108,6 @@ class Recording:
         if path is None:
             self.report(f"nothing was recorded to {recorder.path}")
             return
-        self.saved.append(path)
         self.report(
             f"saved {path}: {recorder.written} frames, {recorder.seconds:.1f} s"
             + (", with the source's audio" if recorder.audio_from else "")
