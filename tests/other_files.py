@@ -93,3 +93,22 @@ def two_audio_tracks_and_subtitles(source: Path, folder: Path) -> Path:
         "-c:v", "copy", "-c:a:0", "copy", "-c:a:1", "libopus", "-c:s", "srt", target,
     )  # fmt: skip
     return target
+
+
+def odd_ones(folder: Path, plain: Path) -> dict[str, Path]:
+    """Files whose headers or streams mislead: a raw H.264 stream (no timestamps), WMV with WMA audio (channels
+    with no order), an MKV whose timestamps start at 10 s, an MP4 whose audio runs 2 s past its video."""
+    ffmpeg("-i", plain, "-c:v", "copy", "-an", "-bsf:v", "h264_mp4toannexb", folder / "raw.h264")
+    ffmpeg("-i", plain, "-c:v", "wmv2", "-c:a", "wmav2", folder / "old.wmv")
+    ffmpeg("-i", plain, "-c", "copy", "-output_ts_offset", "10", folder / "late.mkv")
+    tone = ["-f", "lavfi", "-i", "sine=frequency=440:duration=4"]
+    ffmpeg("-i", plain, *tone, "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", folder / "long-audio.mp4")
+    return {name: folder / name for name in ("raw.h264", "old.wmv", "late.mkv", "long-audio.mp4")}
+
+
+def lost_in_the_middle(source: Path, target: Path) -> Path:
+    """An MKV whose clusters in one stretch of the middle are gone (a broken copy): its demuxer skips them."""
+    data = source.read_bytes()
+    start = len(data) * 2 // 5
+    target.write_bytes(data[:start] + bytes(len(data) // 5) + data[start + len(data) // 5 :])
+    return target

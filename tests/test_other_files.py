@@ -24,6 +24,8 @@ from other_files import (
     ffmpeg,
     full_range,
     hevc_10_bit_rotated,
+    lost_in_the_middle,
+    odd_ones,
     plain_clip,
     two_audio_tracks_and_subtitles,
 )
@@ -48,7 +50,15 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["hevc"] = hevc_10_bit_rotated(plain, folder / "phone.mov")
     files["full range"] = full_range(plain, folder / "screen.mp4")
     files["tracks"] = two_audio_tracks_and_subtitles(plain, folder)
-    return files
+    files["lost middle"] = lost_in_the_middle(folder / "whole.mkv", folder / "lost.mkv")
+    files["cut at 80%"] = cut_at(folder / "whole.mkv", folder / "cut80.mkv", 0.8)
+    return {**files, **odd_ones(folder, plain)}
+
+
+def cut_at(source: Path, target: Path, share: float) -> Path:
+    data = source.read_bytes()
+    target.write_bytes(data[: int(len(data) * share)])
+    return target
 
 
 def stylize(source: Path, out: Path, *extra: str | Path) -> tuple[int, str]:
@@ -83,7 +93,7 @@ def test_every_common_container_is_stylized_with_its_timing_and_audio(
     assert after["audio"] is not None and abs(after["audio_seconds"] - before["audio_seconds"]) < 0.15
 
 
-@pytest.mark.parametrize("kind", ["cut mkv", "cut mp4"])
+@pytest.mark.parametrize("kind", ["cut mkv", "cut mp4", "cut at 80%"])
 def test_a_file_cut_short_is_finished_with_the_frames_there_are(made: dict[str, Path], kind: str, tmp_path: Path):
     out = tmp_path / "out.mkv"
     code, said = stylize(made[kind], out)
@@ -238,3 +248,48 @@ def test_phone_photos_in_heic_come_out_upright(tmp_path: Path, monkeypatch: pyte
         cache=tmp_path / "cache",
     )  # fmt: skip
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "[heic]" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["raw.h264", "old.wmv", "late.mkv", "long-audio.mp4"])
+def test_files_whose_headers_mislead_are_stylized_whole_without_a_false_warning(
+    made: dict[str, Path], kind: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.mp4"
+    code, said = stylize(made[kind], out)
+    assert code == 0, said
+    assert "warning" not in said
+    after = av_facts(out)
+    assert after["frames"] == FRAMES and after["times"] == pytest.approx([n / FPS for n in range(FRAMES)], abs=1e-3)
+    if kind != "raw.h264":  # (a raw stream has no timestamps to compare with: its rate gives them)
+        before = av_facts(made[kind])
+        assert relative(after["times"]) == pytest.approx(
+            relative(before["times"]), abs=1e-3
+        )  # WMA's unordered channels re-encoded as AAC; the longer audio kept whole
+        assert after["audio"] is not None and abs(after["audio_seconds"] - before["audio_seconds"]) < 0.15
+
+
+def test_a_stretch_the_container_lost_is_named(made: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    code, said = stylize(made["lost middle"], out)
+    assert code == 0, said
+    written = av_facts(out)
+    gap = max(later - earlier for earlier, later in zip(written["times"], written["times"][1:], strict=False))
+    assert written["frames"] < FRAMES and gap > 2 / FPS
+    warning = next(line for line in said.splitlines() if "has no frames from" in line or "is damaged from" in line)
+    assert "warning" in warning and " s to " in warning
+
+
+def test_inputs_that_would_share_an_output_name_each_get_their_own(made: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "card"
+    (folder / "day2").mkdir(parents=True)
+    for kind, name in (("mpeg-ts", "a.ts"), ("m2ts (AC-3)", "a.m2ts"), ("plain", "a.mp4"), ("plain", "day2/b.mp4")):
+        (folder / name).write_bytes(made[kind].read_bytes())
+    code, said = stylize(folder, tmp_path / "styled")
+    assert code == 0, said
+    assert sorted(p.name for p in (tmp_path / "styled").iterdir()) == ["a.m2ts.mp4", "a.mp4", "a.ts.mp4"]
+    assert "day2/ (a folder: give it on its own)" in said
+    twice = run_cli_here(
+        "video", folder / "a.mp4", folder / "day2" / "b.mp4", tmp_path / "a.mp4", "-o", tmp_path / "two",
+        "--style", WAVE, cache=tmp_path / "cache",
+    )  # fmt: skip
+    assert twice.returncode == 2 and "two inputs would both be written to" in twice.stderr

@@ -123,11 +123,13 @@ def expand_inputs(names: list[str]) -> list[Path]:
         if not name.is_dir():
             inputs.append(name)
             continue
-        files = sorted(p for p in name.iterdir() if p.is_file() and not p.name.startswith("."))
-        found = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+        entries = sorted(p for p in name.iterdir() if not p.name.startswith("."))
+        found = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
         if not found:
             raise UserError(f"{name} holds no video file (.mp4, .mov, .mkv, .ts, ...); give files or a folder")
-        skipped = [p.name for p in files if p not in found]
+        skipped = [
+            f"{p.name}/ (a folder: give it on its own)" if p.is_dir() else p.name for p in entries if p not in found
+        ]
         if skipped:
             print(f"{name}: skipped, not video files: {', '.join(skipped)}", file=sys.stderr)
         inputs.extend(found)
@@ -144,17 +146,24 @@ def output_pairs(inputs: list[Path], output: Path, from_folder: bool = False) ->
             f"-o {output}: several inputs, or a folder of them, need an output folder; give one (it is created)"
         )
     output.mkdir(parents=True, exist_ok=True)
-    taken = {source.name for source in inputs}
-    return [(source, output / output_name(source, taken)) for source in inputs]
+    short = [output_name(source) for source in inputs]
+    names = [
+        name if short.count(name) == 1 else unique_name(source) for source, name in zip(inputs, short, strict=True)
+    ]
+    if len(set(names)) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise UserError(f"two inputs would both be written to {output / twice}; stylize them into separate -o folders")
+    return [(source, output / name) for source, name in zip(inputs, names, strict=True)]
 
 
-def output_name(source: Path, taken: set[str]) -> str:
-    """The input's own name, in MP4 when its container is not one written here (clip.ts -> clip.mp4, or
-    clip.ts.mp4 when another input is clip.mp4)."""
-    if source.suffix.lower() in CONTAINER_FORMATS:
-        return source.name
-    name = f"{source.stem}{DEFAULT_SUFFIX}"
-    return f"{source.name}{DEFAULT_SUFFIX}" if name in taken else name
+def output_name(source: Path) -> str:
+    """The input's own name, in MP4 when its container is not one written here (clip.ts -> clip.mp4)."""
+    return source.name if source.suffix.lower() in CONTAINER_FORMATS else f"{source.stem}{DEFAULT_SUFFIX}"
+
+
+def unique_name(source: Path) -> str:
+    """The name when another input would take the short one: the whole input name kept (clip.ts -> clip.ts.mp4)."""
+    return source.name if source.suffix.lower() in CONTAINER_FORMATS else f"{source.name}{DEFAULT_SUFFIX}"
 
 
 def job_options(args: argparse.Namespace) -> JobOptions:

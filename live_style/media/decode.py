@@ -25,7 +25,7 @@ from live_style.errors import UserError
 DEFAULT_RATE = Fraction(30)
 SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)  # seek this far before the frame wanted, then from the file's start
 MP4_SUFFIXES = {".mp4", ".m4v", ".mov", ".3gp", ".3g2"}
-CUT_SHORT = (1.0, 0.1)  # the header's length exceeds the packets' by more than 1 s and 10%: the file was cut
+STEADY_SHARE, HOLE_FACTOR, HOLE_CONTEXT = 0.9, 2.5, 8  # a steady rate, a gap far over its interval, enough frames
 
 
 @dataclass(frozen=True)
@@ -97,46 +97,66 @@ class VideoFile:
         self.time_base = self.video.time_base
         self.rate = self.video.average_rate or self.video.guessed_rate or DEFAULT_RATE
         self.pixel_aspect = self.video.sample_aspect_ratio  # width:height of a pixel (anamorphic video)
+        self.timed_by_rate = self._untimed()  # no timestamps in the file (raw H.264): frames numbered in order
 
     @property
     def side_tracks(self) -> bool:
         """Whether there is audio or subtitles to carry into an output."""
         return bool(self.container.streams.audio or self.container.streams.subtitles)
 
-    def index_frames(self) -> FrameIndex | None:
-        """Read the packets (no decoding) for every frame's time; None if the file does not say (no cuts then).
-
-        Also measures the frame rate from the timestamps, where the header's differs.
-        """
-        stamps: list[tuple[int, bool]] = []
+    def index_frames(self) -> FrameIndex:
+        """Read the packets (no decoding) for every frame's time; a raw stream that times none gets times from its
+        rate, in decode order, as one segment. Also measures the frame rate, and whether the file was cut short."""
+        stamps: list[tuple[int | None, bool]] = []
+        ends: list[float] = []  # where each packet of any stream ends (seconds)
         damaged_tail = False
         try:
-            for packet in self.container.demux(self.video):
+            for packet in self.container.demux():
                 if packet.size == 0 or packet.is_discard:
                     continue  # the end-of-stream marker; frames an edit list trims away (decoded, never shown)
-                if packet.pts is None:
-                    return None
-                stamps.append((packet.pts, packet.is_keyframe))
+                if packet.pts is not None:
+                    ends.append(float((packet.pts + (packet.duration or 0)) * packet.time_base))
+                if packet.stream is self.video:
+                    stamps.append((packet.pts, packet.is_keyframe))
         except av.FFmpegError:
             damaged_tail = True  # the frames before it are what there is
         finally:
             self._seek_start()
+        if self.timed_by_rate or any(pts is None for pts, _ in stamps):
+            self.timed_by_rate = True
+            return self._timed_by_rate(len(stamps))
         stamps.sort()
         index = FrameIndex([pts for pts, _ in stamps], [i for i, (_, key) in enumerate(stamps) if key])
         self.rate = measured_rate(index.pts, self.time_base, self.rate)
-        end = self._packets_end(index)
-        if damaged_tail or self._cut_short(end):
-            index = FrameIndex(index.pts, index.keyframes, end)
+        if damaged_tail or self._cut_short(max(ends, default=0.0)):
+            index = FrameIndex(index.pts, index.keyframes, self._shown_until(index))
         return index
 
-    def _packets_end(self, index: FrameIndex) -> float:
-        if not index.pts:
-            return 0.0
-        return float((index.pts[-1] - (self.video.start_time or index.pts[0])) * self.time_base + 1 / self.rate)
+    def _untimed(self) -> bool:
+        """Whether the video's packets carry no timestamps (a raw elementary stream)."""
+        first = next((packet for packet in self._packets(self.video) if packet.size), None)
+        self._seek_start()
+        return first is not None and first.pts is None
 
-    def _cut_short(self, end: float) -> bool:
-        header = (self.container.duration or 0) / av.time_base
-        return header - end > max(CUT_SHORT[0], CUT_SHORT[1] * header)
+    def _timed_by_rate(self, frames: int) -> FrameIndex:
+        """A stream without timestamps (raw H.264): frame n at n / rate, decoded in order from the start."""
+        step = 1 / (self.rate * self.time_base)
+        return FrameIndex([round(number * step) for number in range(frames)], [0])
+
+    def _shown_until(self, index: FrameIndex) -> float:
+        start = self.video.start_time if self.video.start_time is not None else index.pts[0] if index.pts else 0
+        last = index.pts[-1] if index.pts else start
+        return float((last - start) * self.time_base + 1 / self.rate)
+
+    def _cut_short(self, packets_end: float) -> bool:
+        """Whether the header's length goes past the last packet of every stream by more than 3 frames and 2%
+        (measured from 0 and from the start time, as containers count either way)."""
+        if not self.container.duration:
+            return False
+        header = self.container.duration / av.time_base
+        start = (self.container.start_time or 0) / av.time_base
+        short = min(header - packets_end, header - (packets_end - start))
+        return short > max(3 / float(self.rate), 0.02 * header)
 
     def demux(self, with_audio: bool) -> Iterator[DecodedFrame | av.Packet]:
         """Frames and (if asked) audio packets in file order; packets that do not decode are skipped."""
@@ -155,6 +175,10 @@ class VideoFile:
         """The frames with these timestamps (ascending), numbered from `first_index`; decoding starts at a keyframe
         at or before the first."""
         positions = {stamp: first_index + offset for offset, stamp in enumerate(pts)}
+        if self.timed_by_rate:
+            self._seek_start()
+            yield from (frame for frame in self.demux(with_audio=False) if frame.pts in positions)
+            return
         for frame in self._decoded_from(pts[0]):
             if frame.pts in positions:
                 yield self._upright(frame, positions[frame.pts])
@@ -219,7 +243,8 @@ class VideoFile:
         quarter_turns = round(frame.rotation / 90) % 4
         if quarter_turns:
             image = np.ascontiguousarray(np.rot90(image, k=quarter_turns))
-        pts = frame.pts if frame.pts is not None else round(index / (self.rate * self.time_base))
+        timed = frame.pts is not None and not self.timed_by_rate
+        pts = frame.pts if timed else round(index / (self.rate * self.time_base))
         return DecodedFrame(image, index, pts, float(pts * self.time_base))
 
     def close(self) -> None:
@@ -248,3 +273,20 @@ def measured_rate(pts: list[int], time_base: Fraction, declared: Fraction) -> Fr
     if declared and abs(float(declared) / float(measured) - 1) < 0.01:
         return declared
     return Fraction(measured).limit_denominator(1001)
+
+
+def holes(pts: list[int], time_base: Fraction) -> list[tuple[float, float, int]]:
+    """Where a steady-rate video has no frames (a damaged stretch its demuxer skipped): (from, to seconds, frames
+    missing). None for a variable-rate video, whose long gaps are its own."""
+    intervals = [later - earlier for earlier, later in itertools.pairwise(pts)]
+    if len(intervals) < HOLE_CONTEXT:
+        return []
+    typical = sorted(intervals)[len(intervals) // 2]
+    steady = sum(abs(gap - typical) <= max(1, typical // 100) for gap in intervals) >= STEADY_SHARE * len(intervals)
+    if not steady or typical <= 0:
+        return []
+    return [
+        (float(earlier * time_base), float(later * time_base), round((later - earlier) / typical) - 1)
+        for earlier, later in itertools.pairwise(pts)
+        if later - earlier > HOLE_FACTOR * typical
+    ]

@@ -21,6 +21,8 @@ from live_style.media.formats import (
 )
 from live_style.sinks import OutputFrame
 
+NAMED_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
 
 def yuv420_frame(image: np.ndarray) -> av.VideoFrame:
     """A BGR image as a 4:2:0 frame (odd edges dropped), converted by OpenCV.
@@ -30,6 +32,13 @@ def yuv420_frame(image: np.ndarray) -> av.VideoFrame:
     height, width = even(image.shape[0]), even(image.shape[1])
     yuv = cv2.cvtColor(np.ascontiguousarray(image[:height, :width]), cv2.COLOR_BGR2YUV_I420)
     return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+
+
+def ordered_layout(layout: av.AudioLayout) -> av.AudioLayout:
+    """The layout an encoder takes: a named one for a count of channels with no order ('1 channels' from WMA)."""
+    if not layout.name.endswith("channels"):
+        return layout
+    return av.AudioLayout(NAMED_LAYOUTS.get(len(layout.channels), "stereo"))
 
 
 class AudioTrack:
@@ -48,9 +57,10 @@ class AudioTrack:
             return
         codec = AUDIO_FALLBACK.get(suffix, "aac")
         rate = OPUS_RATE if codec == "libopus" else audio.rate
+        layout = ordered_layout(audio.layout)
         self.stream = container.add_stream(codec, rate=rate)
-        self.stream.layout = audio.layout
-        self._resampler = av.AudioResampler(format=self.stream.format, layout=audio.layout, rate=rate)
+        self.stream.layout = layout
+        self._resampler = av.AudioResampler(format=self.stream.format, layout=layout, rate=rate)
 
     def add(self, packet: av.Packet) -> None:
         """Queue an audio packet; it is written once the video reaches its time."""

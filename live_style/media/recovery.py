@@ -92,5 +92,5 @@ def rescue_orphans(folder: Path) -> list[str]:
             final, result = repair(partial)
         except UserError:
             continue  # still recording, or nothing in it
-        said.append(f"rescued {result.frames} frames ({result.seconds:.1f} s) of a killed recording into {final}")
+        said.append(f"rescued {result.frames} frames ({result.seconds:.1f} s) of an unfinished recording into {final}")
     return said

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from live_style import __version__
 from live_style.errors import UserError
 from live_style.media.animated import open_video
-from live_style.media.decode import FrameIndex
+from live_style.media.decode import FrameIndex, holes
 from live_style.media.formats import CONTAINER_FORMATS, VIDEO_CODECS, even
 from live_style.media.remux import remux
 from live_style.model.segmenter import SegmenterFile
@@ -94,8 +94,6 @@ def plan_video(model: Stylizer, vector, source: Path, out: Path, options: JobOpt
     video = open_video(source)
     try:
         index = video.index_frames()
-        if index is None:
-            raise UserError(f"{source} does not time its frames; remux it first (ffmpeg -i IN -c copy OUT.mkv)")
         first = next(video.frames_at(index.pts[:1], 0), None) if index.pts else None
         if first is None:
             raise UserError(f"{source} has no decodable video frame; re-encode the file")
@@ -139,7 +137,7 @@ def job_key(source: Path, out: Path, model: Stylizer, settings: RenderSettings, 
 
 def missing_stretches(plan: VideoPlan, written: list[float]) -> list[tuple[float, float, int]]:
     """(first, last, frames) of each stretch of the input's frames missing from the output (they did not decode);
-    gaps under a second between them are one stretch."""
+    gaps under a second between them are one stretch. A cut file's missing tail is not one."""
     wanted = [float(pts * plan.settings.time_base) - plan.start_seconds for pts in plan.index.pts]
     found = set()
     for seconds in written:  # the output keeps every frame's time, to its time base's rounding
@@ -148,7 +146,9 @@ def missing_stretches(plan: VideoPlan, written: list[float]) -> list[tuple[float
         if abs(wanted[nearest] - seconds) <= SAME_TIME_S:
             found.add(nearest)
     stretches: list[tuple[float, float, int]] = []
-    for seconds in (wanted[i] for i in range(len(wanted)) if i not in found):
+    last = max(found, default=-1)
+    cut = plan.index.cut_at is not None  # frames after the last one written are the cut's, said apart
+    for seconds in (wanted[i] for i in range(len(wanted)) if i not in found and not (cut and i > last)):
         if stretches and seconds - stretches[-1][1] < MERGED_GAP_S:
             stretches[-1] = (stretches[-1][0], seconds, stretches[-1][2] + 1)
         else:
@@ -232,6 +232,9 @@ class VideoRun:
         if isinstance(outcome, Exception):
             self._fail(plan, f"cannot stylize {plan.source} ({outcome})")
             return
+        if outcome == 0:
+            self._fail(plan, f"cannot stylize {plan.source}: no frame of its segment {segment.number + 1} decodes")
+            return
         try:
             self.folders[plan.out].commit(segment, outcome)
         except OSError as error:
@@ -252,7 +255,8 @@ class VideoRun:
                 parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], audio, (start, float("inf")), start
             )
         except (av.FFmpegError, OSError) as error:
-            self._fail(plan, f"cannot write {plan.out} ({error}); check free disk space")
+            disk = "; check free disk space" if isinstance(error, OSError) else ""
+            self._fail(plan, f"cannot write {plan.out} ({error}){disk}")
             return
         folder.remove()
         record_finished(plan.out, plan.key)
@@ -264,6 +268,12 @@ class VideoRun:
             log.warning(
                 f"warning: {plan.source} stops at {plan.index.cut_at:.1f} s, before the end its header gives: it was "
                 f"cut short, and {plan.out} holds the {result.frames} frames there are"
+            )
+        for first, last, count in holes(plan.index.pts, plan.settings.time_base):
+            log.warning(
+                f"warning: {plan.source} has no frames from {first - plan.start_seconds:.2f} s to "
+                f"{last - plan.start_seconds:.2f} s ({count} missing at its steady rate): it is damaged there, and "
+                f"{plan.out} holds the frame before for that time"
             )
         for first, last, count in missing_stretches(plan, result.times):
             log.warning(

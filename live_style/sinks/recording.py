@@ -247,9 +247,10 @@ class VideoRecorder:
             self.error = self.error or error
         if self.error is not None:
             drop_lock(self._lock)
+            disk = "free some disk space, then " if isinstance(self.error, OSError) else ""
             raise UserError(
                 f"the recording to {self.path} failed ({self.error}); what was written is in {self._partial}: "
-                f"free some disk space, then run live-style repair {self._partial}"
+                f"{disk}run live-style repair {self._partial}"
             )
         self._partial.unlink()
         drop_lock(self._lock)

@@ -19,7 +19,7 @@ class FileCapture:
         self.path = Path(path)
         self.file = open_video(self.path)
         index = self.file.index_frames()  # the real frame count and rate, from the packets
-        self.frame_count = len(index.pts) if index else 0
+        self.frame_count = len(index.pts)
         self.has_audio = self.file.audio is not None
         self._frames = self.file.demux(with_audio=False)
         self._next = next(self._frames, None)
