@@ -293,3 +293,37 @@ def test_inputs_that_would_share_an_output_name_each_get_their_own(made: dict[st
         "--style", WAVE, cache=tmp_path / "cache",
     )  # fmt: skip
     assert twice.returncode == 2 and "two inputs would both be written to" in twice.stderr
+
+
+@pytest.fixture
+def http_folder(made: dict[str, Path]):
+    """The files, served over HTTP on 127.0.0.1 (an MPEG-TS over HTTP is how many live streams come)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *_args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(made["plain"].parent)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_live_recording_of_a_stream_keeps_its_audio_and_ends_with_it(
+    made: dict[str, Path], http_folder: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "rec.mp4"
+    url = f"{http_folder}/{made['mpeg-ts'].name}"
+    args = ("--input", url, "--style", WAVE, "--no-window", "--size", "64", "--record", out)
+    result = run_cli_here(*args, cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr  # the sender ended the stream: the end of input, not a lost source
+    assert "stopped: end of input" in result.stderr and "with the source's audio" in result.stderr
+    recorded = av_facts(out)
+    assert recorded["frames"] == FRAMES and recorded["times"][0] == 0
+    assert recorded["audio"] == "aac" and abs(recorded["audio_seconds"] - FRAMES / FPS) < 0.1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "rec.mp4"]  # the audio kept beside it is gone

@@ -55,7 +55,16 @@ class Recording:
         self._recorder: VideoRecorder | None = None
         self._unseen: deque[float] = deque(maxlen=UNSEEN_TICKS)  # source frame times before a recorder starts
         self._ticks_lock = threading.Lock()
+        self._stream_audio: StreamAudio | None = None  # a stream's audio, kept beside the recording
         source.subscribe(self._tick)
+        if source.stream_audio is not None:
+            source.stream_audio.audio_listeners.append(self._audio)
+
+    def _audio(self, packet: av.Packet, seconds: float) -> None:
+        """A stream's audio packet (the capture thread) goes beside the recording while one runs."""
+        with self._ticks_lock:
+            if self._stream_audio is not None:
+                self._stream_audio.write(packet, seconds)
 
     def _tick(self, frame: Frame) -> None:
         """Every source frame's time (the capture thread) goes to the recorder, or waits for it to start."""
@@ -89,22 +98,31 @@ class Recording:
         # from the session's start, the recording covers the source from its first frame, even if the
         # model skipped it
         origin = frame.pts if self._started else self.source.first_pts
-        size, audio = (width, height), self.source.audio_file
-        recorder = VideoRecorder(path, self.source.fps, size, origin, self.report, audio)
+        stream = self.source.stream_audio
+        side = StreamAudio(recording_partial(path).with_suffix(".audio.mka"), stream.audio) if stream else None
+        audio = side.path if side is not None else self.source.audio_file
+        recorder = VideoRecorder(path, self.source.fps, (width, height), origin, self.report, audio)
         with self._ticks_lock:
             for pts in self._unseen:
                 if pts >= origin:
                     recorder.tick(pts)
             self._unseen.clear()
-            self._recorder = recorder
+            self._recorder, self._stream_audio = recorder, side
         self.report(f"recording to {path}")
 
     def _finish(self, end_pts: float) -> None:
         with self._ticks_lock:
             recorder, self._recorder = self._recorder, None
+            side, self._stream_audio = self._stream_audio, None
         if recorder is None:
             return
-        path = recorder.close(end_pts)
+        if side is not None:
+            side.close()
+        try:
+            path = recorder.close(end_pts)
+        finally:
+            if side is not None:
+                side.path.unlink(missing_ok=True)
         if path is None:
             self.report(f"nothing was recorded to {recorder.path}")
             return
@@ -113,6 +131,28 @@ class Recording:
             + (", with the source's audio" if recorder.audio_from else "")
             + (f", {recorder.dropped} dropped by a slow disk" if recorder.dropped else "")
         )
+
+
+class StreamAudio:
+    """A live stream's audio packets, copied as they arrive into a Matroska file beside a recording (which takes
+    them in when it is finished), each at its time on the video's timeline."""
+
+    def __init__(self, path: Path, audio: av.audio.stream.AudioStream):
+        self.path = path
+        self._container = av.open(str(path), "w", format="matroska")
+        self._stream = self._container.add_stream_from_template(audio)
+
+    def write(self, packet: av.Packet, seconds: float) -> None:
+        if seconds < 0:
+            return
+        packet.pts = packet.dts = round(seconds / packet.time_base)
+        packet.stream = self._stream
+        with contextlib.suppress(av.FFmpegError):  # a packet the muxer refuses (out of order) is a moment of silence
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        with contextlib.suppress(av.FFmpegError):
+            self._container.close()
 
 
 class VideoRecorder:

@@ -1,1 +1,1 @@
-"""Where live frames come from: cameras and streams (OpenCV), the browser's track (WebRTC); files are in media/."""
+"""Where live frames come from: cameras (OpenCV), files and streams (PyAV), the browser's track (WebRTC)."""

@@ -1,4 +1,5 @@
-"""Frame sources: a camera, a video file (sources/file.py) or a stream, read in their own thread.
+"""Frame sources: a camera (OpenCV), a video file (sources/file.py) or a stream (sources/stream.py), read in their
+own thread.
 
 A camera (or a stream) keeps only its newest frame, so a slow model never builds up lag; frames it
 replaces unseen are counted as dropped. A file in live mode is paced at its own frame rate the same
@@ -21,6 +22,7 @@ import numpy as np
 
 from live_style.errors import EXIT_SOURCE_LOST, UserError
 from live_style.sources.file import FileCapture
+from live_style.sources.stream import StreamCapture
 
 DEFAULT_FPS = 30.0
 RETRY_WAIT_S = 0.01
@@ -60,10 +62,14 @@ class SourceLost(UserError):
 class VideoSource:
     """Reads a capture in a background thread; `next_frame()` hands frames to one consumer."""
 
-    def __init__(self, capture: Capture, name: str, live: bool, paced: bool, stall_timeout: float = 5.0):
+    def __init__(
+        self, capture: Capture, name: str, live: bool, paced: bool, stall_timeout: float = 5.0, timed: bool = False
+    ):
+        """`timed`: the capture says each frame's own time (CAP_PROP_POS_MSEC); else frames are timed on arrival."""
         if not capture.isOpened():
             raise UserError(f"cannot open {name}; check the path or URL and that it is a video")
         self.name, self.live, self.paced, self.stall_timeout = name, live, paced, stall_timeout
+        self.timed = timed
         self.capture = capture
         self.fps = capture.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
         if not 1 <= self.fps <= 1000:
@@ -71,6 +77,7 @@ class VideoSource:
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else 0
         self.size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.audio_file: Path | None = None  # the file whose audio a recording of this source carries
+        self.stream_audio: StreamCapture | None = None  # or the stream whose audio packets it takes as they come
         self.dropped = 0
         self.frames_read = 0
         self.first_pts: float | None = None
@@ -109,9 +116,9 @@ class VideoSource:
                     break
                 self._stop.wait(RETRY_WAIT_S)  # a dead camera returns at once; the consumer times out
                 continue
-            pts = now - started if self.live else self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            pts = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if self.timed else now - started
             first_pts = pts if first_pts is None else first_pts
-            if self.paced and not self.live:
+            if self.paced and self.timed:
                 self._stop.wait(max(0.0, started + pts - first_pts - now))
             frame = Frame(image, index, pts, time.monotonic() if self.paced else now)
             if self._prepare is not None:
@@ -138,7 +145,7 @@ class VideoSource:
             self._changed.notify_all()
 
     def next_frame(self) -> Frame | None:
-        """The next frame (newest, for live sources); None at the end of a file.
+        """The next frame (newest, for live sources); None at the end of a file, or of a stream its sender ended.
 
         Raises SourceLost when a live source delivers nothing for `stall_timeout` seconds.
         """
@@ -148,7 +155,8 @@ class VideoSource:
                 frame = self._frames.popleft()
                 self._changed.notify_all()
                 return frame
-        if self.live and not self._stop.is_set():
+        ended_by_sender = self._ended and self.timed  # a stream read by PyAV knows when its sender ended it
+        if self.live and not self._stop.is_set() and not ended_by_sender:
             reason = "stopped delivering frames" if self.frames_read else "delivered no frame"
             raise SourceLost(
                 f"{self.name} {reason} for {self.stall_timeout:g} s; check the cable and that no other program took it"
@@ -174,11 +182,14 @@ def is_stream(spec: str) -> bool:
 def open_input(spec: str, paced: bool, stall_timeout: float) -> VideoSource:
     """A video file (paced unless `paced=False`) or a stream URL as a live source."""
     if is_stream(spec):
-        return VideoSource(cv2.VideoCapture(spec), f"input {spec}", live=True, paced=paced, stall_timeout=stall_timeout)
+        stream = StreamCapture(spec, stall_timeout)
+        source = VideoSource(stream, f"input {spec}", True, paced, stall_timeout, timed=True)
+        source.stream_audio = stream if stream.audio is not None else None
+        return source
     if not Path(spec).is_file():
         raise UserError(f"--input {spec} does not exist; give a video file or a stream URL")
     capture = FileCapture(Path(spec))
-    source = VideoSource(capture, f"input {spec}", live=False, paced=paced, stall_timeout=stall_timeout)
+    source = VideoSource(capture, f"input {spec}", live=False, paced=paced, stall_timeout=stall_timeout, timed=True)
     source.audio_file = capture.path if capture.has_audio else None
     return source
 
