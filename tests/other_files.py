@@ -39,10 +39,10 @@ def containers(folder: Path, plain: Path) -> dict[str, Path]:
     return {kind: folder / name for kind, (_, name) in made.items()}
 
 
-def cut_in_half(source: Path, target: Path) -> Path:
-    """The first half of a file's bytes: a download or a copy that stopped."""
+def cut_at(source: Path, target: Path, share: float = 0.5) -> Path:
+    """The first `share` of a file's bytes: a download or a copy that stopped."""
     data = source.read_bytes()
-    target.write_bytes(data[: len(data) // 2])
+    target.write_bytes(data[: int(len(data) * share)])
     return target
 
 

@@ -18,7 +18,7 @@ from other_files import (
     SIZE,
     anamorphic,
     containers,
-    cut_in_half,
+    cut_at,
     damaged_in_the_middle,
     faststart,
     ffmpeg,
@@ -43,8 +43,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     plain = plain_clip(folder)
     files = {"plain": plain, **containers(folder, plain)}
     ffmpeg("-i", plain, "-c", "copy", folder / "whole.mkv")
-    files["cut mkv"] = cut_in_half(folder / "whole.mkv", folder / "cut.mkv")
-    files["cut mp4"] = cut_in_half(faststart(plain, folder / "fast.mp4"), folder / "cut.mp4")
+    files["cut mkv"] = cut_at(folder / "whole.mkv", folder / "cut.mkv")
+    files["cut mp4"] = cut_at(faststart(plain, folder / "fast.mp4"), folder / "cut.mp4")
     files["damaged"] = damaged_in_the_middle(plain, folder / "damaged.mp4")
     files["anamorphic"] = anamorphic(plain, folder / "pal.mp4")
     files["hevc"] = hevc_10_bit_rotated(plain, folder / "phone.mov")
@@ -53,12 +53,6 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["lost middle"] = lost_in_the_middle(folder / "whole.mkv", folder / "lost.mkv")
     files["cut at 80%"] = cut_at(folder / "whole.mkv", folder / "cut80.mkv", 0.8)
     return {**files, **odd_ones(folder, plain)}
-
-
-def cut_at(source: Path, target: Path, share: float) -> Path:
-    data = source.read_bytes()
-    target.write_bytes(data[: int(len(data) * share)])
-    return target
 
 
 def stylize(source: Path, out: Path, *extra: str | Path) -> tuple[int, str]:
@@ -119,7 +113,7 @@ def test_a_damaged_stretch_is_left_out_and_named_and_the_rest_is_stylized(made: 
 
 
 def test_an_mp4_cut_before_its_index_was_written_is_refused_saying_why(made: dict[str, Path], tmp_path: Path):
-    cut = cut_in_half(made["plain"], tmp_path / "recording.mp4")  # the index ('moov') comes last in this one
+    cut = cut_at(made["plain"], tmp_path / "recording.mp4")  # the index ('moov') comes last in this one
     code, said = stylize(cut, tmp_path / "out.mp4")
     assert code == 2 and said.count("\n") == 1
     assert "has no index" in said and "moov" in said

@@ -3,6 +3,7 @@ interface as a video file; and `open_video`, which picks the reader for a path."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -33,12 +34,20 @@ class AnimatedImage:
 
     def __init__(self, image: Image.Image, path: Path):
         self.image, self.path = image, path
-        self.pts = []
-        for number in range(image.n_frames):
-            image.seek(number)
-            image.load()  # Pillow gives a frame's time once it is decoded
-            self.pts.append(int(image.info.get("timestamp", 100 * number)))
-        self.rate = measured_rate(self.pts, self.time_base, Fraction(0))
+
+    @functools.cached_property
+    def pts(self) -> list[int]:
+        """Every frame's time (ms), read when first asked: Pillow gives it only by decoding the frames."""
+        stamps = []
+        for number in range(self.image.n_frames):
+            self.image.seek(number)
+            self.image.load()
+            stamps.append(int(self.image.info.get("timestamp", 100 * number)))
+        return stamps
+
+    @functools.cached_property
+    def rate(self) -> Fraction:
+        return measured_rate(self.pts, self.time_base, Fraction(0))
 
     @classmethod
     def of(cls, path: Path) -> AnimatedImage | None:

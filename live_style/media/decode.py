@@ -91,9 +91,7 @@ class VideoFile:
         if not self.container.streams.video:
             self.container.close()
             raise UserError(f"{path} has no video stream; give a file with video in it")
-        self.video = self.container.streams.video[0]
-        self.video.thread_type = "AUTO"
-        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        self._use_streams()
         self.time_base = self.video.time_base
         self.rate = self.video.average_rate or self.video.guessed_rate or DEFAULT_RATE
         self.pixel_aspect = self.video.sample_aspect_ratio  # width:height of a pixel (anamorphic video)
@@ -232,23 +230,30 @@ class VideoFile:
         except av.FFmpegError:
             self.container.close()
             self.container = av.open(str(self.path))
-            self.video = self.container.streams.video[0]
-            self.video.thread_type = "AUTO"
-            self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+            self._use_streams()
+
+    def _use_streams(self) -> None:
+        """The first video stream (decoded with threads) and the first audio stream, of the container now open."""
+        self.video = self.container.streams.video[0]
+        self.video.thread_type = "AUTO"
+        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
 
     def _upright(self, frame: av.VideoFrame, index: int) -> DecodedFrame:
-        """BGR pixels made square (anamorphic video) and turned as the rotation metadata says (phone videos)."""
-        image = frame.to_ndarray(format="bgr24")
-        image = square_pixels(image, self.pixel_aspect)
-        quarter_turns = round(frame.rotation / 90) % 4
-        if quarter_turns:
-            image = np.ascontiguousarray(np.rot90(image, k=quarter_turns))
+        """The frame as a player shows it (see upright_image), with its timestamp."""
+        image = upright_image(frame, self.pixel_aspect)
         timed = frame.pts is not None and not self.timed_by_rate
         pts = frame.pts if timed else round(index / (self.rate * self.time_base))
         return DecodedFrame(image, index, pts, float(pts * self.time_base))
 
     def close(self) -> None:
         self.container.close()
+
+
+def upright_image(frame: av.VideoFrame, pixel_aspect: Fraction | None) -> np.ndarray:
+    """BGR pixels made square (anamorphic video) and turned as the rotation metadata says (phone videos)."""
+    image = square_pixels(frame.to_ndarray(format="bgr24"), pixel_aspect)
+    quarter_turns = round(frame.rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
 
 
 def square_pixels(image: np.ndarray, aspect: Fraction | None) -> np.ndarray:
@@ -263,13 +268,19 @@ def square_pixels(image: np.ndarray, aspect: Fraction | None) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
+def typical_interval(pts: list[int]) -> int:
+    """The median time between successive frames (0 when there are fewer than two distinct times)."""
+    intervals = sorted(later - earlier for earlier, later in itertools.pairwise(pts) if later > earlier)
+    return intervals[len(intervals) // 2] if intervals else 0
+
+
 def measured_rate(pts: list[int], time_base: Fraction, declared: Fraction) -> Fraction:
     """The frame rate the timestamps show, from the typical (median) interval between frames; the header's when it
     agrees within 1%, as it is exact."""
-    intervals = sorted(later - earlier for earlier, later in itertools.pairwise(pts) if later > earlier)
-    if not intervals:
+    typical = typical_interval(pts)
+    if not typical:
         return declared
-    measured = 1 / (intervals[len(intervals) // 2] * time_base)
+    measured = 1 / (typical * time_base)
     if declared and abs(float(declared) / float(measured) - 1) < 0.01:
         return declared
     return Fraction(measured).limit_denominator(1001)
@@ -279,11 +290,11 @@ def holes(pts: list[int], time_base: Fraction) -> list[tuple[float, float, int]]
     """Where a steady-rate video has no frames (a damaged stretch its demuxer skipped): (from, to seconds, frames
     missing). None for a variable-rate video, whose long gaps are its own."""
     intervals = [later - earlier for earlier, later in itertools.pairwise(pts)]
-    if len(intervals) < HOLE_CONTEXT:
+    typical = typical_interval(pts)
+    if len(intervals) < HOLE_CONTEXT or not typical:
         return []
-    typical = sorted(intervals)[len(intervals) // 2]
     steady = sum(abs(gap - typical) <= max(1, typical // 100) for gap in intervals) >= STEADY_SHARE * len(intervals)
-    if not steady or typical <= 0:
+    if not steady:
         return []
     return [
         (float(earlier * time_base), float(later * time_base), round((later - earlier) / typical) - 1)

@@ -54,7 +54,7 @@ class Recording:
         self._started = False
         self._recorder: VideoRecorder | None = None
         self._unseen: deque[float] = deque(maxlen=UNSEEN_TICKS)  # source frame times before a recorder starts
-        self._ticks_lock = threading.Lock()
+        self._lock = threading.Lock()  # the capture thread's ticks and audio against starting and stopping
         self._stream_audio: StreamAudio | None = None  # a stream's audio, kept beside the recording
         source.subscribe(self._tick)
         if source.stream_audio is not None:
@@ -62,13 +62,13 @@ class Recording:
 
     def _audio(self, packet: av.Packet, seconds: float) -> None:
         """A stream's audio packet (the capture thread) goes beside the recording while one runs."""
-        with self._ticks_lock:
+        with self._lock:
             if self._stream_audio is not None:
                 self._stream_audio.write(packet, seconds)
 
     def _tick(self, frame: Frame) -> None:
         """Every source frame's time (the capture thread) goes to the recorder, or waits for it to start."""
-        with self._ticks_lock:
+        with self._lock:
             if self._recorder is not None:
                 self._recorder.tick(frame.pts)
             else:
@@ -102,7 +102,7 @@ class Recording:
         side = StreamAudio(recording_partial(path).with_suffix(".audio.mka"), stream.audio) if stream else None
         audio = side.path if side is not None else self.source.audio_file
         recorder = VideoRecorder(path, self.source.fps, (width, height), origin, self.report, audio)
-        with self._ticks_lock:
+        with self._lock:
             for pts in self._unseen:
                 if pts >= origin:
                     recorder.tick(pts)
@@ -111,7 +111,7 @@ class Recording:
         self.report(f"recording to {path}")
 
     def _finish(self, end_pts: float) -> None:
-        with self._ticks_lock:
+        with self._lock:
             recorder, self._recorder = self._recorder, None
             side, self._stream_audio = self._stream_audio, None
         if recorder is None:

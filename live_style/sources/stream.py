@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from live_style.errors import UserError
-from live_style.media.decode import square_pixels
+from live_style.media.decode import upright_image
 
 AudioListener = Callable[[av.Packet, float], None]  # a packet and its time (seconds, the video's timeline)
 
@@ -49,9 +49,7 @@ class StreamCapture:
         seconds = float(frame.pts * frame.time_base) if frame.pts is not None else self._seconds
         self._first = seconds if self._first is None else self._first
         self._seconds = seconds - self._first
-        image = square_pixels(frame.to_ndarray(format="bgr24"), self.video.sample_aspect_ratio)
-        quarter_turns = round(frame.rotation / 90) % 4
-        return True, np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+        return True, upright_image(frame, self.video.sample_aspect_ratio)
 
     def _next_frame(self) -> av.VideoFrame | None:
         while not self._ready:
