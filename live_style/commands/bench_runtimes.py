@@ -58,8 +58,8 @@ def runtime_report(models: dict[str, Stylizer], transfer: Path, content: np.ndar
     for label, model in models.items():
         vector = model.style_vector(style)
         for height, width in SIZES:
-            frame = cv2.resize(content, (width, height))
-            calls[f"{label}@{height}x{width}"] = lambda m=model, f=frame, v=vector: m.stylize(f, v, size=f.shape[0])
+            frames = cv2.resize(content, (width, height))[None]  # SIZES are processing shapes: run as they are
+            calls[f"{label}@{height}x{width}"] = lambda m=model, f=frames, v=vector: m.transfer(f, v)
     any_model = next(iter(models.values()))
     calls.update(peers(transfer, content, any_model.style_vector(style)))
     timings = best_median_ms(calls, ROUNDS, CALLS)

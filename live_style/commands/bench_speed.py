@@ -137,7 +137,7 @@ def pipelined_run(
     finally:
         folder.release()
     elapsed = time.perf_counter() - started
-    return {"fps": plan.frames / elapsed, "stages_ms": renderer.times.summary(), "shape": plan.settings.processing}
+    return {"fps": plan.frames / elapsed, "stages_ms": renderer.times.summary()}
 
 
 def peak_memory_mb() -> float:
@@ -149,10 +149,10 @@ def one_run(model: Stylizer, clip: Path, style: np.ndarray, vector: np.ndarray, 
     """Everything measured for one processing size."""
     pipelined_run(model, clip, vector, size, args.batch, scratch / "warm.mp4")  # compile for this shape
     measured = pipelined_run(model, clip, vector, size, args.batch, scratch / "run.mp4")
-    height, width = measured["shape"]
+    height, width = model.last_shape  # what the network ran at, not what was asked
     macs = model.network.macs_per_frame(height, width)
     stylize_s = measured["stages_ms"]["stylize"]["median"] / 1000
-    naive = naive_fps(model, clip, style, measured["shape"], scratch / "naive.mp4")
+    naive = naive_fps(model, clip, style, (height, width), scratch / "naive.mp4")
     return {
         "model": model.network.description,
         "size": size,

@@ -72,7 +72,7 @@ def temporal_report(model: Stylizer, frames: list[np.ndarray], vector: np.ndarra
     """Every steadiness figure of one clip at one processing size (per-pair error series included, for plots)."""
     shape = model.processing_shape(*frames[0].shape[:2], size)
     contents = [resize_frames(frame[None], *shape)[0] for frame in frames]  # steadying works at processing size
-    plain = [model.stylize(c, vector) for c in contents]
+    plain = [model.transfer(c[None], vector)[0] for c in contents]
     report = {
         "frames": len(frames),
         "processing": f"{shape[1]}x{shape[0]}",

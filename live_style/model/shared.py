@@ -20,7 +20,7 @@ class LiveModel(Protocol):
     description: str
     device: str
 
-    def stylize(self, frames: np.ndarray, vector: np.ndarray, **options) -> np.ndarray: ...
+    def transfer(self, frames: np.ndarray, vector: np.ndarray, preserve_colors: bool = False) -> np.ndarray: ...
 
     def style_vector(self, style_bgr: np.ndarray, remember: bool = True) -> np.ndarray: ...
 
@@ -36,9 +36,9 @@ class ModelThread:
         self.device = model.device
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
-    def stylize(self, frames: np.ndarray, vector: np.ndarray, **options) -> np.ndarray:
-        """Stylizer.stylize on the model's thread (blocks the caller until done)."""
-        return self._thread.submit(self.model.stylize, frames, vector, **options).result()
+    def transfer(self, frames: np.ndarray, vector: np.ndarray, preserve_colors: bool = False) -> np.ndarray:
+        """Stylizer.transfer on the model's thread (blocks the caller until done)."""
+        return self._thread.submit(self.model.transfer, frames, vector, preserve_colors).result()
 
     def style_vector(self, style_bgr: np.ndarray, remember: bool = True) -> np.ndarray:
         """Stylizer.style_vector on the model's thread."""

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework.graph_pb2 import GraphDef
 
-from live_style.imaging import as_batch, processing_shape, resize_frames, style_input
+from live_style.imaging import SIZE_MULTIPLE, as_batch, processing_shape, resize_frames, style_input
 from live_style.imaging import preserve_colors as keep_colors
 from live_style.model.openvino_runtime import DEFAULT_LAYOUT, OpenVinoTransfer, split_candidate
 from live_style.model.style_cache import StyleCache, style_key
@@ -35,7 +35,8 @@ class Network(Protocol):
 
 
 class Stylizer:
-    """`style_vector(style_bgr)` once per style; `stylize(frames_bgr, vector)` per frame or batch."""
+    """`style_vector(style_bgr)` once per style; `transfer(frames_at_processing_shape, vector)` per frame or batch
+    (`stylize` for stills of any size)."""
 
     def __init__(
         self,
@@ -59,6 +60,7 @@ class Stylizer:
         ]
         self.precision, self.layout = "float32", DEFAULT_LAYOUT
         self.precision_decision: dict | None = None  # the measurement behind `precision`, if it was measured
+        self.last_shape: tuple[int, int] | None = None  # (height, width) the network last ran at, for reports
         if runtime == "openvino":
             layouts = getattr(network, "layouts", {})
             self._run = self.openvino = OpenVinoTransfer(network.openvino_source(), network.vector_size, layouts)
@@ -115,8 +117,25 @@ class Stylizer:
             return np.asarray(self.network.predict_style(prepared), np.float32).reshape(1, 1, 1, -1)
 
     def processing_shape(self, height: int, width: int, size: int | None = None) -> tuple[int, int]:
-        """(height, width) the network runs at for a frame of this size."""
+        """(height, width) the network runs at for a frame of this size: the one place a processing size is decided.
+
+        Callers shrink frames to it and hand them to `transfer`, which never resizes again."""
         return self.network.fixed_size or processing_shape(height, width, size or self.default_size)
+
+    def transfer(self, frames: np.ndarray, vector: np.ndarray, preserve_colors: bool = False) -> np.ndarray:
+        """BGR uint8 NxHxWx3 frames already at a processing shape -> stylized frames of that same shape.
+
+        The network runs at exactly the frames' shape; a shape it cannot take is a caller's error, not resized.
+        """
+        height, width = frames.shape[1:3]
+        fixed = self.network.fixed_size
+        if (fixed and (height, width) != fixed) or (not fixed and (height % SIZE_MULTIPLE or width % SIZE_MULTIPLE)):
+            raise ValueError(f"frames of {width}x{height} are not a processing shape; use processing_shape()")
+        out = self._run(frames, np.asarray(vector, np.float32).reshape(1, 1, 1, -1))
+        self.last_shape = (height, width)
+        if preserve_colors:
+            out = np.stack([keep_colors(o, s) for o, s in zip(out, frames, strict=True)])
+        return out
 
     def stylize(
         self,
@@ -126,16 +145,12 @@ class Stylizer:
         output_size: tuple[int, int] | None = None,
         preserve_colors: bool = False,
     ) -> np.ndarray:
-        """BGR uint8 HxWx3 or NxHxWx3 -> same layout, processed at short side `size`.
-
-        The result is brought back to `output_size` (width, height), by default the input's;
-        `preserve_colors` keeps the content's chroma (luminance-only transfer).
+        """Any BGR HxWx3 or NxHxWx3 frames (stills) -> same layout: shrunk to `processing_shape(size)`,
+        `transfer`red, brought back to `output_size` (width, height), by default the input's.
         """
         batch, single = as_batch(frames)
         small = resize_frames(batch, *self.processing_shape(*batch.shape[1:3], size))
-        out = self._run(small, np.asarray(vector, np.float32).reshape(1, 1, 1, -1))
-        if preserve_colors:
-            out = np.stack([keep_colors(o, s) for o, s in zip(out, small, strict=True)])
+        out = self.transfer(small, vector, preserve_colors)
         width, height = output_size or (batch.shape[2], batch.shape[1])
         out = resize_frames(out, height, width)
         return out[0] if single else out

@@ -146,7 +146,7 @@ class SegmentJob:
     def _stylize_batch(self, batch: list[tuple[DecodedFrame, np.ndarray]], progress: Callable[[int], None]) -> None:
         started = time.perf_counter()
         smalls = np.stack([small for _, small in batch])
-        stylized = self.model.stylize(smalls, self.settings.vector, preserve_colors=self.settings.preserve_colors)
+        stylized = self.model.transfer(smalls, self.settings.vector, self.settings.preserve_colors)
         inferred = time.perf_counter()
         if self.segmenter is not None:
             stylized = [with_mask(image, self.segmenter(small)) for image, small in zip(stylized, smalls, strict=True)]

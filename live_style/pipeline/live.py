@@ -186,7 +186,7 @@ class LivePipeline:
         width, height = self.source.size
         if width and height:
             shape = self.model.processing_shape(height, width, self.controls.size)
-            self.model.stylize(np.zeros((*shape, 3), np.uint8), self.bank.vectors[self.controls.style_index])
+            self.model.transfer(np.zeros((1, *shape, 3), np.uint8), self.bank.vectors[self.controls.style_index])
 
     # --- the model thread -------------------------------------------------------------------
     def _model_loop(self) -> None:
@@ -220,7 +220,7 @@ class LivePipeline:
         """Stylize one frame (the model thread's whole job)."""
         small = self._small(frame)
         started = time.perf_counter()
-        out = self.model.stylize(
+        out = self.model.transfer(
             small[None],
             self._mixer.vector(frame.image, time.monotonic()),
             preserve_colors=self.controls.preserve_colors,
