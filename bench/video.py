@@ -25,7 +25,7 @@ from media import write_av_clip
 
 from live_style import load_model
 from live_style.commands.bench import pipelined_run
-from live_style.media.decode import DecodedFrame, VideoFile
+from live_style.media.decode import VideoFile, demuxed
 from live_style.media.encode import VideoFileWriter
 from live_style.sinks import OutputFrame
 
@@ -38,12 +38,11 @@ def simple_loop(model, clip: Path, out: Path, vector, size: int) -> float:
     writer = VideoFileWriter(out, (WIDTH, HEIGHT), video.rate, video.time_base, video.audio)
     started = time.perf_counter()
     count = 0
-    for item in video.demux(with_audio=True):
-        if isinstance(item, DecodedFrame):
-            writer.write(OutputFrame(model.stylize(item.image, vector, size=size), item.seconds))
-            count += 1
-        else:
-            writer.add_audio(item)
+    for frame in video.frames():
+        writer.write(OutputFrame(model.stylize(frame.image, vector, size=size), frame.time))
+        count += 1
+    for packet in demuxed(video.container, video.audio):
+        writer.add_audio(packet)
     writer.close()
     video.close()
     return count / (time.perf_counter() - started)

@@ -138,7 +138,7 @@ def test_a_rotated_10_bit_hevc_phone_video_comes_out_upright(made: dict[str, Pat
 @pytest.mark.parametrize("kind", ["full range", "hevc"])
 def test_full_range_and_10_bit_pixels_decode_to_the_right_colours(made: dict[str, Path], kind: str) -> None:
     video = VideoFile(made[kind])
-    first = next(video.demux(with_audio=False)).image
+    first = next(video.frames()).image
     video.close()
     expected = scene(0, *SIZE)
     if kind == "hevc":

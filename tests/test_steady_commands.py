@@ -54,10 +54,10 @@ def test_video_is_steady_by_default_and_no_stabilize_is_the_exact_per_frame_outp
     reference = tmp_path / "reference.mp4"
     video = VideoFile(handheld)
     writer = VideoFileWriter(reference, (video.video.width, video.video.height), video.rate, video.time_base, None)
-    for item in video.demux(with_audio=False):
+    for item in video.frames():
         small = resize_frames(item.image[None], *lite_model.processing_shape(*item.image.shape[:2], 240))
         writer.write(
-            OutputFrame(resize_frames(lite_model.stylize(small, vector), *item.image.shape[:2])[0], item.seconds)
+            OutputFrame(resize_frames(lite_model.transfer(small, vector), *item.image.shape[:2])[0], item.time)
         )
     writer.close()
     video.close()

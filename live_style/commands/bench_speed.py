@@ -9,6 +9,7 @@ eagerly, one step after the other.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import resource
@@ -24,7 +25,7 @@ from live_style.commands.bench_person import find_segmenter, mask_costs
 from live_style.commands.bench_runtimes import runtime_report
 from live_style.commands.bench_temporal import check_clip, read_frames, temporal_report
 from live_style.imaging import resize_frames, style_input
-from live_style.media.decode import DecodedFrame, VideoFile
+from live_style.media.decode import VideoFile
 from live_style.media.encode import VideoFileWriter
 from live_style.media.formats import even
 from live_style.model import load_model
@@ -105,12 +106,9 @@ def naive_fps(model: Stylizer, clip: Path, style: np.ndarray, shape: tuple[int, 
         out, (even(video.video.width), even(video.video.height)), video.rate, video.time_base, None
     )
     count, started = 0, time.perf_counter()
-    for item in video.demux(with_audio=False):
-        if isinstance(item, DecodedFrame):
-            writer.write(OutputFrame(naive_stylize(model, item.image, style, shape), item.seconds))
-            count += 1
-            if count == NAIVE_FRAMES:
-                break
+    for frame in itertools.islice(video.frames(), NAIVE_FRAMES):
+        writer.write(OutputFrame(naive_stylize(model, frame.image, style, shape), frame.time))
+        count += 1
     writer.close()
     video.close()
     return count / (time.perf_counter() - started)

@@ -9,6 +9,7 @@ over the clip with and without steadying (and the shown fps with --interpolate).
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from live_style.errors import UserError
 from live_style.imaging import resize_frames
-from live_style.media.decode import DecodedFrame, VideoFile
+from live_style.media.decode import VideoFile
 from live_style.model.stylizer import Stylizer
 from live_style.temporal.coherence import Steadier, steady_clip
 from live_style.temporal.interpolate import Interpolator
@@ -31,7 +32,7 @@ def read_frames(path: Path, limit: int) -> list[np.ndarray]:
     """The first `limit` frames of a video, upright BGR."""
     video = VideoFile(path)
     try:
-        frames = [item.image for item in video.demux(with_audio=False) if isinstance(item, DecodedFrame)][:limit]
+        frames = [frame.image for frame in itertools.islice(video.frames(), limit)]
     finally:
         video.close()
     if len(frames) < 2:

@@ -34,6 +34,7 @@ class AnimatedImage:
 
     def __init__(self, image: Image.Image, path: Path):
         self.image, self.path = image, path
+        self._index: FrameIndex | None = None
 
     @functools.cached_property
     def pts(self) -> list[int]:
@@ -62,14 +63,20 @@ class AnimatedImage:
         return None
 
     def index_frames(self) -> FrameIndex:
-        return FrameIndex(list(self.pts), list(range(len(self.pts))))
+        if self._index is None:
+            self._index = FrameIndex(list(self.pts), list(range(len(self.pts))), self.time_base)
+        return self._index
+
+    def use_index(self, index: FrameIndex) -> None:
+        """Time frames by an index made before (a segment's), as `VideoFile.use_index`."""
+        self._index = index
 
     def frames_at(self, pts: list[int], first_index: int) -> Iterator[DecodedFrame]:
         numbers = {stamp: number for number, stamp in enumerate(self.pts)}
         for offset, stamp in enumerate(pts):
             yield self._frame(numbers[stamp], first_index + offset)
 
-    def demux(self, with_audio: bool) -> Iterator[DecodedFrame]:
+    def frames(self) -> Iterator[DecodedFrame]:
         for number in range(len(self.pts)):
             yield self._frame(number, number)
 
@@ -77,7 +84,7 @@ class AnimatedImage:
         self.image.seek(number)
         rgb = np.asarray(self.image.convert("RGB"))
         pts = self.pts[number]
-        return DecodedFrame(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), index, pts, float(pts * self.time_base))
+        return DecodedFrame(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), index, pts, self.index_frames().time_of(pts))
 
     def close(self) -> None:
         self.image.close()

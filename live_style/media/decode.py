@@ -10,9 +10,10 @@ not decode (a damaged stretch) is skipped, as FFmpeg's tools do.
 
 from __future__ import annotations
 
+import heapq
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,31 +22,58 @@ import cv2
 import numpy as np
 
 from live_style.errors import UserError
+from live_style.media.timeline import Seconds, seconds, ticks
 
 DEFAULT_RATE = Fraction(30)
 SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)  # seek this far before the frame wanted, then from the file's start
 MP4_SUFFIXES = {".mp4", ".m4v", ".mov", ".3gp", ".3g2"}
+REORDER_PROBE = 48  # frames decoded up front: the first shown, and whether stamps are in decode order
 STEADY_SHARE, HOLE_FACTOR, HOLE_CONTEXT = 0.9, 2.5, 8  # a steady rate, a gap far over its interval, enough frames
 
 
 @dataclass(frozen=True)
 class FrameIndex:
-    """Every video frame's timestamp in presentation order, the positions where a keyframe starts, and where the
-    packets stop when the file ends before its header says (seconds), else None."""
+    """Every shown frame's timestamp (in `time_base`) in presentation order, the positions where a keyframe starts,
+    and where the packets stop when the file ends before its header says (seconds), else None.
+
+    It owns the file's timeline: time 0 is the first shown frame (`origin` seconds on the file's own clock, where
+    its other tracks are timed), as FFmpeg's tools make it."""
 
     pts: list[int]
     keyframes: list[int]
+    time_base: Fraction
     cut_at: float | None = None
+    reorder: int = 0  # > 0: the file stores decode-order stamps (AVI, OGM with B-frames), put back in order
+    origin_pts: int | None = None  # time 0, when not the first frame (a stretch of the file timed from its own)
+
+    @property
+    def origin(self) -> Seconds:
+        """Where time 0 is on the file's own clock (an MPEG-TS often starts at 1.4 s)."""
+        first = self.pts[0] if self.pts else 0
+        return seconds(first if self.origin_pts is None else self.origin_pts, self.time_base)
+
+    def stretch(self, first: int, stop: int, zero: int) -> FrameIndex:
+        """Frames first .. stop - 1 alone, timed from frame `zero` (a segment, stored from 0, with its warm-up)."""
+        return replace(self, pts=self.pts[first:stop], keyframes=[], cut_at=None, origin_pts=self.pts[zero])
+
+    def time_of(self, pts: int) -> Seconds:
+        """A video timestamp as exact seconds on the timeline."""
+        return seconds(pts, self.time_base) - self.origin
+
+    def time_at(self, position: int) -> Seconds:
+        """The time of the frame at this position."""
+        return self.time_of(self.pts[position])
 
 
 @dataclass(frozen=True)
 class DecodedFrame:
-    """A frame of a video file, upright, with its timestamp in the stream's time base."""
+    """A frame of a video file, upright: its position, its timestamp in the stream's time base, and its time on the
+    package's timeline (exact seconds from the video's first shown frame, see `media.timeline`)."""
 
     image: np.ndarray
     index: int
     pts: int
-    seconds: float
+    time: Fraction
 
 
 def mp4_index_missing(path: Path) -> bool:
@@ -78,7 +106,10 @@ def open_error(path: Path) -> UserError:
 
 
 class VideoFile:
-    """A video file read with PyAV: every frame (upright, square pixels, BGR) in order, and its audio packets."""
+    """A video file read with PyAV: every frame (upright, square pixels, BGR) in presentation order, each at its time.
+
+    Its timeline starts at its first shown frame: `index_frames()` (read once) owns that shift to zero.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -96,6 +127,7 @@ class VideoFile:
         self.rate = self.video.average_rate or self.video.guessed_rate or DEFAULT_RATE
         self.pixel_aspect = self.video.sample_aspect_ratio  # width:height of a pixel (anamorphic video)
         self.timed_by_rate = self._untimed()  # no timestamps in the file (raw H.264): frames numbered in order
+        self._index: FrameIndex | None = None
 
     @property
     def side_tracks(self) -> bool:
@@ -103,32 +135,59 @@ class VideoFile:
         return bool(self.container.streams.audio or self.container.streams.subtitles)
 
     def index_frames(self) -> FrameIndex:
-        """Read the packets (no decoding) for every frame's time; a raw stream that times none gets times from its
-        rate, in decode order, as one segment. Also measures the frame rate, and whether the file was cut short."""
+        """Every shown frame's timestamp, in presentation order, read once from the packets (no decoding but the
+        first frames); a raw stream that times none gets times from its rate. Also measures the frame rate, whether
+        stamps are stored in decode order, and whether the file was cut short."""
+        if self._index is None:
+            self._index = self._read_index()
+        return self._index
+
+    def use_index(self, index: FrameIndex) -> None:
+        """Read with an index made before (a segment's, timed from its first frame) instead of reading one."""
+        self._index = index
+
+    def _read_index(self) -> FrameIndex:
+        stamps, packets_end, damaged_tail = self._packet_stamps()
+        if self.timed_by_rate or any(pts is None for pts, _ in stamps):
+            self.timed_by_rate = True
+            return self._timed_by_rate(len(stamps))
+        first_shown, reorder = self._probe_decoding()
+        stamps.sort()
+        if first_shown is not None:  # leading frames that never decode (an open GOP's) are not part of the video
+            stamps = [(pts, key) for pts, key in stamps if pts >= first_shown]
+        keyframes = [i for i, (_, key) in enumerate(stamps) if key]
+        index = FrameIndex([pts for pts, _ in stamps], keyframes, self.time_base, reorder=reorder)
+        self.rate = measured_rate(index.pts, self.time_base, self.rate)
+        if damaged_tail or self._cut_short(packets_end):
+            index = replace(index, cut_at=float(index.time_of(index.pts[-1]) + 1 / self.rate) if index.pts else 0.0)
+        return index
+
+    def _packet_stamps(self) -> tuple[list[tuple[int | None, bool]], float, bool]:
+        """(pts and keyframe flag of every video packet, where the packets of any stream end (s), a damaged tail)."""
         stamps: list[tuple[int | None, bool]] = []
-        ends: list[float] = []  # where each packet of any stream ends (seconds)
-        damaged_tail = False
+        end = 0.0
         try:
             for packet in self.container.demux():
                 if packet.size == 0 or packet.is_discard:
                     continue  # the end-of-stream marker; frames an edit list trims away (decoded, never shown)
                 if packet.pts is not None:
-                    ends.append(float((packet.pts + (packet.duration or 0)) * packet.time_base))
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                 if packet.stream is self.video:
                     stamps.append((packet.pts, packet.is_keyframe))
         except av.FFmpegError:
-            damaged_tail = True  # the frames before it are what there is
+            return stamps, end, True  # the frames before it are what there is
         finally:
             self._seek_start()
-        if self.timed_by_rate or any(pts is None for pts, _ in stamps):
-            self.timed_by_rate = True
-            return self._timed_by_rate(len(stamps))
-        stamps.sort()
-        index = FrameIndex([pts for pts, _ in stamps], [i for i, (_, key) in enumerate(stamps) if key])
-        self.rate = measured_rate(index.pts, self.time_base, self.rate)
-        if damaged_tail or self._cut_short(max(ends, default=0.0)):
-            index = FrameIndex(index.pts, index.keyframes, self._shown_until(index))
-        return index
+        return stamps, end, False
+
+    def _probe_decoding(self) -> tuple[int | None, int]:
+        """Decode the first frames: (the first shown frame's stamp, the reorder window its stamps need: 0 when the
+        decoder's frames come with rising stamps, as they should; more for files storing decode-order stamps)."""
+        stamps = [frame.pts for frame in itertools.islice(self._decoded(self._packets(self.video)), REORDER_PROBE)]
+        self._seek_start()
+        stamps = [pts for pts in stamps if pts is not None]
+        late = [sum(earlier > pts for earlier in stamps[:n]) for n, pts in enumerate(stamps)]
+        return (min(stamps) if stamps else None), (max(late, default=0) + 1 if any(late) else 0)
 
     def _untimed(self) -> bool:
         """Whether the video's packets carry no timestamps (a raw elementary stream)."""
@@ -138,13 +197,10 @@ class VideoFile:
 
     def _timed_by_rate(self, frames: int) -> FrameIndex:
         """A stream without timestamps (raw H.264): frame n at n / rate, decoded in order from the start."""
-        step = 1 / (self.rate * self.time_base)
-        return FrameIndex([round(number * step) for number in range(frames)], [0])
+        return FrameIndex([self._rate_pts(number) for number in range(frames)], [0], self.time_base)
 
-    def _shown_until(self, index: FrameIndex) -> float:
-        start = self.video.start_time if self.video.start_time is not None else index.pts[0] if index.pts else 0
-        last = index.pts[-1] if index.pts else start
-        return float((last - start) * self.time_base + 1 / self.rate)
+    def _rate_pts(self, number: int) -> int:
+        return ticks(number / self.rate, self.time_base)
 
     def _cut_short(self, packets_end: float) -> bool:
         """Whether the header's length goes past the last packet of every stream by more than 3 frames and 2%
@@ -156,26 +212,20 @@ class VideoFile:
         short = min(header - packets_end, header - (packets_end - start))
         return short > max(3 / float(self.rate), 0.02 * header)
 
-    def demux(self, with_audio: bool) -> Iterator[DecodedFrame | av.Packet]:
-        """Frames and (if asked) audio packets in file order; packets that do not decode are skipped."""
-        streams = [self.video, self.audio] if with_audio and self.audio else [self.video]
-        index = 0
-        for packet in self._packets(*streams):
-            if packet.stream.type == "audio":
-                if packet.dts is not None:
-                    yield packet
-                continue
-            for frame in self._decode(packet):
-                yield self._upright(frame, index)
-                index += 1
+    def frames(self) -> Iterator[DecodedFrame]:
+        """Every frame from the start, in presentation order."""
+        self.index_frames()
+        self._seek_start()
+        for number, frame in enumerate(self._decoded(self._packets(self.video))):
+            yield self._upright(frame, number)
 
     def frames_at(self, pts: list[int], first_index: int) -> Iterator[DecodedFrame]:
         """The frames with these timestamps (ascending), numbered from `first_index`; decoding starts at a keyframe
         at or before the first."""
         positions = {stamp: first_index + offset for offset, stamp in enumerate(pts)}
+        self.index_frames()  # before decoding: the stamps' order and the timeline
         if self.timed_by_rate:
-            self._seek_start()
-            yield from (frame for frame in self.demux(with_audio=False) if frame.pts in positions)
+            yield from (frame for frame in self.frames() if frame.pts in positions)
             return
         for frame in self._decoded_from(pts[0]):
             if frame.pts in positions:
@@ -192,7 +242,7 @@ class VideoFile:
                 break
         else:
             self._seek_start()
-            frames = self._frames()
+            frames = self._decoded(self._packets(self.video))
             first = next(frames, None)
         if first is not None:
             yield first
@@ -203,26 +253,14 @@ class VideoFile:
             self.container.seek(max(target, self.video.start_time or 0), stream=self.video, backward=True)
         except av.FFmpegError:  # a truncated index: start over
             self._seek_start()
-        return self._frames()
+        return self._decoded(self._packets(self.video))
 
-    def _frames(self) -> Iterator[av.VideoFrame]:
-        for packet in self._packets(self.video):
-            yield from self._decode(packet)
+    def _decoded(self, packets: Iterator[av.Packet]) -> Iterator[av.VideoFrame]:
+        reorder = self._index.reorder if self._index is not None else 0  # none while the index itself is read
+        return in_presentation_order(decoded_frames(packets), reorder)
 
     def _packets(self, *streams: av.stream.Stream) -> Iterator[av.Packet]:
-        """The streams' packets until the file ends, or stops making sense (a damaged tail)."""
-        try:
-            yield from self.container.demux(*streams)
-        except av.FFmpegError:
-            return
-
-    @staticmethod
-    def _decode(packet: av.Packet) -> list[av.VideoFrame]:
-        """The packet's frames; none if it does not decode (a damaged stretch, concealed by the frames around)."""
-        try:
-            return packet.decode()
-        except av.FFmpegError:
-            return []
+        return demuxed(self.container, *streams)
 
     def _seek_start(self) -> None:
         try:
@@ -239,14 +277,59 @@ class VideoFile:
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
 
     def _upright(self, frame: av.VideoFrame, index: int) -> DecodedFrame:
-        """The frame as a player shows it (see upright_image), with its timestamp."""
-        image = upright_image(frame, self.pixel_aspect)
+        """The frame as a player shows it (see upright_image), at its time."""
         timed = frame.pts is not None and not self.timed_by_rate
-        pts = frame.pts if timed else round(index / (self.rate * self.time_base))
-        return DecodedFrame(image, index, pts, float(pts * self.time_base))
+        pts = frame.pts if timed else self._rate_pts(index)
+        return DecodedFrame(upright_image(frame, self.pixel_aspect), index, pts, self.index_frames().time_of(pts))
 
     def close(self) -> None:
         self.container.close()
+
+
+def demuxed(container: av.container.InputContainer, *streams: av.stream.Stream) -> Iterator[av.Packet]:
+    """The streams' packets until the input ends, or stops making sense (a damaged tail, a broken connection)."""
+    try:
+        yield from container.demux(*streams)
+    except av.FFmpegError:
+        return
+
+
+def decoded_frames(packets: Iterator[av.Packet], other: Callable[[av.Packet], None] | None = None):
+    """The video frames the packets decode to, in the decoder's order; a packet that does not decode (a damaged
+    stretch, concealed by the frames around) gives none. Packets of other streams go to `other`."""
+    for packet in packets:
+        if packet.stream.type != "video":
+            if other is not None:
+                other(packet)
+            continue
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            continue
+        yield from frames
+
+
+def in_presentation_order(frames: Iterator[av.VideoFrame], window: int) -> Iterator[av.VideoFrame]:
+    """Frames (which a decoder gives in presentation order) with their stamps in that order too: a file storing
+    decode-order stamps (AVI, OGM with B-frames) has them shuffled within `window` frames, each frame gets the
+    smallest stamp not yet given. `window` 0 passes the frames through."""
+    if not window:
+        yield from frames
+        return
+    waiting: list[av.VideoFrame] = []
+    stamps: list[int] = []
+    for frame in frames:
+        waiting.append(frame)
+        heapq.heappush(stamps, frame.pts)
+        if len(waiting) > window:
+            yield restamped(waiting.pop(0), heapq.heappop(stamps))
+    while waiting:
+        yield restamped(waiting.pop(0), heapq.heappop(stamps))
+
+
+def restamped(frame: av.VideoFrame, pts: int) -> av.VideoFrame:
+    frame.pts = pts
+    return frame
 
 
 def upright_image(frame: av.VideoFrame, pixel_aspect: Fraction | None) -> np.ndarray:
@@ -286,9 +369,10 @@ def measured_rate(pts: list[int], time_base: Fraction, declared: Fraction) -> Fr
     return Fraction(measured).limit_denominator(1001)
 
 
-def holes(pts: list[int], time_base: Fraction) -> list[tuple[float, float, int]]:
-    """Where a steady-rate video has no frames (a damaged stretch its demuxer skipped): (from, to seconds, frames
-    missing). None for a variable-rate video, whose long gaps are its own."""
+def holes(index: FrameIndex) -> list[tuple[float, float, int]]:
+    """Where a steady-rate video has no frames (a damaged stretch its demuxer skipped): (from, to seconds on its
+    timeline, frames missing). None for a variable-rate video, whose long gaps are its own."""
+    pts = index.pts
     intervals = [later - earlier for earlier, later in itertools.pairwise(pts)]
     typical = typical_interval(pts)
     if len(intervals) < HOLE_CONTEXT or not typical:
@@ -297,7 +381,7 @@ def holes(pts: list[int], time_base: Fraction) -> list[tuple[float, float, int]]
     if not steady:
         return []
     return [
-        (float(earlier * time_base), float(later * time_base), round((later - earlier) / typical) - 1)
+        (float(index.time_of(earlier)), float(index.time_of(later)), round((later - earlier) / typical) - 1)
         for earlier, later in itertools.pairwise(pts)
         if later - earlier > HOLE_FACTOR * typical
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from live_style.media.formats import (
     container_accepts,
     even,
 )
+from live_style.media.timeline import seconds, ticks
 from live_style.sinks import OutputFrame
 
+DRIFT_S = 0.01  # re-encoded audio whose times and samples part by more is put back beside the picture
 NAMED_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -44,7 +47,10 @@ def ordered_layout(layout: av.AudioLayout) -> av.AudioLayout:
 class AudioTrack:
     """A source's audio track (or a subtitle track the container takes) carried into an output container:
     packets copied untouched when the container allows, else (audio) re-encoded; muxed as the video
-    reaches their time, so the file is interleaved."""
+    reaches their time, so the file is interleaved.
+
+    Re-encoded audio keeps its times to the sample: it starts where its first sample is due (samples before 0 cut
+    off), and a gap in the source is filled with silence, so the track stays beside the picture."""
 
     def __init__(self, container: av.container.OutputContainer, audio: av.stream.Stream):
         suffix = Path(container.name).suffix.lower()
@@ -56,11 +62,14 @@ class AudioTrack:
             self.stream = container.add_stream_from_template(audio)
             return
         codec = AUDIO_FALLBACK.get(suffix, "aac")
-        rate = OPUS_RATE if codec == "libopus" else audio.rate
-        layout = ordered_layout(audio.layout)
-        self.stream = container.add_stream(codec, rate=rate)
-        self.stream.layout = layout
-        self._resampler = av.AudioResampler(format=self.stream.format, layout=layout, rate=rate)
+        self.rate = OPUS_RATE if codec == "libopus" else audio.rate
+        self.layout = ordered_layout(audio.layout)
+        self.stream = container.add_stream(codec, rate=self.rate)
+        self.stream.layout = self.layout
+        self._resampler = av.AudioResampler(format=self.stream.format, layout=self.layout, rate=self.rate)
+        self._written = 0  # samples handed to the encoder: the next one is due at this position
+        self._started = False
+        self._decoder: tuple[av.CodecContext, Fraction] | None = None  # the source's decoder, flushed at the end
 
     def add(self, packet: av.Packet) -> None:
         """Queue an audio packet; it is written once the video reaches its time."""
@@ -76,15 +85,61 @@ class AudioTrack:
             packet.stream = self.stream
             self.container.mux(packet)
             return
-        for frame in packet.decode():
+        self._decoder = packet.stream.codec_context, packet.time_base
+        with contextlib.suppress(av.FFmpegError):  # a damaged packet is a moment of silence
+            self._reencode(packet.decode(), packet.pts, packet.time_base)
+
+    def _reencode(self, frames: list[av.AudioFrame], stamp: int | None, time_base: Fraction) -> None:
+        """Decoded frames resampled and encoded, each at its time (a decoder that holds samples back, as WMA's
+        does, gives its first frame no time: the packet's `stamp` stands in)."""
+        for frame in frames:
+            stamp = frame.pts if frame.pts is not None else stamp
+            due = ticks(seconds(stamp, time_base), Fraction(1, self.rate)) if stamp is not None else None
             for resampled in self._resampler.resample(frame):
-                self.container.mux(self.stream.encode(resampled))
+                self._encode(resampled, due)
+                due = None  # the resampler's further output follows on
+            stamp = None
+
+    def _encode(self, frame: av.AudioFrame, due: int | None) -> None:
+        """Encode samples due at sample `due` (None: right after the last): the track starts at its first sample's
+        time (samples before 0 cut off); where the times move away from the samples (a gap, a decoder's delay) by
+        more than `DRIFT_S`, silence fills in or the overlap is cut, so sound stays beside the picture."""
+        samples = channels_by_samples(frame)
+        if due is not None and not self._started:
+            samples, self._written = samples[:, max(0, -due) :], max(0, due)
+        elif due is not None and abs(due - self._written) > DRIFT_S * self.rate:
+            if due > self._written:
+                self._encode_samples(np.zeros((len(samples), due - self._written), samples.dtype), frame)
+            else:
+                samples = samples[:, self._written - due :]
+        self._started = True
+        if samples.shape[1]:
+            self._encode_samples(samples, frame)
+
+    def _encode_samples(self, samples: np.ndarray, like: av.AudioFrame) -> None:
+        """Samples (channels x samples) in the format of `like`, encoded at the next position."""
+        planar = samples if like.format.is_planar else samples.T.reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar), format=like.format.name, layout=like.layout)
+        frame.sample_rate, frame.pts, frame.time_base = self.rate, self._written, Fraction(1, self.rate)
+        self._written += frame.samples
+        self.container.mux(self.stream.encode(frame))
 
     def close(self) -> None:
-        """Write what is left and flush the encoder, if there is one."""
+        """Write what is left, the samples the decoder still holds, and flush the encoder, if there is one."""
         self.mux_until(float("inf"))
-        if self._resampler is not None:
-            self.container.mux(self.stream.encode(None))
+        if self._resampler is None:
+            return
+        if self._decoder is not None:
+            decoder, time_base = self._decoder
+            with contextlib.suppress(av.FFmpegError):
+                self._reencode(decoder.decode(None), None, time_base)
+        self.container.mux(self.stream.encode(None))
+
+
+def channels_by_samples(frame: av.AudioFrame) -> np.ndarray:
+    """An audio frame's samples as a channels x samples array, planar or packed."""
+    samples = frame.to_ndarray()
+    return samples if frame.format.is_planar else samples.reshape(-1, len(frame.layout.channels)).T
 
 
 class VideoFileWriter:
@@ -114,7 +169,7 @@ class VideoFileWriter:
     def write(self, frame: OutputFrame) -> None:
         """Encode one BGR frame at its time (on the input's time base, which keeps every timestamp exact)."""
         encoded = yuv420_frame(frame.image)
-        encoded.pts, encoded.time_base = round(Fraction(frame.pts) / self.time_base), self.time_base
+        encoded.pts, encoded.time_base = ticks(frame.pts, self.time_base), self.time_base
         if self.audio is not None:
             self.audio.mux_until(frame.pts)
         self.container.mux(self.video.encode(encoded))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -16,6 +17,7 @@ import av
 from live_style.atomic import partial_path
 from live_style.media.encode import AudioTrack
 from live_style.media.formats import container_accepts
+from live_style.media.timeline import Seconds, ticks
 
 # moov first and empty, then a moof+mdat pair per keyframe (about every second), flushed at once
 FRAGMENTED = {
@@ -24,6 +26,8 @@ FRAGMENTED = {
     "flush_packets": "1",
 }
 FINISHED = {suffix: {"movflags": "+faststart"} for suffix in (".mp4", ".m4v", ".mov")}
+PREROLL_S = Fraction(1)  # re-encoded audio is decoded from this far before its start (the decoder's warm-up)
+NEGATIVE_TIMES = {".mp4", ".m4v", ".mov"}  # containers whose edit lists start a track inside its first packet
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,13 @@ def remux(
     target: Path,
     container_format: str,
     audio_from: Path | None = None,
-    span: tuple[float, float] | None = None,
-    video_start: float = 0.0,
+    span: tuple[Seconds, Seconds | None] | None = None,
+    offsets: list[Seconds] | None = None,
 ) -> Remuxed:
     """Copy the video of `parts`, end to end, into a finished `target`, with every audio (and subtitle) track of
-    `audio_from` if given: all of it, or the stretch `span` (start, end seconds) of its timeline, moved to 0.
-    The video's own timeline is moved back by `video_start` seconds (a source starting late starts at 0).
+    `audio_from` if given: all of it, or the stretch `span` (start, end on its own clock; end None: to its end)
+    moved to 0. Part i's
+    video is moved by `offsets[i]` (a segment stored from 0 goes to its place; none: as they are).
 
     A truncated tail of a part is dropped. `target` appears only once complete (written under its
     partial name, then renamed).
@@ -72,10 +77,10 @@ def remux(
         audio = readers.enter_context(TrackFeed(writing, audio_from, span)) if audio_from else None
         times: list[float] = []
         end = 0.0
-        for reading in opened:
+        for reading, offset in zip(opened, offsets or [Seconds(0)] * len(opened), strict=True):
             for packet in readable_packets(reading, reading.streams.video[0]):
-                shift = round(video_start / packet.time_base)
-                packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+                shift = ticks(offset, packet.time_base)
+                packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
                 end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                 times.append(float(packet.pts * packet.time_base))
                 if audio is not None:
@@ -92,9 +97,12 @@ class TrackFeed:
     """The audio tracks (every one) and subtitle tracks of a source file, pulled packet by packet into an output
     as its video advances; a subtitle track the output cannot carry is named in `dropped`."""
 
-    def __init__(self, writing: av.container.OutputContainer, source: Path, span: tuple[float, float] | None):
+    def __init__(
+        self, writing: av.container.OutputContainer, source: Path, span: tuple[Seconds, Seconds | None] | None
+    ) -> None:
         self._reading = av.open(str(source))
         suffix = Path(writing.name).suffix.lower()
+        self.negative_ok = suffix in NEGATIVE_TIMES  # an edit list trims a packet that starts before 0
         self.dropped: list[str] = []
         self.tracks: dict[int, AudioTrack] = {}
         for stream in self._reading.streams.audio:
@@ -105,20 +113,32 @@ class TrackFeed:
             else:
                 codec = stream.codec_context.name if stream.codec_context else "unknown"
                 self.dropped.append(f"subtitle track {number} ({codec}): {suffix} cannot carry it; use .mkv to keep it")
-        self.start, self.end = span or (0.0, float("inf"))
+        self.start, self.end = span or (Seconds(0), None)
         carried = [self._reading.streams[index] for index in self.tracks]
         self._packets = (packet for packet in readable_packets(self._reading, *carried) if self._moved(packet))
         self._next = next(self._packets, None)
 
     def _moved(self, packet: av.Packet) -> bool:
-        """Whether the packet is in the span; if so, its times moved so the span starts at 0."""
-        seconds = float(packet.pts * packet.time_base)
-        if not self.start <= seconds < self.end:
+        """Whether the packet overlaps the span; if so, its times moved so the span starts at 0. One that starts
+        before the span (audio priming, a subtitle already showing) is kept: audio at its negative time where the
+        container trims it exactly (else left out, a packet's length of silence), a subtitle from 0, shortened.
+        Audio that is re-encoded is decoded from `PREROLL_S` before the span (a decoder's warm-up), then cut to
+        the sample."""
+        start = ticks(self.start, packet.time_base)
+        reencoded = packet.stream.type == "audio" and not self.tracks[packet.stream.index].copied
+        reaches = packet.pts + (packet.duration or 0) > start
+        if reencoded:
+            reaches = packet.pts >= start - ticks(PREROLL_S, packet.time_base)
+        if not reaches or (self.end is not None and packet.pts >= ticks(self.end, packet.time_base)):
             return False
-        shift = round(self.start / packet.time_base)
-        packet.pts -= shift
-        packet.dts = packet.dts - shift if packet.dts is not None else None
-        return True
+        packet.pts -= start
+        packet.dts = packet.dts - start if packet.dts is not None else None
+        if packet.pts >= 0 or reencoded:
+            return True
+        if packet.stream.type == "subtitle":
+            packet.duration, packet.pts, packet.dts = packet.pts + packet.duration, 0, 0
+            return True
+        return self.negative_ok
 
     def until(self, seconds: float) -> None:
         """Write what starts by `seconds` (everything for infinity, and finish the tracks)."""

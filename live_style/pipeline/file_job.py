@@ -20,7 +20,7 @@ import numpy as np
 
 from live_style.imaging import resize_frames
 from live_style.media.animated import open_video
-from live_style.media.decode import DecodedFrame, VideoFile
+from live_style.media.decode import DecodedFrame, FrameIndex, VideoFile
 from live_style.media.encode import VideoFileWriter
 from live_style.model.segmenter import Segmenter, SegmenterFile
 from live_style.model.stylizer import Stylizer
@@ -54,7 +54,7 @@ class SegmentTask:
 
     source: Path
     segment: Segment
-    pts: list[int]  # timestamps of frames warm_first .. warm_stop - 1
+    index: FrameIndex  # frames warm_first .. warm_stop - 1, timed from the segment's first: its file starts at 0
     settings: RenderSettings
     suffix: str  # the segment file's container
 
@@ -83,7 +83,7 @@ class SegmentJob:
     def _decode(self) -> None:
         segment = self.task.segment
         first, stop = (segment.warm_first, segment.warm_stop) if self.steadier else (segment.first, segment.stop)
-        pts = self.task.pts[first - segment.warm_first : stop - segment.warm_first]  # task.pts starts at warm_first
+        pts = self.task.index.pts[first - segment.warm_first : stop - segment.warm_first]  # from warm_first
         try:
             started = time.perf_counter()
             for frame in self.video.frames_at(pts, first):
@@ -109,7 +109,7 @@ class SegmentJob:
                 started = time.perf_counter()
                 full = display_frame(frame.image, stylized, look, (height, width))
                 resized = time.perf_counter()
-                self.writer.write(OutputFrame(full, frame.seconds))
+                self.writer.write(OutputFrame(full, frame.time))
                 self.times.add("postprocess", resized - started)
                 self.times.add("encode", time.perf_counter() - resized)
 
@@ -178,6 +178,7 @@ def render_segment(
 ) -> SegmentJob:
     """Render a segment into `target` (video only; the audio joins at the end). Returns the finished job."""
     video = open_video(task.source)
+    video.use_index(task.index)
     try:
         writer = VideoFileWriter(target, task.settings.output, task.settings.rate, task.settings.time_base, None)
         try:

@@ -73,15 +73,10 @@ class VideoPlan:
     def frames(self) -> int:
         return len(self.index.pts)
 
-    @property
-    def start_seconds(self) -> float:
-        """When the input's first frame is shown (an MPEG-TS often starts at 1.4 s); the output starts it at 0."""
-        return float(self.index.pts[0] * self.settings.time_base) if self.index.pts else 0.0
-
     def task(self, segment: Segment) -> SegmentTask:
-        pts = self.index.pts[segment.warm_first : segment.warm_stop]
+        index = self.index.stretch(segment.warm_first, segment.warm_stop, segment.first)
         # an absolute path: a Ray worker on another node has another working directory
-        return SegmentTask(self.source.resolve(), segment, pts, self.settings, segment_suffix(self.out))
+        return SegmentTask(self.source.resolve(), segment, index, self.settings, segment_suffix(self.out))
 
 
 def segment_suffix(out: Path) -> str:
@@ -138,7 +133,7 @@ def job_key(source: Path, out: Path, model: Stylizer, settings: RenderSettings, 
 def missing_stretches(plan: VideoPlan, written: list[float]) -> list[tuple[float, float, int]]:
     """(first, last, frames) of each stretch of the input's frames missing from the output (they did not decode);
     gaps under a second between them are one stretch. A cut file's missing tail is not one."""
-    wanted = [float(pts * plan.settings.time_base) - plan.start_seconds for pts in plan.index.pts]
+    wanted = [float(plan.index.time_of(pts)) for pts in plan.index.pts]
     found = set()
     for seconds in written:  # the output keeps every frame's time, to its time base's rounding
         after = bisect.bisect_left(wanted, seconds)
@@ -249,10 +244,10 @@ class VideoRun:
         folder = self.folders[plan.out]
         parts = [folder.segment_file(segment) for segment in plan.segments]
         audio = plan.source if plan.with_audio else None
-        start = plan.start_seconds  # the output starts at 0, as FFmpeg's tools make it
-        try:
+        offsets = [plan.index.time_at(segment.first) for segment in plan.segments]
+        try:  # the output's timeline is the index's: its first shown frame at 0, the tracks moved with it
             result = remux(
-                parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], audio, (start, float("inf")), start
+                parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], audio, (plan.index.origin, None), offsets
             )
         except (av.FFmpegError, OSError) as error:
             disk = "; check free disk space" if isinstance(error, OSError) else ""
@@ -269,11 +264,10 @@ class VideoRun:
                 f"warning: {plan.source} stops at {plan.index.cut_at:.1f} s, before the end its header gives: it was "
                 f"cut short, and {plan.out} holds the {result.frames} frames there are"
             )
-        for first, last, count in holes(plan.index.pts, plan.settings.time_base):
+        for first, last, count in holes(plan.index):
             log.warning(
-                f"warning: {plan.source} has no frames from {first - plan.start_seconds:.2f} s to "
-                f"{last - plan.start_seconds:.2f} s ({count} missing at its steady rate): it is damaged there, and "
-                f"{plan.out} holds the frame before for that time"
+                f"warning: {plan.source} has no frames from {first:.2f} s to {last:.2f} s ({count} missing at its "
+                f"steady rate): it is damaged there, and {plan.out} holds the frame before for that time"
             )
         for first, last, count in missing_stretches(plan, result.times):
             log.warning(

@@ -90,7 +90,7 @@ class Recording:
 
     def close(self) -> None:
         """Finish the file being written, holding its last frame until the source's end."""
-        self._finish(self.source.last_pts + 1.0 / self.source.fps)
+        self._finish(self.source.last_pts + 1 / Fraction(self.source.fps))
 
     def _start(self, frame: OutputFrame) -> None:
         path = self.path or Path(f"live-style-{datetime.now():%Y%m%d-%H%M%S}.mp4")
@@ -101,7 +101,8 @@ class Recording:
         stream = self.source.stream_audio
         side = StreamAudio(recording_partial(path).with_suffix(".audio.mka"), stream.audio) if stream else None
         audio = side.path if side is not None else self.source.audio_file
-        recorder = VideoRecorder(path, self.source.fps, (width, height), origin, self.report, audio)
+        clock = self.source.audio_origin if side is None else Fraction(0)
+        recorder = VideoRecorder(path, self.source.fps, (width, height), origin, self.report, audio, clock)
         with self._lock:
             for pts in self._unseen:
                 if pts >= origin:
@@ -176,8 +177,10 @@ class VideoRecorder:
         origin: float,
         report: Report = log.warning,
         audio_from: Path | None = None,
+        audio_origin: Fraction = Fraction(0),
     ):
         self.path, self.fps, self.report, self.audio_from = Path(path), fps, report, audio_from
+        self.audio_origin = audio_origin  # where the recording's timeline is on the clock of `audio_from`
         check_record_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for line in rescue_orphans(self.path.parent):
@@ -273,15 +276,15 @@ class VideoRecorder:
         self._queue.put(None)
         self._thread.join()
         try:
-            end = max((end_pts or 0.0) - self._origin, self.seconds + 1 / self.fps)
+            end = max((end_pts or 0) - self._origin, self.seconds + 1 / Fraction(self.fps))
             if self.error is None and self._picture is not None:
-                self._add_tick(self._origin + end - 1 / self.fps)  # held until the end
+                self._add_tick(self._origin + end - 1 / Fraction(self.fps))  # held until the end
                 self._write_ticks(lambda tick: tick < self._origin + end, self._picture)
             self._encode(None)
             self._container.close()
-            self.seconds = end
+            self.seconds = float(end)
             if self.error is None and self.written:
-                span = (self._origin, self._origin + end)
+                span = (self.audio_origin + self._origin, self.audio_origin + self._origin + end)
                 remux([self._partial], self.path, CONTAINER_FORMATS[self.path.suffix.lower()], self.audio_from, span)
         except (av.FFmpegError, OSError) as error:
             self.error = self.error or error

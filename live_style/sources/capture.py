@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from live_style.errors import EXIT_SOURCE_LOST, UserError
+from live_style.media.timeline import Seconds, from_clock
 from live_style.sources.file import FileCapture
 from live_style.sources.stream import StreamCapture
 
@@ -41,13 +42,19 @@ class Capture(Protocol):
     def release(self) -> None: ...
 
 
+class TimedCapture(Capture, Protocol):
+    """A capture that knows each frame's own time (a file, a stream): `frame_time()` of the frame read last."""
+
+    def frame_time(self) -> Seconds: ...
+
+
 @dataclass(frozen=True)
 class Frame:
     """One captured frame and when it belongs on the timeline."""
 
     image: np.ndarray
     index: int
-    pts: float  # seconds on the source's timeline (file: the frame's own timestamp; camera: since capture began)
+    pts: Seconds  # on the source's timeline (file or stream: the frame's own time; camera: since capture began)
     captured_at: float  # time.monotonic() at capture, where end-to-end latency starts
     small: np.ndarray | None = None  # the image at the processing size, if the capture thread made it
 
@@ -63,9 +70,15 @@ class VideoSource:
     """Reads a capture in a background thread; `next_frame()` hands frames to one consumer."""
 
     def __init__(
-        self, capture: Capture, name: str, live: bool, paced: bool, stall_timeout: float = 5.0, timed: bool = False
+        self,
+        capture: Capture | TimedCapture,
+        name: str,
+        live: bool,
+        paced: bool,
+        stall_timeout: float = 5.0,
+        timed: bool = False,
     ):
-        """`timed`: the capture says each frame's own time (CAP_PROP_POS_MSEC); else frames are timed on arrival."""
+        """`timed`: the capture says each frame's own time (a `TimedCapture`); else frames are timed on arrival."""
         if not capture.isOpened():
             raise UserError(f"cannot open {name}; check the path or URL and that it is a video")
         self.name, self.live, self.paced, self.stall_timeout = name, live, paced, stall_timeout
@@ -77,11 +90,12 @@ class VideoSource:
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else 0
         self.size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.audio_file: Path | None = None  # the file whose audio a recording of this source carries
+        self.audio_origin = Seconds(0)  # where this source's time 0 is on that file's clock
         self.stream_audio: StreamCapture | None = None  # or the stream whose audio packets it takes as they come
         self.dropped = 0
         self.frames_read = 0
-        self.first_pts: float | None = None
-        self.last_pts = 0.0
+        self.first_pts: Seconds | None = None
+        self.last_pts = Seconds(0)
         self._keep_latest = live or paced
         self._frames: deque[Frame] = deque(maxlen=1 if self._keep_latest else 4)
         self._ended = False
@@ -107,7 +121,7 @@ class VideoSource:
         """Read until the end, a stop, or (live) the stall timeout; pace files if asked."""
         started = time.monotonic()
         index = 0
-        first_pts: float | None = None
+        first_pts: Seconds | None = None
         while not self._stop.is_set():
             ok, image = self.capture.read()
             now = time.monotonic()
@@ -116,10 +130,10 @@ class VideoSource:
                     break
                 self._stop.wait(RETRY_WAIT_S)  # a dead camera returns at once; the consumer times out
                 continue
-            pts = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if self.timed else now - started
+            pts = self.capture.frame_time() if self.timed else from_clock(now - started)
             first_pts = pts if first_pts is None else first_pts
             if self.paced and self.timed:
-                self._stop.wait(max(0.0, started + pts - first_pts - now))
+                self._stop.wait(max(0.0, started + float(pts - first_pts) - now))
             frame = Frame(image, index, pts, time.monotonic() if self.paced else now)
             if self._prepare is not None:
                 frame = self._prepare(frame)
@@ -191,6 +205,7 @@ def open_input(spec: str, paced: bool, stall_timeout: float) -> VideoSource:
     capture = FileCapture(Path(spec))
     source = VideoSource(capture, f"input {spec}", live=False, paced=paced, stall_timeout=stall_timeout, timed=True)
     source.audio_file = capture.path if capture.has_audio else None
+    source.audio_origin = capture.file.index_frames().origin
     return source
 
 

@@ -1,8 +1,9 @@
 """A video file as a live source (`live --input FILE`): decoded by PyAV like `video` does, so frames come upright,
-with square pixels and their own timestamps (variable frame rate kept), and the audio can follow a recording."""
+with square pixels and their own times (variable frame rate kept), and the audio can follow a recording."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -12,8 +13,8 @@ from live_style.media.animated import open_video
 
 
 class FileCapture:
-    """The Capture protocol (what a live source reads) over a video file; `get(CAP_PROP_POS_MSEC)` is the time of
-    the frame read last."""
+    """The Capture protocol (what a live source reads) over a video file; `frame_time()` is the time of the frame
+    read last, on the file's timeline."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -21,10 +22,10 @@ class FileCapture:
         index = self.file.index_frames()  # the real frame count and rate, from the packets
         self.frame_count = len(index.pts)
         self.has_audio = self.file.audio is not None
-        self._frames = self.file.demux(with_audio=False)
+        self._frames = self.file.frames()
         self._next = next(self._frames, None)
         self._size = self._next.image.shape[1::-1] if self._next is not None else (0, 0)
-        self._seconds = 0.0
+        self._time = Fraction(0)
 
     def isOpened(self) -> bool:
         return True
@@ -33,8 +34,11 @@ class FileCapture:
         frame, self._next = self._next, next(self._frames, None) if self._next is not None else None
         if frame is None:
             return False, None
-        self._seconds = frame.seconds
+        self._time = frame.time
         return True, frame.image
+
+    def frame_time(self) -> Fraction:
+        return self._time
 
     def get(self, prop: int) -> float:
         values = {
@@ -42,7 +46,6 @@ class FileCapture:
             cv2.CAP_PROP_FRAME_COUNT: self.frame_count,
             cv2.CAP_PROP_FRAME_WIDTH: self._size[0],
             cv2.CAP_PROP_FRAME_HEIGHT: self._size[1],
-            cv2.CAP_PROP_POS_MSEC: 1000.0 * self._seconds,
         }
         return float(values.get(prop, 0.0))
 

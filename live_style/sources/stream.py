@@ -3,22 +3,23 @@ frames upright with their own times, and its audio packets handed on for a recor
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
+from fractions import Fraction
 
 import av
 import cv2
 import numpy as np
 
 from live_style.errors import UserError
-from live_style.media.decode import upright_image
+from live_style.media.decode import decoded_frames, demuxed, upright_image
+from live_style.media.timeline import Seconds, seconds
 
-AudioListener = Callable[[av.Packet, float], None]  # a packet and its time (seconds, the video's timeline)
+AudioListener = Callable[[av.Packet, Seconds], None]  # a packet and its time on the video's timeline
 
 
 class StreamCapture:
-    """The Capture protocol over a stream; `get(CAP_PROP_POS_MSEC)` is the time of the frame read last, from the
-    stream's first video frame. Audio packets go to `on_audio` listeners as they arrive."""
+    """The Capture protocol over a stream; `frame_time()` is the time of the frame read last, from the stream's first
+    video frame. Audio packets go to `audio_listeners` as they arrive."""
 
     def __init__(self, url: str, timeout_s: float):
         try:
@@ -32,54 +33,41 @@ class StreamCapture:
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.audio_listeners: list[AudioListener] = []
         streams = [self.video, self.audio] if self.audio is not None else [self.video]
-        self._packets = self.container.demux(*streams)
-        self._ready: deque[av.VideoFrame] = deque()
-        self._first: float | None = None  # the stream time of its first video frame
-        self._seconds = 0.0
+        self._frames = decoded_frames(demuxed(self.container, *streams), self._hand_on)
+        self._first: Seconds | None = None  # the stream time of its first video frame
+        self._time = Fraction(0)
         self._open = True
 
     def isOpened(self) -> bool:
         return self._open
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        frame = self._next_frame()
+        frame = next(self._frames, None)
         if frame is None:
             self._open = False  # the sender closed the stream: the source ends
             return False, None
-        seconds = float(frame.pts * frame.time_base) if frame.pts is not None else self._seconds
-        self._first = seconds if self._first is None else self._first
-        self._seconds = seconds - self._first
+        if frame.pts is not None:
+            time = seconds(frame.pts, frame.time_base)
+            self._first = time if self._first is None else self._first
+            self._time = time - self._first
         return True, upright_image(frame, self.video.sample_aspect_ratio)
 
-    def _next_frame(self) -> av.VideoFrame | None:
-        while not self._ready:
-            try:
-                packet = next(self._packets)
-            except (StopIteration, av.FFmpegError):
-                return None
-            if packet.stream is self.audio:
-                self._hand_on(packet)
-                continue
-            try:
-                self._ready.extend(packet.decode())
-            except av.FFmpegError:
-                continue  # a damaged packet: the next keyframe picks up
-        return self._ready.popleft()
+    def frame_time(self) -> Seconds:
+        return self._time
 
     def _hand_on(self, packet: av.Packet) -> None:
         """An audio packet, timed on the video's timeline, to every listener (once the video has started)."""
         if packet.pts is None or self._first is None:
             return
-        seconds = float(packet.pts * packet.time_base) - self._first
+        time = seconds(packet.pts, packet.time_base) - self._first
         for listener in self.audio_listeners:
-            listener(packet, seconds)
+            listener(packet, time)
 
     def get(self, prop: int) -> float:
         values = {
             cv2.CAP_PROP_FPS: float(self.video.average_rate or 0),
             cv2.CAP_PROP_FRAME_WIDTH: self.video.codec_context.width,
             cv2.CAP_PROP_FRAME_HEIGHT: self.video.codec_context.height,
-            cv2.CAP_PROP_POS_MSEC: 1000.0 * self._seconds,
         }
         return float(values.get(prop, 0.0))
 
