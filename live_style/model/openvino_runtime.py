@@ -135,13 +135,15 @@ class OpenVinoTransfer:
 
     def prepare(self, vector: np.ndarray) -> None:
         """Make this style's int8 network now, if int8 is on (waiting for it when `quantize` said wait)."""
-        if self.int8_models:
-            self.int8_models.get(vector_input(vector))
+        int8_models = self.int8_models  # once: the precision-choice thread may drop it meanwhile
+        if int8_models:
+            int8_models.get(vector_input(vector))
 
     def _network(self, style: np.ndarray) -> tuple[str, Model, str]:
         """(name, network, precision hint) for this style: its int8 network when there is one ready, else the
         float one in the float precision chosen."""
-        ready = self.int8_models.get(style) if self.int8_models else None
+        int8_models = self.int8_models  # once: the precision-choice thread may drop it meanwhile
+        ready = int8_models.get(style) if int8_models else None
         if ready:
             return (*ready, HINTS["float32"])
         name = f"{self.float_precision} {self.layout}"
