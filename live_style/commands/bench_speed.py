@@ -23,7 +23,7 @@ import tensorflow as tf
 from live_style.commands.bench_person import find_segmenter, mask_costs
 from live_style.commands.bench_runtimes import runtime_report
 from live_style.commands.bench_temporal import check_clip, read_frames, temporal_report
-from live_style.imaging import resize_frames, style_input
+from live_style.imaging import bgr_to_rgb01, resize_frames, rgb01_to_bgr, style_input
 from live_style.media.decode import DecodedFrame, VideoFile
 from live_style.media.encode import VideoFileWriter
 from live_style.media.formats import even
@@ -92,9 +92,8 @@ def naive_stylize(model: Stylizer, frame: np.ndarray, style: np.ndarray, shape: 
     """The tutorials' loop body: style network and transfer network eagerly, for every frame."""
     network = model.network
     vector = network.predict_style(style_input(style))
-    small = resize_frames(frame[None], *shape)[..., ::-1].astype(np.float32) / 255.0
-    out = np.asarray(network.transfer(tf.constant(small), tf.constant(vector, tf.float32)))
-    out = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1]
+    small = bgr_to_rgb01(resize_frames(frame[None], *shape))
+    out = rgb01_to_bgr(np.asarray(network.transfer(tf.constant(small), tf.constant(vector, tf.float32))))
     return resize_frames(out, *frame.shape[:2])[0]
 
 

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from live_style.errors import UserError
+from live_style.imaging import bgr_to_rgb01
 from live_style.paintings import PAINTERS, paint
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def calibration_frames() -> tuple[np.ndarray, ...]:
     for seed, name in enumerate(PAINTERS):
         height, width = CALIBRATION_SHAPES[seed % len(CALIBRATION_SHAPES)]
         bgr = cv2.resize(paint(name, 512, seed), (width, height), interpolation=cv2.INTER_AREA)
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255.0)
+        frames.append(bgr_to_rgb01(bgr[None]))
     return tuple(frames)
 
 
