@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from live_style.media.decode import DecodedFrame, VideoFile
 from live_style.media.encode import VideoFileWriter
 from live_style.media.formats import even
 from live_style.model import load_model
+from live_style.model.cpu import cpu_name
 from live_style.model.int8 import nncf_available
 from live_style.model.openvino_runtime import openvino_available
 from live_style.model.stylizer import Stylizer
@@ -48,23 +48,11 @@ LIVE_SECONDS = 20.0
 
 
 def device_name(model: Stylizer) -> str:
-    """The CPU model and cores, or the GPU's name."""
+    """The CPU's model name and cores, or the GPU's name."""
     if "GPU" in model.device:
         details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
         return f"GPU {details.get('device_name', 'unknown')}"
-    return cpu_name()
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one) and its cores."""
-    cpu = platform.processor() or "CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [
-            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return f"{cpu}, {os.cpu_count()} cores"
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def matmul_gflops(device: str) -> float:

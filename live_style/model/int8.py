@@ -24,6 +24,7 @@ import numpy as np
 
 from live_style.errors import UserError
 from live_style.imaging import bgr_to_rgb01
+from live_style.model.cpu import cpu_flags
 from live_style.paintings import PAINTERS, paint
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,7 @@ def int8_sums_saturate() -> bool:
     On VNNI CPUs the sums are exact and 8-bit weights give 0.3-0.7 dB more; any CPU numpy does not
     report VNNI for keeps the safe 7 bits.
     """
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__
-    except ImportError:  # numpy 1.x
-        from numpy.core._multiarray_umath import __cpu_features__
-    return not __cpu_features__.get("AVX512VNNI", False)
+    return "AVX512VNNI" not in cpu_flags()
 
 
 def quantize(model: Model, vector: np.ndarray) -> Model:
