@@ -16,6 +16,7 @@ import pytest
 from conftest import CHICAGO, LITE_DIR, SHARED, cli_argv, cli_env, psnr
 
 from live_style import cli, load_model
+from live_style.atomic import partial_path
 from live_style.errors import UserError
 from live_style.model import int8
 from live_style.model.openvino_runtime import INSTALL_HINT
@@ -136,9 +137,11 @@ def test_stored_networks_are_pruned_least_recently_used_first(tmp_path: Path) ->
         for suffix in (".xml", ".bin"):
             (tmp_path / f"{name}{suffix}").write_text(name)
             os.utime(tmp_path / f"{name}{suffix}", (1e9 - age * 100, 1e9 - age * 100))
-    (tmp_path / "other.123.partial.xml").write_text("being written")
+    (tmp_path / "other.123.partial.xml").write_text("left by an earlier version")
+    partial_path(tmp_path / "other.xml", per_process=True).write_text("being written")
     int8.prune(tmp_path, keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f".other.{os.getpid()}.partial.xml",
         "middle.bin",
         "middle.xml",
         "newest.bin",

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import importlib.util
 import logging
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from live_style.atomic import is_partial, partial_path
 from live_style.errors import UserError
 from live_style.imaging import bgr_to_rgb01
 from live_style.model.cpu import cpu_flags
@@ -210,7 +210,7 @@ class QuantizedModels:
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.xml")
+            partial = partial_path(path, per_process=True)
             save_model(model, str(partial), compress_to_fp16=False)
             partial.with_suffix(".bin").replace(path.with_suffix(".bin"))
             partial.replace(path)
@@ -221,9 +221,7 @@ class QuantizedModels:
 
 def prune(directory: Path, keep: int) -> None:
     """Delete all but the `keep` most recently used stored networks (.xml and .bin pairs)."""
-    stored = sorted(
-        (path for path in directory.glob("*.xml") if ".partial" not in path.name), key=lambda p: p.stat().st_mtime
-    )
+    stored = sorted((path for path in directory.glob("*.xml") if not is_partial(path)), key=lambda p: p.stat().st_mtime)
     for old in stored[: max(len(stored) - keep, 0)]:
         old.unlink(missing_ok=True)
         old.with_suffix(".bin").unlink(missing_ok=True)
