@@ -28,9 +28,9 @@ from handheld import photos
 from person_clips import live_masks, outline_flicker_ratio, person_clips
 
 from live_style import load_model
-from live_style.commands.bench import cpu_name
 from live_style.commands.bench_person import mask_costs, print_mask_costs
 from live_style.commands.image import with_person
+from live_style.model.cpu import cpu_name
 from live_style.model.segmenter import Segmenter, locate_segmenter
 from live_style.temporal.masks import PersonLook
 from live_style.temporal.metrics import mask_iou

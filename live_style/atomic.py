@@ -7,11 +7,20 @@ import os
 from pathlib import Path
 
 CHUNK = 1 << 20
+PARTIAL = "partial"  # the name part that marks a file as still being written
 
 
-def partial_path(path: Path) -> Path:
-    """Where `path` is written until it is complete: hidden, clearly partial, same extension."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
+def partial_path(path: Path, per_process: bool = False) -> Path:
+    """Where `path` is written until it is complete: hidden, clearly partial, same extension (`.NAME.partial.ext`);
+    `per_process` gives each process its own (`.NAME.PID.partial.ext`) where several may write `path` at once."""
+    writer = f".{os.getpid()}" if per_process else ""
+    return path.with_name(f".{path.stem}{writer}.{PARTIAL}{path.suffix}")
+
+
+def is_partial(path: Path) -> bool:
+    """Whether `path` is a file still being written, or left by a writer that died: `partial_path`'s names and
+    earlier versions' `NAME.PID.partial[.ext]`."""
+    return PARTIAL in path.name.split(".")[1:]
 
 
 def write_atomically(path: Path, text: str) -> None:

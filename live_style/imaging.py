@@ -21,7 +21,7 @@ def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint16:
         image = (image // 257).astype(np.uint8)
     elif image.dtype.kind == "f":
-        image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+        image = to_levels(image)
     elif image.dtype != np.uint8:
         raise UserError(f"images of type {image.dtype} are not supported; use 8- or 16-bit images")
     if image.ndim == 2 or image.shape[-1] == 1:
@@ -29,6 +29,27 @@ def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
     if image.shape[-1] == 4:
         return np.ascontiguousarray(image[..., :3])
     return image
+
+
+def to_levels(image: np.ndarray) -> np.ndarray:
+    """A float image in [0,1] (any channels) as uint8 levels: rounded, clipped (OpenCV's saturating cast)."""
+    return cv2.addWeighted(image, 255.0, image, 0.0, 0.0, dtype=cv2.CV_8U)
+
+
+def bgr_to_rgb01(frames: np.ndarray) -> np.ndarray:
+    """uint8 BGR frames [N,H,W,3] -> float32 RGB in [0,1], each level exactly level/255 (as networks take them)."""
+    rgb01 = np.empty(frames.shape, np.float32)
+    for frame, target in zip(frames, rgb01, strict=True):
+        np.divide(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), np.float32(255), out=target)
+    return rgb01
+
+
+def rgb01_to_bgr(frames: np.ndarray) -> np.ndarray:
+    """float RGB frames [N,H,W,3] in [0,1] -> uint8 BGR, rounded and clipped."""
+    bgr = np.empty(frames.shape, np.uint8)
+    for frame, target in zip(frames, bgr, strict=True):
+        cv2.cvtColor(to_levels(frame), cv2.COLOR_RGB2BGR, dst=target)
+    return bgr
 
 
 JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
@@ -94,7 +115,7 @@ def style_input(style_bgr: np.ndarray) -> np.ndarray:
     Cropping (not squeezing) keeps the painting's brush strokes at their own aspect ratio.
     """
     square = center_square(to_bgr_uint8(style_bgr), STYLE_SIZE)
-    return (square[None, ..., ::-1] / 255.0).astype(np.float32)
+    return bgr_to_rgb01(square[None])
 
 
 def center_square(image: np.ndarray, side: int) -> np.ndarray:

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from conftest import SHARED, psnr
 
-from live_style.imaging import processing_shape, resize_frames, style_input, to_bgr_uint8
+from live_style.imaging import (
+    bgr_to_rgb01,
+    processing_shape,
+    resize_frames,
+    rgb01_to_bgr,
+    style_input,
+    to_bgr_uint8,
+)
 from live_style.media.encode import yuv420_frame
 
 
@@ -37,6 +44,22 @@ def test_processing_shape_scales_the_short_side_and_rounds_to_4(shape, short_sid
 def test_every_image_kind_becomes_bgr_uint8(image: np.ndarray) -> None:
     bgr = to_bgr_uint8(image)
     assert bgr.shape == (5, 7, 3) and bgr.dtype == np.uint8 and int(bgr.mean()) == 200
+
+
+def test_frames_go_to_the_network_and_back_unchanged() -> None:
+    bgr = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), np.uint8)
+    rgb01 = bgr_to_rgb01(bgr)
+    assert rgb01.dtype == np.float32 and np.array_equal(rgb01, bgr[..., ::-1] / np.float32(255))
+    # each level exactly level/255 as float32: the style cache's keys (hashes of these pixels) stay as stored
+    assert np.array_equal(rgb01, (bgr[..., ::-1] / 255.0).astype(np.float32))
+    assert np.array_equal(rgb01_to_bgr(rgb01), bgr)
+
+
+def test_network_output_is_rounded_and_clipped_to_levels() -> None:
+    rgb01 = np.random.default_rng(0).uniform(-0.2, 1.2, (2, 64, 64, 3)).astype(np.float32)
+    expected = (np.clip(rgb01, 0, 1)[..., ::-1] * 255 + 0.5).astype(np.uint8)  # the textbook rounding
+    assert np.abs(rgb01_to_bgr(rgb01).astype(int) - expected).max() <= 1  # halves may round to even
+    assert rgb01_to_bgr(np.full((1, 1, 1, 3), -0.5, np.float32)).max() == 0  # clipped, not mirrored
 
 
 def test_style_input_is_a_central_square_at_256() -> None:

@@ -16,6 +16,7 @@ import pytest
 from conftest import CHICAGO, LITE_DIR, SHARED, cli_argv, cli_env, psnr
 
 from live_style import cli, load_model
+from live_style.atomic import partial_path
 from live_style.errors import UserError
 from live_style.model import int8
 from live_style.model.openvino_runtime import INSTALL_HINT
@@ -77,6 +78,33 @@ def test_live_int8_runs_float_until_quantized_in_the_background(int8_model, chic
     assert np.array_equal(live.stylize(frame, vector, 256), int8_model.stylize(frame, vector, 256))
 
 
+class DroppedWhileLooked:
+    """int8 models that `use_float` drops (as the precision-choice thread does) while `_network` looks at them."""
+
+    def __init__(self, transfer) -> None:
+        self.transfer = transfer
+
+    def __bool__(self) -> bool:
+        self.transfer.use_float("float32")  # the other thread, between looking at `int8_models` and using it
+        return True
+
+    def get(self, _vector: np.ndarray) -> None:
+        return None  # still quantizing: this frame runs float
+
+
+def test_a_frame_survives_int8_being_dropped_while_its_network_is_picked(chicago, wave, tmp_path) -> None:
+    """Live use measures the precision in a background thread, whose switch may land in the middle of a frame."""
+    model = load_model(str(LITE_DIR), runtime="openvino", precision="float32", cache_dir=tmp_path)
+    frame, vector = sized(chicago, 64, 64), model.style_vector(wave)
+    expected = model.stylize(frame, vector, 64)
+    model.openvino.int8_models = DroppedWhileLooked(model.openvino)
+    assert np.array_equal(model.stylize(frame, vector, 64), expected)
+    assert model.openvino.int8_models is None
+    model.openvino.int8_models = DroppedWhileLooked(model.openvino)
+    model.openvino.prepare(vector)  # a job's style made ready while the switch lands
+    assert model.openvino.int8_models is None
+
+
 def test_int8_networks_are_stored_and_reused(int8_model, chicago, wave, monkeypatch: pytest.MonkeyPatch) -> None:
     frame, vector = sized(chicago, 256, 340), int8_model.style_vector(wave)
     made = int8_model.stylize(frame, vector, 256)
@@ -109,9 +137,11 @@ def test_stored_networks_are_pruned_least_recently_used_first(tmp_path: Path) ->
         for suffix in (".xml", ".bin"):
             (tmp_path / f"{name}{suffix}").write_text(name)
             os.utime(tmp_path / f"{name}{suffix}", (1e9 - age * 100, 1e9 - age * 100))
-    (tmp_path / "other.123.partial.xml").write_text("being written")
+    (tmp_path / "other.123.partial.xml").write_text("left by an earlier version")
+    partial_path(tmp_path / "other.xml", per_process=True).write_text("being written")
     int8.prune(tmp_path, keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f".other.{os.getpid()}.partial.xml",
         "middle.bin",
         "middle.xml",
         "newest.bin",

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from live_style.imaging import bgr_to_rgb01
 from live_style.model.lite import run_interpreter, tflite_interpreter
 from live_style.model.openvino_runtime import openvino_available
 from live_style.model.precision_choice import best_median_ms
@@ -35,7 +36,7 @@ def magenta_transfer_files(transfer: Path) -> dict[str, Path]:
 
 def peers(transfer: Path, content: np.ndarray, vector: np.ndarray) -> dict[str, Callable[[], None]]:
     """Name -> one call, for every fixed-size peer that can run here."""
-    rgb = (cv2.resize(content, PEER_SIZE[::-1])[None, ..., ::-1] / 255.0).astype(np.float32)
+    rgb = bgr_to_rgb01(cv2.resize(content, PEER_SIZE[::-1])[None])
     calls: dict[str, Callable[[], None]] = {}
     files = magenta_transfer_files(transfer)
     for path in files.values():

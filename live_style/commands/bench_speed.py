@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -24,11 +23,12 @@ import tensorflow as tf
 from live_style.commands.bench_person import find_segmenter, mask_costs
 from live_style.commands.bench_runtimes import runtime_report
 from live_style.commands.bench_temporal import check_clip, read_frames, temporal_report
-from live_style.imaging import resize_frames, style_input
+from live_style.imaging import bgr_to_rgb01, resize_frames, rgb01_to_bgr, style_input
 from live_style.media.decode import VideoFile
 from live_style.media.encode import VideoFileWriter
 from live_style.media.formats import even
 from live_style.model import load_model
+from live_style.model.cpu import cpu_name
 from live_style.model.int8 import nncf_available
 from live_style.model.openvino_runtime import openvino_available
 from live_style.model.stylizer import Stylizer
@@ -49,23 +49,11 @@ LIVE_SECONDS = 20.0
 
 
 def device_name(model: Stylizer) -> str:
-    """The CPU model and cores, or the GPU's name."""
+    """The CPU's model name and cores, or the GPU's name."""
     if "GPU" in model.device:
         details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
         return f"GPU {details.get('device_name', 'unknown')}"
-    return cpu_name()
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one) and its cores."""
-    cpu = platform.processor() or "CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [
-            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return f"{cpu}, {os.cpu_count()} cores"
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def matmul_gflops(device: str) -> float:
@@ -93,9 +81,8 @@ def naive_stylize(model: Stylizer, frame: np.ndarray, style: np.ndarray, shape: 
     """The tutorials' loop body: style network and transfer network eagerly, for every frame."""
     network = model.network
     vector = network.predict_style(style_input(style))
-    small = resize_frames(frame[None], *shape)[..., ::-1].astype(np.float32) / 255.0
-    out = np.asarray(network.transfer(tf.constant(small), tf.constant(vector, tf.float32)))
-    out = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1]
+    small = bgr_to_rgb01(resize_frames(frame[None], *shape))
+    out = rgb01_to_bgr(np.asarray(network.transfer(tf.constant(small), tf.constant(vector, tf.float32))))
     return resize_frames(out, *frame.shape[:2])[0]
 
 

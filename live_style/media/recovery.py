@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 from filelock import FileLock, Timeout
 
+from live_style.atomic import partial_path
 from live_style.errors import UserError
 from live_style.media.formats import CONTAINER_FORMATS, RECORD_SUFFIXES, check_output_suffix
 from live_style.media.remux import Remuxed, remux
@@ -25,7 +26,7 @@ def check_record_path(path: Path, option: str = "--record") -> None:
 
 def recording_partial(path: Path) -> Path:
     """Where a recording to `path` is written while it runs: hidden, clearly partial, fragmented MP4."""
-    return path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+    return partial_path(path.with_name(f"{path.name}.mp4"))  # its whole name kept, written as fragmented MP4
 
 
 def final_name(partial: Path) -> Path | None:

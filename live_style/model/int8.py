@@ -13,7 +13,6 @@ import functools
 import hashlib
 import importlib.util
 import logging
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -22,7 +21,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from live_style.atomic import is_partial, partial_path
 from live_style.errors import UserError
+from live_style.imaging import bgr_to_rgb01
+from live_style.model.cpu import cpu_flags
 from live_style.paintings import PAINTERS, paint
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ def calibration_frames() -> tuple[np.ndarray, ...]:
     for seed, name in enumerate(PAINTERS):
         height, width = CALIBRATION_SHAPES[seed % len(CALIBRATION_SHAPES)]
         bgr = cv2.resize(paint(name, 512, seed), (width, height), interpolation=cv2.INTER_AREA)
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255.0)
+        frames.append(bgr_to_rgb01(bgr[None]))
     return tuple(frames)
 
 
@@ -60,11 +62,7 @@ def int8_sums_saturate() -> bool:
     On VNNI CPUs the sums are exact and 8-bit weights give 0.3-0.7 dB more; any CPU numpy does not
     report VNNI for keeps the safe 7 bits.
     """
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__
-    except ImportError:  # numpy 1.x
-        from numpy.core._multiarray_umath import __cpu_features__
-    return not __cpu_features__.get("AVX512VNNI", False)
+    return "AVX512VNNI" not in cpu_flags()
 
 
 def quantize(model: Model, vector: np.ndarray) -> Model:
@@ -212,7 +210,7 @@ class QuantizedModels:
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.xml")
+            partial = partial_path(path, per_process=True)
             save_model(model, str(partial), compress_to_fp16=False)
             partial.with_suffix(".bin").replace(path.with_suffix(".bin"))
             partial.replace(path)
@@ -223,9 +221,7 @@ class QuantizedModels:
 
 def prune(directory: Path, keep: int) -> None:
     """Delete all but the `keep` most recently used stored networks (.xml and .bin pairs)."""
-    stored = sorted(
-        (path for path in directory.glob("*.xml") if ".partial" not in path.name), key=lambda p: p.stat().st_mtime
-    )
+    stored = sorted((path for path in directory.glob("*.xml") if not is_partial(path)), key=lambda p: p.stat().st_mtime)
     for old in stored[: max(len(stored) - keep, 0)]:
         old.unlink(missing_ok=True)
         old.with_suffix(".bin").unlink(missing_ok=True)

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework.graph_pb2 import GraphDef
 
 from live_style.errors import UserError
+from live_style.imaging import bgr_to_rgb01, rgb01_to_bgr
 from live_style.model.int8 import QuantizedModels
 
 if TYPE_CHECKING:
@@ -67,16 +67,6 @@ def import_openvino():
     except ImportError:
         raise UserError(f"--runtime openvino needs OpenVINO: {INSTALL_HINT}") from None
     return openvino
-
-
-def bgr_to_rgb_float(frames: np.ndarray) -> np.ndarray:
-    """uint8 BGR [N,H,W,3] -> float32 RGB in [0,1]."""
-    return np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]).astype(np.float32) * (1 / 255.0)
-
-
-def rgb_float_to_bgr(frames: np.ndarray) -> np.ndarray:
-    """float RGB in [0,1] [N,H,W,3] -> uint8 BGR, rounded and clipped."""
-    return np.stack([cv2.cvtColor(cv2.convertScaleAbs(f, alpha=255.0), cv2.COLOR_RGB2BGR) for f in frames])
 
 
 def vector_input(vector: np.ndarray) -> np.ndarray:
@@ -135,13 +125,15 @@ class OpenVinoTransfer:
 
     def prepare(self, vector: np.ndarray) -> None:
         """Make this style's int8 network now, if int8 is on (waiting for it when `quantize` said wait)."""
-        if self.int8_models:
-            self.int8_models.get(vector_input(vector))
+        int8_models = self.int8_models  # once: the precision-choice thread may drop it meanwhile
+        if int8_models:
+            int8_models.get(vector_input(vector))
 
     def _network(self, style: np.ndarray) -> tuple[str, Model, str]:
         """(name, network, precision hint) for this style: its int8 network when there is one ready, else the
         float one in the float precision chosen."""
-        ready = self.int8_models.get(style) if self.int8_models else None
+        int8_models = self.int8_models  # once: the precision-choice thread may drop it meanwhile
+        ready = int8_models.get(style) if int8_models else None
         if ready:
             return (*ready, HINTS["float32"])
         name = f"{self.float_precision} {self.layout}"
@@ -182,8 +174,8 @@ class OpenVinoTransfer:
             request = self.compile(self.network(layout), HINTS[float_precision], *shape)
 
         def run(frame: np.ndarray) -> np.ndarray:
-            request.infer([bgr_to_rgb_float(frame[None]), style])
-            return rgb_float_to_bgr(request.get_output_tensor(0).data)[0]
+            request.infer([bgr_to_rgb01(frame[None]), style])
+            return rgb01_to_bgr(request.get_output_tensor(0).data)[0]
 
         return run
 
@@ -196,7 +188,7 @@ class OpenVinoTransfer:
         style = vector_input(vector)
         request = self._request(*self._network(style), *frames.shape[1:3])
         outputs = []
-        for frame in bgr_to_rgb_float(frames):
+        for frame in bgr_to_rgb01(frames):
             request.infer([frame[None], style])
-            outputs.append(rgb_float_to_bgr(request.get_output_tensor(0).data)[0])
+            outputs.append(rgb01_to_bgr(request.get_output_tensor(0).data)[0])
         return np.stack(outputs)

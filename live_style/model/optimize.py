@@ -9,20 +9,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from live_style.imaging import resize_longest_side, write_image
+from live_style.imaging import bgr_to_rgb01, resize_longest_side, rgb01_to_bgr, write_image
 from live_style.model.gatys import LossWeights, StyleContentLoss, optimize_adam, optimize_lbfgs, vgg_extractor
 
 OPTIMIZE_SIZE = 512  # longest side, as the tutorials
-
-
-def bgr_to_rgb01(bgr: np.ndarray) -> np.ndarray:
-    """BGR uint8 -> RGB float32 in [0, 1], as VGG's preprocessing expects."""
-    return (bgr[..., ::-1] / 255.0).astype(np.float32)
-
-
-def rgb01_to_bgr(rgb01: np.ndarray) -> np.ndarray:
-    """RGB float in [0, 1] -> BGR uint8."""
-    return (np.clip(rgb01, 0, 1)[..., ::-1] * 255 + 0.5).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -51,8 +41,8 @@ class Optimizer:
     def stylize(self, content_bgr: np.ndarray, style_bgr: np.ndarray, out_path: Path) -> np.ndarray:
         """The optimized image (BGR uint8) at the processing size (longest side --size, default 512)."""
         size = self.options.size or OPTIMIZE_SIZE
-        content = bgr_to_rgb01(resize_longest_side(content_bgr, size))[None]
-        style = bgr_to_rgb01(resize_longest_side(style_bgr, size))[None]
+        content = bgr_to_rgb01(resize_longest_side(content_bgr, size)[None])
+        style = bgr_to_rgb01(resize_longest_side(style_bgr, size)[None])
         loss = StyleContentLoss(self.extractor, tf.constant(content), tf.constant(style), self.weights)
         start = (
             content if self.options.init == "content" else np.random.default_rng(0).random(content.shape, np.float32)
@@ -63,7 +53,7 @@ class Optimizer:
                 result = optimize_lbfgs(loss, start, self.options.steps, progress)
             else:
                 result = optimize_adam(loss, start, self.options.steps, self.options.learning_rate, progress)
-        return rgb01_to_bgr(result[0])
+        return rgb01_to_bgr(result)[0]
 
     def _progress(self, bar: tqdm, out_path: Path):
         every = self.options.save_every
@@ -74,7 +64,7 @@ class Optimizer:
             if every and step % every == 0:
                 pixels = image.numpy() if hasattr(image, "numpy") else image
                 write_image(
-                    out_path.with_name(f"{out_path.stem}-step{step:05d}{out_path.suffix}"), rgb01_to_bgr(pixels[0])
+                    out_path.with_name(f"{out_path.stem}-step{step:05d}{out_path.suffix}"), rgb01_to_bgr(pixels)[0]
                 )
 
         return show

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from live_style.atomic import write_atomically
+from live_style.model.cpu import cpu_flags
 from live_style.temporal.metrics import psnr
 
 if TYPE_CHECKING:
@@ -64,11 +65,7 @@ def pick(measured: list[Measured], floor_db: float = QUALITY_FLOOR_DB) -> str:
 
 def machine(core) -> str:
     """The CPU as OpenVINO and numpy see it: its name, OpenVINO's capabilities, the instruction sets on."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__
-    except ImportError:  # numpy 1.x
-        from numpy.core._multiarray_umath import __cpu_features__
-    flags = " ".join(sorted(name for name, on in __cpu_features__.items() if on))
+    flags = " ".join(sorted(cpu_flags()))
     name = core.get_property("CPU", "FULL_DEVICE_NAME")
     return f"{name} [{' '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}] {flags}"
 

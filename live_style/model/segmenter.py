@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from live_style.errors import UserError
+from live_style.imaging import bgr_to_rgb01, to_levels
 from live_style.model.download import fetch
 from live_style.model.lite import run_interpreter, tflite_interpreter
 from live_style.model.remote import SEGMENTER
@@ -81,10 +82,8 @@ class Segmenter:
         """
         height, width = frame.shape[:2]
         small = cv2.resize(frame, (self.width, self.height), interpolation=cv2.INTER_AREA)
-        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32) * (1 / 255)
-        mask = run_interpreter(self.interpreter, rgb[None])[0, :, :, 0]
-        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
-        return cv2.convertScaleAbs(mask, alpha=255.0)
+        mask = run_interpreter(self.interpreter, bgr_to_rgb01(small[None]))[0, :, :, 0]
+        return to_levels(cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
 class SegmenterSupply:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from live_style.atomic import partial_path
+
 PREPROCESSING_VERSION = b"crop-256-v1"
 
 
@@ -59,7 +61,7 @@ class StyleCache:
         """Write atomically; an unwritable cache only costs a recomputation next time."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.partial")
+            partial = partial_path(path, per_process=True)
             with open(partial, "wb") as handle:
                 np.save(handle, vector)
             partial.replace(path)

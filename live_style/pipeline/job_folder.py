@@ -21,7 +21,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from live_style.atomic import sha256_of, write_atomically
+from live_style.atomic import partial_path, sha256_of, write_atomically
 from live_style.errors import UserError
 from live_style.model.style_cache import default_cache_dir
 from live_style.pipeline.segments import Segment
@@ -92,7 +92,7 @@ class JobFolder:
 
     def partial_file(self, segment: Segment) -> Path:
         """Where a segment is written before it is committed."""
-        return self.path / f".segment-{segment.number:05d}.partial{self.suffix}"
+        return partial_path(self.segment_file(segment))
 
     def is_done(self, segment: Segment) -> bool:
         """Whether the segment is in the manifest and its file still has the recorded hash."""
