@@ -69,14 +69,15 @@ def write_av_clip(
     return path
 
 
-def encode_tone(container, stream, samples: np.ndarray) -> None:
-    """Encode mono float samples into an audio stream, in the encoder's own sample format."""
+def encode_tone(container, stream, samples: np.ndarray, start: Fraction = Fraction(0)) -> None:
+    """Encode mono float samples into an audio stream, in the encoder's own sample format, from `start` seconds."""
     import av
 
     resampler = av.AudioResampler(format=stream.format, layout="mono", rate=44100)
-    for start in range(0, len(samples), 1024):
-        frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="flt", layout="mono")
-        frame.sample_rate, frame.pts = 44100, start
+    first = round(start * 44100)
+    for offset in range(0, len(samples), 1024):
+        frame = av.AudioFrame.from_ndarray(samples[None, offset : offset + 1024], format="flt", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = 44100, first + offset, Fraction(1, 44100)
         for resampled in resampler.resample(frame):
             container.mux(stream.encode(resampled))
     container.mux(stream.encode(None))

@@ -25,7 +25,9 @@ FRAGMENTED = {
     "frag_duration": "1000000",
     "flush_packets": "1",
 }
-FINISHED = {suffix: {"movflags": "+faststart"} for suffix in (".mp4", ".m4v", ".mov")}
+# index first; edit lists (a track starting after 0 or inside its first packet) timed to 1/90,000 s, not to FFmpeg's
+# default millisecond, so sound starts within half a sample of where it should
+FINISHED = {suffix: {"movflags": "+faststart", "movie_timescale": "90000"} for suffix in (".mp4", ".m4v", ".mov")}
 PREROLL_S = Fraction(1)  # re-encoded audio is decoded from this far before its start (the decoder's warm-up)
 NEGATIVE_TIMES = {".mp4", ".m4v", ".mov"}  # containers whose edit lists start a track inside its first packet
 
