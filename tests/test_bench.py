@@ -25,7 +25,7 @@ def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     report_path = tmp_path / "bench.json"
     env = cli_env(tmp_path / "cache")
     result = subprocess.run(
-        cli_argv("bench", "--sizes", "64", "--frames", "6", "--batch", "2", "--json", report_path),
+        cli_argv("bench", "--sizes", "64,512", "--frames", "6", "--batch", "2", "--json", report_path),
         capture_output=True,
         text=True,
         env=env,
@@ -34,7 +34,9 @@ def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())
     assert {"device", "tensorflow", "matmul_gflops", "runs"} <= set(report) and report["matmul_gflops"] > 0
-    (run,) = report["runs"]
+    run, large = report["runs"]
+    # the shape each size's network really ran at (640x480: 84x64 and, above the CPU default of 384, 684x512)
+    assert (run["processing"], large["processing"]) == ("84x64", "684x512")
     assert set(run) >= RUN_FIELDS and set(run["stages_ms"]) >= STAGES
     assert run["size"] == 64 and run["batch"] == 2 and run["fps"] > 0 and run["naive_fps"] > 0
     assert run["speedup"] == run["fps"] / run["naive_fps"]
