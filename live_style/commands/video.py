@@ -25,7 +25,7 @@ from live_style.commands.options import (
     positive_int,
 )
 from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
-from live_style.media.animated import open_video
+from live_style.media.animated import ANIMATABLE_SUFFIXES, is_animation, open_video
 from live_style.media.formats import CONTAINER_FORMATS, VIDEO_SUFFIXES, check_output_suffix, container_accepts
 from live_style.pipeline.threads import stop_signals_call
 
@@ -116,6 +116,12 @@ def check_output(out: Path, source: Path, overwrite: bool) -> None:
         raise UserError(f"{out} already exists; add --overwrite to replace it")
 
 
+def is_video_file(path: Path) -> bool:
+    """A file a folder is searched for: a video by its extension, or an animated image (WebP, AVIF, APNG)."""
+    suffix = path.suffix.lower()
+    return suffix in VIDEO_SUFFIXES or (suffix in ANIMATABLE_SUFFIXES and is_animation(path))
+
+
 def expand_inputs(names: list[str]) -> list[Path]:
     """The files named, with a folder standing for the video files in it (the others are named as skipped)."""
     inputs: list[Path] = []
@@ -124,7 +130,7 @@ def expand_inputs(names: list[str]) -> list[Path]:
             inputs.append(name)
             continue
         entries = sorted(p for p in name.iterdir() if not p.name.startswith("."))
-        found = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
+        found = [p for p in entries if p.is_file() and is_video_file(p)]
         if not found:
             raise UserError(f"{name} holds no video file (.mp4, .mov, .mkv, .ts, ...); give files or a folder")
         skipped = [

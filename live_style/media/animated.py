@@ -14,6 +14,17 @@ from PIL import Image
 
 from live_style.media.decode import DecodedFrame, FrameIndex, VideoFile, measured_rate
 
+ANIMATABLE_SUFFIXES = frozenset({".webp", ".avif", ".png", ".apng"})  # stills or animations, by their content
+
+
+def is_animation(path: Path) -> bool:
+    """Whether an image file holds more than one frame (an animated WebP, AVIF, APNG or GIF): a video to stylize."""
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "n_frames", 1) > 1
+    except (OSError, ValueError):
+        return False
+
 
 def open_video(path: Path) -> VideoFile | AnimatedImage:
     """The video at `path`: through PyAV, or Pillow for an animated WebP."""
@@ -75,6 +86,10 @@ class AnimatedImage:
         numbers = {stamp: number for number, stamp in enumerate(self.pts)}
         for offset, stamp in enumerate(pts):
             yield self._frame(numbers[stamp], first_index + offset)
+
+    def damaged_between(self, first: Fraction, last: Fraction) -> bool:
+        """Never: Pillow decodes every frame of an animation or refuses the file."""
+        return False
 
     def frames(self) -> Iterator[DecodedFrame]:
         for number in range(len(self.pts)):

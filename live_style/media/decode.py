@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -27,7 +28,18 @@ from live_style.media.timeline import Seconds, seconds, ticks
 DEFAULT_RATE = Fraction(30)
 SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)  # seek this far before the frame wanted, then from the file's start
 MP4_SUFFIXES = {".mp4", ".m4v", ".mov", ".3gp", ".3g2"}
-REORDER_PROBE = 48  # frames decoded up front: the first shown, and whether stamps are in decode order
+DECODER_DELAY = 16  # packets a threaded decoder may be behind the demuxer
+REORDER_PROBE = 48
+ORIENTATIONS = {  # display matrix (a, b, c, d) -> (quarter turns, mirrored)
+    (1, 0, 0, 1): (0, False),
+    (-1, 0, 0, 1): (0, True),
+    (1, 0, 0, -1): (2, True),
+    (-1, 0, 0, -1): (2, False),
+    (0, -1, 1, 0): (1, False),
+    (0, 1, 1, 0): (1, True),
+    (0, 1, -1, 0): (3, False),
+    (0, -1, -1, 0): (3, True),
+}  # frames decoded up front: the first shown, and whether stamps are in decode order
 STEADY_SHARE, HOLE_FACTOR, HOLE_CONTEXT = 0.9, 2.5, 8  # a steady rate, a gap far over its interval, enough frames
 
 
@@ -127,6 +139,7 @@ class VideoFile:
         self.rate = self.video.average_rate or self.video.guessed_rate or DEFAULT_RATE
         self.pixel_aspect = self.video.sample_aspect_ratio  # width:height of a pixel (anamorphic video)
         self.timed_by_rate = self._untimed()  # no timestamps in the file (raw H.264): frames numbered in order
+        self.captions = False  # closed captions inside the video stream (found by index_frames)
         self._index: FrameIndex | None = None
 
     @property
@@ -182,8 +195,12 @@ class VideoFile:
 
     def _probe_decoding(self) -> tuple[int | None, int]:
         """Decode the first frames: (the first shown frame's stamp, the reorder window its stamps need: 0 when the
-        decoder's frames come with rising stamps, as they should; more for files storing decode-order stamps)."""
-        stamps = [frame.pts for frame in itertools.islice(self._decoded(self._packets(self.video)), REORDER_PROBE)]
+        decoder's frames come with rising stamps, as they should; more for files storing decode-order stamps).
+        Also notes whether they carry closed captions (CEA-608/708 inside the video)."""
+        stamps: list[int | None] = []
+        for frame in itertools.islice(self._decoded(self._packets(self.video)), REORDER_PROBE):
+            stamps.append(frame.pts)  # the stamps only: 48 frames of 4K video would be a gigabyte
+            self.captions = self.captions or any(data.type.name == "A53_CC" for data in frame.side_data)
         self._seek_start()
         stamps = [pts for pts in stamps if pts is not None]
         late = [sum(earlier > pts for earlier in stamps[:n]) for n, pts in enumerate(stamps)]
@@ -233,6 +250,23 @@ class VideoFile:
             if frame.pts is not None and frame.pts >= pts[-1]:
                 return
 
+    def damaged_between(self, first: Seconds, last: Seconds) -> bool:
+        """Whether a packet from the keyframe before `first` to `last` (times on the timeline) fails to decode: damage,
+        as opposed to packets that decode to no picture of their own (VP9's hidden frames, a frame's second field)."""
+        index = self.index_frames()
+        start, end = (ticks(time + index.origin, self.time_base) for time in (first, last))
+        self._decoded_after_seek(start)  # positions the demuxer at the keyframe before
+        after = 0  # packets past the stretch: a threaded decoder reports an error a few packets late
+        for packet in self._packets(self.video):
+            after += packet.pts is not None and packet.pts > end
+            if after > DECODER_DELAY:
+                return False
+            try:
+                packet.decode()
+            except av.FFmpegError:
+                return True
+        return False
+
     def _decoded_from(self, target: int) -> Iterator[av.VideoFrame]:
         """Decoded frames from a keyframe at or before `target`: a seek, checked, further back, else from the start."""
         for back in SEEK_BACK_S:
@@ -272,9 +306,8 @@ class VideoFile:
 
     def _use_streams(self) -> None:
         """The first video stream (decoded with threads) and the first audio stream, of the container now open."""
-        self.video = self.container.streams.video[0]
+        self.video, self.audio = played_streams(self.container)
         self.video.thread_type = "AUTO"
-        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
 
     def _upright(self, frame: av.VideoFrame, index: int) -> DecodedFrame:
         """The frame as a player shows it (see upright_image), at its time."""
@@ -284,6 +317,12 @@ class VideoFile:
 
     def close(self) -> None:
         self.container.close()
+
+
+def played_streams(container: av.container.InputContainer) -> tuple[av.VideoStream, av.AudioStream | None]:
+    """The video and audio streams a player picks (FFmpeg's best stream: an animated AVIF's sequence, not its still
+    item; never a cover picture)."""
+    return container.streams.best("video"), container.streams.best("audio")
 
 
 def demuxed(container: av.container.InputContainer, *streams: av.stream.Stream) -> Iterator[av.Packet]:
@@ -333,10 +372,25 @@ def restamped(frame: av.VideoFrame, pts: int) -> av.VideoFrame:
 
 
 def upright_image(frame: av.VideoFrame, pixel_aspect: Fraction | None) -> np.ndarray:
-    """BGR pixels made square (anamorphic video) and turned as the rotation metadata says (phone videos)."""
+    """BGR pixels made square (anamorphic video), then turned and mirrored as the display matrix says (phone
+    videos, a front camera's mirror image), as FFmpeg's player shows them."""
     image = square_pixels(frame.to_ndarray(format="bgr24"), pixel_aspect)
-    quarter_turns = round(frame.rotation / 90) % 4
-    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+    quarter_turns, mirrored = orientation(frame)
+    if mirrored:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns or mirrored else image
+
+
+def orientation(frame: av.VideoFrame) -> tuple[int, bool]:
+    """(quarter turns counter-clockwise, mirrored first) that show the frame upright, from its display matrix.
+
+    The matrix's 2x2 part (16.16 fixed point) is one of the 8 turns and mirror images; the table is what FFmpeg's
+    own player does with each (checked against its output for every -display_rotation with and without hflip)."""
+    matrix = next((data for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None)
+    if matrix is None or len(bytes(matrix)) < 36:
+        return 0, False
+    a, b, _, c, d = (round(value / 65536) for value in struct.unpack("<9i", bytes(matrix))[:5])
+    return ORIENTATIONS.get((a, b, c, d), (round(frame.rotation / 90) % 4, False))
 
 
 def square_pixels(image: np.ndarray, aspect: Fraction | None) -> np.ndarray:

@@ -28,6 +28,7 @@ FRAGMENTED = {
 # index first; edit lists (a track starting after 0 or inside its first packet) timed to 1/90,000 s, not to FFmpeg's
 # default millisecond, so sound starts within half a sample of where it should
 FINISHED = {suffix: {"movflags": "+faststart", "movie_timescale": "90000"} for suffix in (".mp4", ".m4v", ".mov")}
+TECHNICAL_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration", "bps", "rotate"}
 PREROLL_S = Fraction(1)  # re-encoded audio is decoded from this far before its start (the decoder's warm-up)
 NEGATIVE_TIMES = {".mp4", ".m4v", ".mov"}  # containers whose edit lists start a track inside its first packet
 
@@ -58,11 +59,13 @@ def remux(
     audio_from: Path | None = None,
     span: tuple[Seconds, Seconds | None] | None = None,
     offsets: list[Seconds] | None = None,
+    tracks: bool = True,
 ) -> Remuxed:
-    """Copy the video of `parts`, end to end, into a finished `target`, with every audio (and subtitle) track of
-    `audio_from` if given: all of it, or the stretch `span` (start, end on its own clock; end None: to its end)
-    moved to 0. Part i's
-    video is moved by `offsets[i]` (a segment stored from 0 goes to its place; none: as they are).
+    """Copy the video of `parts`, end to end, into a finished `target`, with what the output can hold of `audio_from`
+    if given: every audio and subtitle track (unless `tracks` is False), chapters, the file's and the tracks' tags
+    (language, title, creation time, location); all of it, or the stretch `span` (start, end on its own clock; end
+    None: to its end) moved to 0. Part i's video is moved by `offsets[i]` (a segment stored from 0 goes to its
+    place; none: as they are).
 
     A truncated tail of a part is dropped. `target` appears only once complete (written under its
     partial name, then renamed).
@@ -76,7 +79,9 @@ def remux(
         opened = [readers.enter_context(av.open(str(part))) for part in parts]
         first = opened[0].streams.video[0]
         copy = writing.add_stream_from_template(first)
-        audio = readers.enter_context(TrackFeed(writing, audio_from, span)) if audio_from else None
+        audio = readers.enter_context(TrackFeed(writing, audio_from, span, tracks)) if audio_from else None
+        if audio is not None:
+            audio.label(copy)
         times: list[float] = []
         end = 0.0
         for reading, offset in zip(opened, offsets or [Seconds(0)] * len(opened), strict=True):
@@ -95,21 +100,35 @@ def remux(
     return Remuxed(len(times), end, times, audio.dropped if audio is not None else [])
 
 
+def kept_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The tags worth keeping in an output: all but what describes the old file's encoding."""
+    return {
+        key: value
+        for key, value in tags.items()
+        if key.lower() not in TECHNICAL_TAGS and not key.upper().startswith(("_STATISTICS", "NUMBER_OF_"))
+    }
+
+
 class TrackFeed:
     """The audio tracks (every one) and subtitle tracks of a source file, pulled packet by packet into an output
     as its video advances; a subtitle track the output cannot carry is named in `dropped`."""
 
     def __init__(
-        self, writing: av.container.OutputContainer, source: Path, span: tuple[Seconds, Seconds | None] | None
+        self,
+        writing: av.container.OutputContainer,
+        source: Path,
+        span: tuple[Seconds, Seconds | None] | None,
+        tracks: bool = True,
     ) -> None:
         self._reading = av.open(str(source))
+        self._writing = writing
         suffix = Path(writing.name).suffix.lower()
         self.negative_ok = suffix in NEGATIVE_TIMES  # an edit list trims a packet that starts before 0
         self.dropped: list[str] = []
         self.tracks: dict[int, AudioTrack] = {}
-        for stream in self._reading.streams.audio:
+        for stream in self._reading.streams.audio if tracks else ():
             self.tracks[stream.index] = AudioTrack(writing, stream)
-        for number, stream in enumerate(self._reading.streams.subtitles, 1):
+        for number, stream in enumerate(self._reading.streams.subtitles if tracks else (), 1):
             if container_accepts(suffix, stream):
                 self.tracks[stream.index] = AudioTrack(writing, stream)
             else:
@@ -117,8 +136,30 @@ class TrackFeed:
                 self.dropped.append(f"subtitle track {number} ({codec}): {suffix} cannot carry it; use .mkv to keep it")
         self.start, self.end = span or (Seconds(0), None)
         carried = [self._reading.streams[index] for index in self.tracks]
-        self._packets = (packet for packet in readable_packets(self._reading, *carried) if self._moved(packet))
+        packets = readable_packets(self._reading, *carried) if carried else iter(())  # none: demux would read all
+        self._packets = (packet for packet in packets if self._moved(packet))
         self._next = next(self._packets, None)
+
+    def label(self, video: av.stream.Stream) -> None:
+        """The source's tags on the output (the file's, its video's, each carried track's) and its chapters, moved
+        with the span; technical tags (brands, encoder, statistics, rotation: the picture is upright) are not."""
+        self._writing.metadata.update(kept_tags(self._reading.metadata))
+        source_video = self._reading.streams.best("video")
+        if source_video is not None:
+            video.metadata.update(kept_tags(source_video.metadata))
+        for index, track in self.tracks.items():
+            track.stream.metadata.update(kept_tags(self._reading.streams[index].metadata))
+        chapters = [moved for chapter in self._reading.chapters() if (moved := self._moved_chapter(chapter))]
+        if chapters:
+            self._writing.set_chapters(chapters)
+
+    def _moved_chapter(self, chapter: dict) -> dict | None:
+        """A chapter on the output's timeline (cut to the span), or None when it is outside."""
+        shift = ticks(self.start, chapter["time_base"])
+        start, end = chapter["start"] - shift, chapter["end"] - shift
+        if end <= 0 or (self.end is not None and start >= ticks(self.end - self.start, chapter["time_base"])):
+            return None
+        return {**chapter, "start": max(0, start), "end": end}
 
     def _moved(self, packet: av.Packet) -> bool:
         """Whether the packet overlaps the span; if so, its times moved so the span starts at 0. One that starts

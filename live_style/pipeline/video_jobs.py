@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from live_style import __version__
 from live_style.errors import UserError
 from live_style.media.animated import open_video
-from live_style.media.decode import FrameIndex, holes
+from live_style.media.decode import FrameIndex, VideoFile, holes
 from live_style.media.formats import CONTAINER_FORMATS, VIDEO_CODECS, even
 from live_style.media.remux import remux
 from live_style.model.segmenter import SegmenterFile
@@ -36,6 +37,10 @@ from live_style.styles import with_strength
 from live_style.temporal.masks import PersonLook
 
 log = logging.getLogger(__name__)
+CAPTIONS_NOTE = (
+    "its closed captions (CEA-608/708, carried inside the video) do not survive re-encoding the picture and are "
+    "left out; keep the original for them"
+)
 MERGED_GAP_S = 1.0  # damaged stretches closer than this are named as one
 SAME_TIME_S = 1e-3  # an output frame within this of an input frame's time is that frame
 
@@ -67,6 +72,8 @@ class VideoPlan:
     settings: RenderSettings
     key: str
     with_audio: bool
+    tagged: bool  # FFmpeg reads the file: its chapters and tags go to the output (not an animated WebP's)
+    notes: list[str]  # what the output cannot keep of the input, said when it is written
     written: dict[int, int] = field(default_factory=dict)  # segment number -> frames it holds
 
     @property
@@ -110,7 +117,8 @@ def plan_video(model: Stylizer, vector, source: Path, out: Path, options: JobOpt
         segments = plan_segments(index, float(video.rate), options.segment_seconds)
         with_audio = options.audio and video.side_tracks
         key = job_key(source, out, model, settings, options.segment_seconds)
-        return VideoPlan(source, out, index, segments, settings, key, with_audio)
+        notes = [CAPTIONS_NOTE] if getattr(video, "captions", False) else []
+        return VideoPlan(source, out, index, segments, settings, key, with_audio, isinstance(video, VideoFile), notes)
     finally:
         video.close()
 
@@ -149,6 +157,18 @@ def missing_stretches(plan: VideoPlan, written: list[float]) -> list[tuple[float
         else:
             stretches.append((seconds, seconds, 1))
     return stretches
+
+
+def damaged_stretches(plan: VideoPlan, stretches: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
+    """The missing stretches where the input is damaged (a packet fails to decode), not those whose packets decode
+    to no picture of their own (hidden frames, second fields): those were never frames."""
+    if not stretches:
+        return []
+    video = open_video(plan.source)
+    try:
+        return [(a, b, n) for a, b, n in stretches if video.damaged_between(Fraction(a), Fraction(b))]
+    finally:
+        video.close()
 
 
 class Renderer(Protocol):
@@ -243,11 +263,12 @@ class VideoRun:
     def _join(self, plan: VideoPlan) -> None:
         folder = self.folders[plan.out]
         parts = [folder.segment_file(segment) for segment in plan.segments]
-        audio = plan.source if plan.with_audio else None
+        tagged = plan.source if plan.tagged else None
         offsets = [plan.index.time_at(segment.first) for segment in plan.segments]
-        try:  # the output's timeline is the index's: its first shown frame at 0, the tracks moved with it
+        span = (plan.index.origin, None)  # the output's timeline is the index's: its first shown frame at 0
+        try:
             result = remux(
-                parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], audio, (plan.index.origin, None), offsets
+                parts, plan.out, CONTAINER_FORMATS[plan.out.suffix.lower()], tagged, span, offsets, plan.with_audio
             )
         except (av.FFmpegError, OSError) as error:
             disk = "; check free disk space" if isinstance(error, OSError) else ""
@@ -257,7 +278,7 @@ class VideoRun:
         record_finished(plan.out, plan.key)
         self.finished.append(plan.out)
         log.info(f"wrote {plan.out} ({result.frames} frames, {result.seconds:.1f} s)")
-        for line in result.dropped:
+        for line in [*result.dropped, *plan.notes]:
             log.warning(f"note: {plan.source}: {line}")
         if plan.index.cut_at is not None:
             log.warning(
@@ -266,10 +287,11 @@ class VideoRun:
             )
         for first, last, count in holes(plan.index):
             log.warning(
-                f"warning: {plan.source} has no frames from {first:.2f} s to {last:.2f} s ({count} missing at its "
-                f"steady rate): it is damaged there, and {plan.out} holds the frame before for that time"
+                f"note: {plan.source} has no frames from {first:.2f} s to {last:.2f} s ({count} missing at its "
+                f"steady rate; a dropped or damaged stretch): {plan.out} holds the frame before for that time, as "
+                "players do"
             )
-        for first, last, count in missing_stretches(plan, result.times):
+        for first, last, count in damaged_stretches(plan, missing_stretches(plan, result.times)):
             log.warning(
                 f"warning: {plan.source} is damaged from {first:.2f} s to {last:.2f} s: {count} frame(s) there do "
                 f"not decode and are left out of {plan.out} (the frame before them is held)"

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from live_style.errors import UserError
-from live_style.media.decode import decoded_frames, demuxed, upright_image
+from live_style.media.decode import decoded_frames, demuxed, played_streams, upright_image
 from live_style.media.timeline import Seconds, seconds
 
 AudioListener = Callable[[av.Packet, Seconds], None]  # a packet and its time on the video's timeline
@@ -29,8 +29,7 @@ class StreamCapture:
         if not self.container.streams.video:
             self.container.close()
             raise UserError(f"the stream {url} has no video; give one with a picture")
-        self.video = self.container.streams.video[0]
-        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        self.video, self.audio = played_streams(self.container)
         self.audio_listeners: list[AudioListener] = []
         streams = [self.video, self.audio] if self.audio is not None else [self.video]
         self._frames = decoded_frames(demuxed(self.container, *streams), self._hand_on)
