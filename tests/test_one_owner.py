@@ -8,10 +8,13 @@ the real files of other people's devices in ../shared/media/real), judged by wha
 
 from __future__ import annotations
 
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
+import imageio_ffmpeg
 import numpy as np
 import pytest
 from conftest import SHARED
@@ -88,6 +91,17 @@ def test_a_video_job_runs_the_network_at_the_size_it_reports(stub, tmp_path: Pat
     network.shapes.clear()
     plan = run_video_job(model, vector, clip, tmp_path / "out.mp4", size=512)
     assert set(network.shapes) == {processing_shape(720, 1280, 512)} == {plan.settings.processing}
+
+
+@pytest.mark.parametrize("name", ["sample_with_srt.mkv", "sample_with_pgs_subtitles.mkv"])
+def test_real_subtitle_tracks_are_kept(stub, tmp_path: Path, name: str) -> None:
+    model, _network, vector = stub
+    out = run_video_job(model, vector, REAL / name, tmp_path / "out.mkv", size=64).out
+    with av.open(str(REAL / name)) as source, av.open(str(out)) as output:
+        kinds = [
+            (stream.type, stream.codec_context.name if stream.codec_context else None) for stream in source.streams
+        ]
+        assert [(s.type, s.codec_context.name if s.codec_context else None) for s in output.streams] == kinds
 
 
 # --- time: every frame once, at its time, none before 0, the sound beside it ---------------------------------------
@@ -195,6 +209,15 @@ def test_every_frame_comes_out_once_at_its_time_with_its_sound(
     assert_sound_beside_the_picture(source, given_, made, 1.5 / 44100)
 
 
+def played_shape(path: Path, folder: Path) -> tuple[int, int]:
+    """(height, width) of the first frame as FFmpeg's player shows it (turned as its metadata says)."""
+    still = folder / f"{path.stem}-played.png"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-frames:v", "1", str(still)]
+    )
+    return cv2.imread(str(still)).shape[:2]
+
+
 @pytest.mark.parametrize("path", REAL_VIDEOS, ids=lambda path: path.name)
 def test_real_files_keep_every_frame_at_its_time(stub, tmp_path: Path, path: Path) -> None:
     model, _network, vector = stub
@@ -202,5 +225,10 @@ def test_real_files_keep_every_frame_at_its_time(stub, tmp_path: Path, path: Pat
     given_, made = reference(path), reference(out)
     assert made["discarded"] == made["before_zero"] == 0
     assert len(made["times"]) == len(given_["times"])
+    with av.open(str(path)) as source, av.open(str(out)) as output:
+        assert len(output.streams.audio) == len(source.streams.audio)  # every audio track
+        height, width = output.streams.video[0].height, output.streams.video[0].width
+    played = played_shape(path, tmp_path)
+    assert (height > width) == (played[0] > played[1]) or abs(height - width) < 4  # upright as players show it
     assert [float(t) for t in made["times"]] == pytest.approx([float(t) for t in given_["times"]], abs=1e-3)
     assert_sound_beside_the_picture(path, given_, made, 0.0015)
