@@ -48,7 +48,7 @@ def report(pipeline: LivePipeline) -> str:
     """Why it stopped, what was done, and each stage's median time."""
     stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in pipeline.times.summary().items())
     return (
-        f"stopped: {pipeline.stop_reason}; {pipeline.frames_done} frames stylized"
+        f"stopped: {pipeline.stop_text}; {pipeline.frames_done} frames stylized"
         + (f", {pipeline.frames_interpolated} in-between" if pipeline.interpolating else "")
         + f", {pipeline.source.dropped} dropped; "
         f"median ms: {stages}"

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from live_style.imaging import write_image
+from live_style.pipeline.live import LivePipeline, StopReason
 from live_style.sinks import OutputFrame
 from live_style.sinks.window import Window, compose_view
 
 if TYPE_CHECKING:
-    from live_style.pipeline.live import LivePipeline
     from live_style.sinks.recording import Recording
 
 
@@ -55,7 +55,7 @@ class WindowFrontEnd:
                 if key is not None:
                     self._on_key(pipeline, key, shown)
                 if window.closed():
-                    pipeline.request_stop("window closed")
+                    pipeline.request_stop(StopReason.WINDOW_CLOSED)
         finally:
             window.close()
 
@@ -85,7 +85,7 @@ class WindowFrontEnd:
     def _on_key(self, pipeline: LivePipeline, key: str, shown: OutputFrame | None) -> None:
         action = pipeline.controls.handle_key(key)
         if action == "quit":
-            pipeline.request_stop("quit")
+            pipeline.request_stop(StopReason.QUIT)
         elif action == "snapshot" and shown is not None:
             path = self.snapshot_dir / f"live-style-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
             write_image(path, shown.image)
