@@ -5,11 +5,14 @@ worker thread that only stylizes, steadying and upscaling in a finishing thread 
 everything else overlaps inference. Finished frames go, in capture order, to the sinks (window,
 recording, virtual camera, browser); a front-end (the window's loop, the console) holds the main
 thread until the session stops. Every way of stopping (q, a closed window, Ctrl+C, SIGTERM, end of
-input, a lost camera) goes through `request_stop`, and every sink is closed on each.
+input, a lost camera) goes through `request_stop`, and every sink is closed on each. A sink that fails
+is seen after the frame it failed on: said at once and written no more; the session stops there only
+when no sink is left to take the frames, and ends with the sink's error either way.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import signal
 import threading
@@ -36,6 +39,7 @@ from live_style.styles import StyleBank, StyleMixer
 from live_style.temporal.coherence import Steadier
 from live_style.temporal.masks import display_frame, with_mask
 
+log = logging.getLogger(__name__)
 FrontEnd = Callable[["LivePipeline"], None]  # holds the main thread until the session stops
 
 
@@ -49,7 +53,7 @@ class StopReason(Enum):
     TERMINATED = "terminated"
     END_OF_INPUT = "end of input"
     LIMIT = "limit reached"  # --max-frames or --duration, said with the count
-    FAILED = "error"  # a thread failed: said with the error when the user can act on it
+    FAILED = "error"  # a thread, or the last sink, failed: said with the error when the user can act on it
 
 
 STOP_SIGNALS = {
@@ -91,9 +95,14 @@ class LivePipeline:
         options: LiveOptions,
         sinks: Sequence[Sink] = (),
         segmenter: SegmenterSupply | None = None,
+        report: Callable[[str], None] = log.warning,
     ):
+        """`report` is told at once what the user should know while it runs (a sink that failed)."""
         self.model, self.source, self.bank, self.controls, self.options = model, source, bank, controls, options
         self.sinks = list(sinks)
+        self.failed: list[Sink] = []  # sinks that failed, no longer written
+        self.report = report
+        self._writing = list(sinks)
         self.segmenter = segmenter
         self._masker = PersonMasker(segmenter) if segmenter is not None else None
         self.times = StageTimes()
@@ -185,7 +194,7 @@ class LivePipeline:
             except UserError as error:
                 self.error = self.error or error
             if sink.error is not None and self.error is None:
-                self.error = UserError(f"the {sink.name} stopped ({sink.error})")
+                self.error = sink_failure(sink)
 
     def _fail(self, error: BaseException) -> None:
         """What stopped a worker thread is remembered and stops the session (surfaced by run())."""
@@ -194,6 +203,17 @@ class LivePipeline:
             self.request_stop(StopReason.FAILED, error.exit_code, str(error))
         else:
             self.request_stop(StopReason.FAILED, 1)
+
+    def _sink_failed(self, sink: Sink) -> None:
+        """A sink whose `error` is set is written no more: said at once while others take the frames, else the
+        session's error."""
+        self._writing.remove(sink)
+        self.failed.append(sink)
+        failure = sink_failure(sink)
+        if self._writing:
+            self.report(f"{failure}; going on without the {sink.name}")
+        else:
+            self._fail(failure)
 
     def _on_signal(self, signum: int, _frame) -> None:
         self.request_stop(*STOP_SIGNALS[signal.Signals(signum)])
@@ -316,8 +336,10 @@ class LivePipeline:
             self.frames_shown += 1
             self.processing, self.style_shown = processing, style
             finished = OutputFrame(image, frame.pts, frame.image, frame.captured_at)
-            for sink in self.sinks:
+            for sink in list(self._writing):
                 sink.write(finished)
+                if sink.error is not None:
+                    self._sink_failed(sink)
             self.output_rate.tick()
         self.times.add("latency", time.monotonic() - frame.captured_at)
         return True
@@ -332,3 +354,9 @@ class LivePipeline:
         """The person mode as it is (see SegmenterSupply.state); 'unavailable' without a segmenter."""
         mode = self.controls.person
         return self.segmenter.state(mode) if self.segmenter else ("off" if mode == "off" else "unavailable")
+
+
+def sink_failure(sink: Sink) -> UserError:
+    """A failed sink's error as the user reads it (one line)."""
+    error = sink.error
+    return error if isinstance(error, UserError) else UserError(f"the {sink.name} stopped ({error})")

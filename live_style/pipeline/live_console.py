@@ -30,7 +30,8 @@ class Console:
 
 
 def progress_line(pipeline: LivePipeline) -> str:
-    """frames, fps, latency, drops, the size when --size auto picks it, and the ETA when the length is known."""
+    """frames, fps, latency, drops, the size when --size auto picks it, the ETA when the length is known, and
+    the outputs that failed."""
     source, rate = pipeline.source, pipeline.output_rate.rate
     line = (
         f"frames {pipeline.frames_done} | {rate:.1f} fps | "
@@ -41,7 +42,7 @@ def progress_line(pipeline: LivePipeline) -> str:
     remaining = source.frame_count - pipeline.frames_done - source.dropped
     if source.frame_count and not source.paced and rate > 0:
         line += f" | ETA {remaining / rate:.0f} s"
-    return line
+    return "".join([line, *(f" | {sink.name} FAILED" for sink in pipeline.failed)])
 
 
 def report(pipeline: LivePipeline) -> str:

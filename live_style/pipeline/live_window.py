@@ -66,7 +66,7 @@ class WindowFrontEnd:
         pipeline.times.add("render", time.perf_counter() - started)
 
     def hud(self, pipeline: LivePipeline) -> str:
-        """FPS, latency, style, strength, processing size, person mask, recording."""
+        """FPS, latency, style, strength, processing size, person mask, recording (or why it failed)."""
         controls = pipeline.controls
         height, width = pipeline.processing
         parts = [
@@ -78,7 +78,9 @@ class WindowFrontEnd:
         ]
         if controls.person != "off":
             parts.append(f"person: {pipeline.person_state()}")
-        if self.recording is not None and self.recording.running:
+        if self.recording is not None and self.recording.error is not None:
+            parts.append(f"REC FAILED: {self.recording.error.reason}")
+        elif self.recording is not None and self.recording.running:
             parts.append("REC")
         return " | ".join([*parts, "h: help"])
 
