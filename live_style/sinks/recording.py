@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import logging
 import queue
 import threading
@@ -119,7 +120,7 @@ class Recording:
             job.result()  # what no job foresaw goes on up
 
     def _start(self, frame: OutputFrame) -> None:
-        path = self.path or Path(f"live-style-{datetime.now():%Y%m%d-%H%M%S}.mp4")
+        path = self._next_path()
         height, width = frame.image.shape[:2]
         # from the session's start, the recording covers the source from its first frame, even if the
         # model skipped it
@@ -136,6 +137,14 @@ class Recording:
             self._recorder, self._stream_audio = recorder, side
         self._recorders.append(recorder)
         self._jobs.append(self._keeper.submit(self._opened, recorder))
+
+    def _next_path(self) -> Path:
+        """--record's name (else a timestamped one), numbered NAME-2.ext, NAME-3.ext... past those this session
+        used: r pressed again never writes over a recording, nor waits for the one before it to be finished."""
+        base = self.path or Path(f"live-style-{datetime.now():%Y%m%d-%H%M%S}.mp4")
+        used = {recorder.path for recorder in self._recorders}
+        numbered = (base.with_name(f"{base.stem}-{number}{base.suffix}") for number in itertools.count(2))
+        return next(name for name in itertools.chain([base], numbered) if name not in used)
 
     def _stop(self, end_pts: float) -> None:
         with self._lock:
