@@ -241,7 +241,6 @@ class VideoRecorder:
         self._writer: VideoFileWriter | None = None
         self._origin = origin  # the recording's time 0 on the source's timeline
         self._end: float | None = None  # where the last frame is held until, once closing
-        self._picture: av.VideoFrame | None = None  # the newest stylized frame, converted once
         self._ticks: deque[float] = deque()  # source frame times not written yet
         self._last_tick = float("-inf")
         self._last_ticks = -1  # the last frame's time in the file's time base
@@ -283,9 +282,9 @@ class VideoRecorder:
             self._open()
         finally:
             self.opened.set()
-        self._write_loop()
+        newest = self._write_loop()
         if self.error is None:
-            self._finish()
+            self._finish(newest)
 
     def _open(self) -> None:
         """Claim the partial (locked) and open it for fragments; what stops that is the recording's error."""
@@ -303,8 +302,10 @@ class VideoRecorder:
             message = f"cannot record to {self.path}; check the folder is writable"
             self.error = RecordingFailed(message, "cannot write to that folder")
 
-    def _write_loop(self) -> None:
-        """Encode what arrives until `close`; after a failure keep draining, so nobody waits on the queue."""
+    def _write_loop(self) -> av.VideoFrame | None:
+        """Encode what arrives until `close`, converting each stylized frame once; the newest is returned. After a
+        failure keep draining, so nobody waits on the queue."""
+        newest: av.VideoFrame | None = None
         while (item := self._queue.get()) is not None:
             if self.error is not None:
                 continue
@@ -314,10 +315,11 @@ class VideoRecorder:
                 continue
             picture = yuv420_frame(image[: self.size[1], : self.size[0]])
             try:  # the source frames before this one show the one before it (this one, at the start)
-                self._write_ticks(lambda tick, until=pts: tick < until, self._picture or picture)
+                self._write_ticks(lambda tick, until=pts: tick < until, newest or picture)
             except (av.FFmpegError, OSError) as error:
                 self._failed(error)
-            self._picture = picture
+            newest = picture
+        return newest
 
     def _add_tick(self, pts: float) -> None:
         if pts > self._last_tick:
@@ -335,14 +337,14 @@ class VideoRecorder:
         self._last_ticks, self.seconds = ticks, float(ticks * RECORD_TIME_BASE)
         self.written += 1
 
-    def _finish(self) -> None:
-        """The last frame held until the end, the fragments remuxed into a normal file with the audio; the partial
-        goes."""
+    def _finish(self, newest: av.VideoFrame | None) -> None:
+        """The newest frame held until the end, the fragments remuxed into a normal file with the audio; the
+        partial goes."""
         try:
             end = max((self._end or 0.0) - self._origin, self.seconds + 1 / self.fps)
-            if self._picture is not None:
+            if newest is not None:
                 self._add_tick(self._origin + end - 1 / self.fps)  # held until the end
-                self._write_ticks(lambda tick: tick < self._origin + end, self._picture)
+                self._write_ticks(lambda tick: tick < self._origin + end, newest)
             self._writer.close()
             self.seconds = end
             if self.written:
