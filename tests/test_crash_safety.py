@@ -1,15 +1,26 @@
-"""Nothing is lost to a SIGKILL: recordings play up to their last fragment and are repaired."""
+"""Nothing is lost to a SIGKILL: recordings play up to their last fragment and are repaired, beside the next
+recording, without holding up its frames."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from conftest import SHARED, cli_argv, cli_env, run_cli
-from media import video_facts, write_clip
+from media import scene, video_facts, write_clip
+
+from live_style.media.encode import VideoFileWriter
+from live_style.media.remux import FRAGMENTED
+from live_style.sinks import OutputFrame
+from live_style.sinks.recording import Recording
+from live_style.sources.capture import open_input
 
 WAVE = SHARED / "styles" / "wave.jpg"
 FPS = 25
@@ -68,3 +79,71 @@ def test_a_killed_recording_plays_up_to_its_last_second_and_is_repaired(tmp_path
     assert f"rescued {kept} frames" in again.stderr and f"into {tmp_path / 'second.mp4'}" in again.stderr
     assert playable_frames(tmp_path / "second.mp4") == kept
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def killed_partial(path: Path, frames: int) -> Path:
+    """What a killed recording leaves behind: fragmented MP4 up to its last fragment."""
+    writer = VideoFileWriter(path, (320, 240), Fraction(FPS), Fraction(1, FPS), None, FRAGMENTED)
+    for index in range(frames):
+        writer.write(OutputFrame(scene(index, 320, 240), Fraction(index, FPS)))
+    writer.close()
+    return path
+
+
+def feed(fifo: Path, data: bytes, deadline_s: float = 60) -> None:
+    """Hand `data` to the reader of a FIFO once it opens it (at once if it is waiting already)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as error:  # ENXIO: no reader yet
+            if error.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    os.set_blocking(descriptor, True)
+    with os.fdopen(descriptor, "wb") as writing:
+        writing.write(data)
+
+
+def test_pressing_r_beside_orphans_does_not_wait_for_their_rescue(tmp_path: Path) -> None:
+    orphan = killed_partial(tmp_path / "orphan.mp4", 2 * FPS).read_bytes()
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    slow = folder / ".old.mp4.partial.mp4"
+    os.mkfifo(slow)  # an orphan whose rescue waits until the test feeds it: as slow as a huge one, for as long
+    source = open_input(str(write_clip(tmp_path / "clip.mp4", frames=FPS, fps=FPS)), paced=False, stall_timeout=10)
+    said: list[str] = []
+    recording = Recording(folder / "new.mp4", lambda: True, source, said.append)  # r pressed
+    source.start()
+    frames = [OutputFrame(frame.image, frame.pts) for frame in iter(source.next_frame, None)]
+    try:
+        first = threading.Thread(target=recording.write, args=frames[:1])
+        first.start()
+        first.join(timeout=30)
+        assert not first.is_alive(), "the first frame waited for the folder's orphans to be rescued"
+        for frame in frames[1:]:
+            recording.write(frame)
+        assert not (folder / "old.mp4").exists()  # the rescue is still waiting for its orphan
+    finally:
+        feed(slow, orphan)
+        source.close()
+    recording.close()  # waits for the rescue and the new file
+    assert playable_frames(folder / "old.mp4") == 2 * FPS and playable_frames(folder / "new.mp4") == FPS
+    assert f"rescued {2 * FPS} frames (2.0 s) of an unfinished recording into {folder / 'old.mp4'}" in said
+    assert not list(folder.glob(".*"))
+
+
+def test_a_killed_recording_of_the_same_name_is_rescued_beside_the_new_one(tmp_path: Path) -> None:
+    killed_partial(tmp_path / ".rec.mp4.partial.mp4", 2 * FPS)
+    source = open_input(str(write_clip(tmp_path / "clip.mp4", frames=FPS, fps=FPS)), paced=False, stall_timeout=10)
+    said: list[str] = []
+    recording = Recording(tmp_path / "rec.mp4", lambda: True, source, said.append)
+    source.start()
+    for frame in iter(source.next_frame, None):
+        recording.write(OutputFrame(frame.image, frame.pts))
+    source.close()
+    recording.close()
+    assert playable_frames(tmp_path / "rec.mp4") == FPS  # the new recording ...
+    assert playable_frames(tmp_path / "rec-recovered.mp4") == 2 * FPS  # ... not written over the killed one
+    assert f"rescued {2 * FPS} frames (2.0 s) of an unfinished recording into {tmp_path / 'rec-recovered.mp4'}" in said

@@ -16,7 +16,7 @@ from live_style.commands.bench_temporal import read_frames
 from live_style.errors import EXIT_INTERRUPTED, EXIT_SOURCE_LOST, EXIT_TERMINATED
 from live_style.pipeline.controls import LiveControls
 from live_style.sinks import OutputFrame
-from live_style.sinks.recording import VideoRecorder
+from live_style.sinks.recording import Recording, VideoRecorder
 from live_style.sources import capture as sources
 
 WAVE = SHARED / "styles" / "wave.jpg"
@@ -75,6 +75,24 @@ def test_a_recording_spans_the_source_from_its_first_frame_even_when_the_model_s
     levels = [int(frame.mean()) for frame in read_frames(tmp_path / "rec.mp4", limit=100)]
     assert len(levels) == 10  # 0.0 to 1.0 s at 10 fps
     assert all(abs(level - 40) < 8 for level in levels[:6]) and all(abs(level - 200) < 8 for level in levels[6:])
+
+
+def test_pressing_r_again_records_beside_the_first_file_not_over_it(tmp_path: Path) -> None:
+    source = sources.open_input(str(write_clip(tmp_path / "clip.mp4", frames=40, fps=10)), False, 10)
+    pressed = [True]
+    said: list[str] = []
+    recording = Recording(tmp_path / "rec.mp4", lambda: pressed[0], source, said.append)
+    source.start()
+    for frame in iter(source.next_frame, None):
+        pressed[0] = frame.index < 10 or frame.index >= 20  # r at 1 s, r again at 2 s
+        recording.write(OutputFrame(frame.image, frame.pts))
+    source.close()
+    recording.close()
+    assert video_facts(tmp_path / "rec.mp4")["frames"] == 10 and video_facts(tmp_path / "rec-2.mp4")["frames"] == 20
+    assert [line.split(":")[0] for line in said if line.startswith("saved")] == [
+        f"saved {tmp_path / 'rec.mp4'}",
+        f"saved {tmp_path / 'rec-2.mp4'}",
+    ]
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)])

@@ -165,10 +165,12 @@ def run(args: argparse.Namespace) -> int:
     controls = live_controls(args, model.device, model.default_size, len(bank), recording=bool(args.record))
     options = LiveOptions(max_frames=args.max_frames, duration=args.duration, interpolate=args.interpolate)
     say(f"live: {source.name} at {source.fps:.4g} fps, styles: {', '.join(bank.names)}")
-    recording = Recording(Path(args.record) if args.record else None, lambda: controls.recording, source, say)
+    recording = None
+    if args.record or args.window:  # headless, nothing but --record starts one
+        recording = Recording(Path(args.record) if args.record else None, lambda: controls.recording, source, say)
     window = WindowFrontEnd(Path(args.snapshot_dir), recording, say) if args.window else None
     sinks = [sink for sink in (window, recording, virtual_camera) if sink is not None]
-    pipeline = LivePipeline(model, source, bank, controls, options, sinks, segmenter)
+    pipeline = LivePipeline(model, source, bank, controls, options, sinks, segmenter, say)
     try:
         return pipeline.run(window or Console(say))
     finally:

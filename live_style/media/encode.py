@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -143,18 +144,29 @@ def channels_by_samples(frame: av.AudioFrame) -> np.ndarray:
 
 
 class VideoFileWriter:
-    """Encodes frames at their own timestamps (variable frame rate kept), and the audio along if given."""
+    """Encodes frames at their own timestamps (variable frame rate kept), and the audio along if given.
+
+    `muxer` and `encoder` options replace the file's defaults (a live recording: fragmented MP4, x264 that keeps up
+    live). A failure to write (a full disk) is kept in `error` and raised.
+    """
 
     name = "video file"
 
-    def __init__(self, path: Path, size: tuple[int, int], rate, time_base, audio: av.audio.stream.AudioStream | None):
+    def __init__(
+        self,
+        path: Path,
+        size: tuple[int, int],
+        rate,
+        time_base,
+        audio: av.audio.stream.AudioStream | None,
+        muxer: dict[str, str] | None = None,
+        encoder: dict[str, str] | None = None,
+    ):
         suffix = Path(path).suffix.lower()
-        self.container = av.open(str(path), "w", format=CONTAINER_FORMATS[suffix])
-        self.video = self.container.add_stream(
-            VIDEO_CODECS.get(suffix, "libx264"),
-            rate=rate,
-            options={**(H264_OPTIONS if suffix not in VIDEO_CODECS else {}), **ENCODER_THREADS},
-        )
+        self.container = av.open(str(path), "w", format=CONTAINER_FORMATS[suffix], options=muxer or {})
+        codec = VIDEO_CODECS.get(suffix, "libx264")
+        defaults = {**(H264_OPTIONS if suffix not in VIDEO_CODECS else {}), **ENCODER_THREADS}
+        self.video = self.container.add_stream(codec, rate=rate, options=encoder or defaults)
         self.video.width, self.video.height = size
         self.video.pix_fmt = "yuv420p"
         self.video.codec_context.time_base = time_base
@@ -168,15 +180,32 @@ class VideoFileWriter:
 
     def write(self, frame: OutputFrame) -> None:
         """Encode one BGR frame at its time (on the input's time base, which keeps every timestamp exact)."""
-        encoded = yuv420_frame(frame.image)
-        encoded.pts, encoded.time_base = ticks(frame.pts, self.time_base), self.time_base
         if self.audio is not None:
-            self.audio.mux_until(frame.pts)
-        self.container.mux(self.video.encode(encoded))
+            with self._failing():
+                self.audio.mux_until(frame.pts)
+        self.encode(yuv420_frame(frame.image), ticks(frame.pts, self.time_base))
+
+    def encode(self, picture: av.VideoFrame, pts: int) -> None:
+        """Encode a 4:2:0 frame at `pts`, counted in the time base (the one place H.264 frames are encoded)."""
+        picture.pts, picture.time_base = pts, self.time_base
+        with self._failing():
+            self.container.mux(self.video.encode(picture))
 
     def close(self) -> None:
-        """Flush the encoders and the remaining audio, and finish the file."""
-        self.container.mux(self.video.encode(None))
-        if self.audio is not None:
-            self.audio.close()
-        self.container.close()
+        """Flush the encoders and the remaining audio, and finish the file (closed whatever fails)."""
+        with self._failing():
+            try:
+                self.container.mux(self.video.encode(None))
+                if self.audio is not None:
+                    self.audio.close()
+            finally:
+                self.container.close()
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """What stops the file (FFmpeg's error, the disk's) is kept in `error` as it goes on up."""
+        try:
+            yield
+        except (av.FFmpegError, OSError) as error:
+            self.error = self.error or error
+            raise

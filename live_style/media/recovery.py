@@ -6,6 +6,8 @@ A fragmented MP4 is playable up to its last complete fragment however its writer
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -43,17 +45,23 @@ def owner_lock(partial: Path) -> FileLock:
     return FileLock(partial.with_name(partial.name + ".lock"), timeout=0)
 
 
+def held_lock(partial: Path, taken: str) -> FileLock:
+    """The owner lock of `partial`, held; a UserError saying `taken` while a running live-style holds it."""
+    lock = owner_lock(partial)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UserError(taken) from None
+    return lock
+
+
 def repair(partial: Path, target: Path | None = None) -> tuple[Path, Remuxed]:
     """Turn a killed recording's partial into a finished file (beside it, never over an existing one)."""
     final = target or final_name(partial)
     if final is None:
         raise UserError(f"{partial} is not a live-style recording's partial (.NAME.ext{PARTIAL_SUFFIX}); give one")
     final = free_name(final) if target is None else final
-    lock = owner_lock(partial)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise UserError(f"{partial} is still being recorded by a running live-style; stop it first") from None
+    lock = held_lock(partial, f"{partial} is still being recorded by a running live-style; stop it first")
     try:
         try:
             result = remux([partial], final, CONTAINER_FORMATS[final.suffix.lower()])
@@ -76,11 +84,29 @@ def drop_lock(lock: FileLock) -> None:
 
 def free_name(path: Path) -> Path:
     """`path`, or `NAME-recovered[-N].ext` beside it if that name is taken."""
-    candidate, number = path, 1
-    while candidate.exists():
+    return next(name for name in itertools.chain([path], recovered_names(path)) if not name.exists())
+
+
+def recovered_names(path: Path) -> Iterator[Path]:
+    """NAME-recovered.ext, NAME-recovered-2.ext, ... beside `path`."""
+    for number in itertools.count(1):
         suffix = "-recovered" if number == 1 else f"-recovered-{number}"
-        candidate, number = path.with_name(f"{path.stem}{suffix}{path.suffix}"), number + 1
-    return candidate
+        yield path.with_name(f"{path.stem}{suffix}{path.suffix}")
+
+
+def claim(path: Path) -> FileLock:
+    """Lock the partial of a new recording to `path`; a killed run's partial of that name is moved aside to a
+    NAME-recovered one (rescued from there), so neither recording is written over the other."""
+    partial = recording_partial(path)
+    lock = held_lock(partial, f"another live-style is recording to {path}; pick another name")
+    try:
+        if partial.exists():
+            aside = (name for name in recovered_names(path) if not (name.exists() or recording_partial(name).exists()))
+            partial.rename(recording_partial(next(aside)))
+    except OSError:
+        drop_lock(lock)
+        raise
+    return lock
 
 
 def rescue_orphans(folder: Path) -> list[str]:

@@ -5,17 +5,21 @@ worker thread that only stylizes, steadying and upscaling in a finishing thread 
 everything else overlaps inference. Finished frames go, in capture order, to the sinks (window,
 recording, virtual camera, browser); a front-end (the window's loop, the console) holds the main
 thread until the session stops. Every way of stopping (q, a closed window, Ctrl+C, SIGTERM, end of
-input, a lost camera) goes through `request_stop`, and every sink is closed on each.
+input, a lost camera) goes through `request_stop`, and every sink is closed on each. A sink that fails
+is seen after the frame it failed on: said at once and written no more; the session stops there only
+when no sink is left to take the frames, and ends with the sink's error either way.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
 
 import numpy as np
 
@@ -35,11 +39,27 @@ from live_style.styles import StyleBank, StyleMixer
 from live_style.temporal.coherence import Steadier
 from live_style.temporal.masks import display_frame, with_mask
 
-STOP_SIGNALS = {
-    signal.SIGINT: ("interrupted (Ctrl+C)", EXIT_INTERRUPTED),
-    signal.SIGTERM: ("terminated", EXIT_TERMINATED),
-}
+log = logging.getLogger(__name__)
 FrontEnd = Callable[["LivePipeline"], None]  # holds the main thread until the session stops
+
+
+class StopReason(Enum):
+    """Why a live session stopped; the value is what its report says, unless the stop says more."""
+
+    STOPPED = "stopped"  # its owner stopped it (the server, a browser's session closing)
+    QUIT = "quit"
+    WINDOW_CLOSED = "window closed"
+    INTERRUPTED = "interrupted (Ctrl+C)"
+    TERMINATED = "terminated"
+    END_OF_INPUT = "end of input"
+    LIMIT = "limit reached"  # --max-frames or --duration, said with the count
+    FAILED = "error"  # a thread, or the last sink, failed: said with the error when the user can act on it
+
+
+STOP_SIGNALS = {
+    signal.SIGINT: (StopReason.INTERRUPTED, EXIT_INTERRUPTED),
+    signal.SIGTERM: (StopReason.TERMINATED, EXIT_TERMINATED),
+}
 
 
 @dataclass
@@ -75,9 +95,14 @@ class LivePipeline:
         options: LiveOptions,
         sinks: Sequence[Sink] = (),
         segmenter: SegmenterSupply | None = None,
+        report: Callable[[str], None] = log.warning,
     ):
+        """`report` is told at once what the user should know while it runs (a sink that failed)."""
         self.model, self.source, self.bank, self.controls, self.options = model, source, bank, controls, options
         self.sinks = list(sinks)
+        self.failed: list[Sink] = []  # sinks that failed, no longer written
+        self.report = report
+        self._writing = list(sinks)
         self.segmenter = segmenter
         self._masker = PersonMasker(segmenter) if segmenter is not None else None
         self.times = StageTimes()
@@ -86,7 +111,8 @@ class LivePipeline:
         self.frames_shown = 0
         self.processing: tuple[int, int] | None = None  # (height, width) of the newest frame shown
         self.style_shown = ""  # the style of the newest frame shown
-        self.stop_reason: str | None = None
+        self.stop_reason: StopReason | None = None
+        self.stop_text: str | None = None  # what the report says
         self.exit_code = 0
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -107,10 +133,10 @@ class LivePipeline:
     def interpolating(self) -> bool:
         return self._between is not None
 
-    def request_stop(self, reason: str, exit_code: int = 0) -> None:
-        """Stop the session (the first reason given wins)."""
+    def request_stop(self, reason: StopReason, exit_code: int = 0, text: str | None = None) -> None:
+        """Stop the session (the first reason given wins); `text` says more than the reason's own words."""
         if not self._stop.is_set():
-            self.stop_reason, self.exit_code = reason, exit_code
+            self.stop_reason, self.stop_text, self.exit_code = reason, text or reason.value, exit_code
             self._stop.set()
             if self._between is not None:
                 self._between.wake()
@@ -138,7 +164,7 @@ class LivePipeline:
                     worker.start()
                 front_end(self)
             finally:
-                self.request_stop("stopped")
+                self.request_stop(StopReason.STOPPED)
                 self.source.close()
                 for worker in workers:
                     if worker.is_alive():
@@ -154,7 +180,7 @@ class LivePipeline:
         """Run in this thread (a server's session); why it ended: its stop reason, or the error that stopped it."""
         try:
             self.run()
-            return self.stop_reason or "stopped"
+            return self.stop_text
         except UserError as error:
             return str(error)
         except Exception as error:  # the model failed: end this session, keep the server
@@ -168,15 +194,26 @@ class LivePipeline:
             except UserError as error:
                 self.error = self.error or error
             if sink.error is not None and self.error is None:
-                self.error = UserError(f"the {sink.name} stopped ({sink.error})")
+                self.error = sink_failure(sink)
 
     def _fail(self, error: BaseException) -> None:
         """What stopped a worker thread is remembered and stops the session (surfaced by run())."""
         self.error = self.error or error
         if isinstance(error, UserError):
-            self.request_stop(str(error), error.exit_code)
+            self.request_stop(StopReason.FAILED, error.exit_code, str(error))
         else:
-            self.request_stop("error", 1)
+            self.request_stop(StopReason.FAILED, 1)
+
+    def _sink_failed(self, sink: Sink) -> None:
+        """A sink whose `error` is set is written no more: said at once while others take the frames, else the
+        session's error."""
+        self._writing.remove(sink)
+        self.failed.append(sink)
+        failure = sink_failure(sink)
+        if self._writing:
+            self.report(f"{failure}; going on without the {sink.name}")
+        else:
+            self._fail(failure)
 
     def _on_signal(self, signum: int, _frame) -> None:
         self.request_stop(*STOP_SIGNALS[signal.Signals(signum)])
@@ -239,7 +276,7 @@ class LivePipeline:
             self._auto_size.observe(inferred, 1000.0 * (time.perf_counter() - started))
             self.frames_done += 1
             self._check_limits()
-        self.request_stop("end of input")
+        self.request_stop(StopReason.END_OF_INPUT)
 
     def _finish(self, inferred: Inferred) -> None:
         """Steady, upscale back to the source's size and publish.
@@ -299,19 +336,27 @@ class LivePipeline:
             self.frames_shown += 1
             self.processing, self.style_shown = processing, style
             finished = OutputFrame(image, frame.pts, frame.image, frame.captured_at)
-            for sink in self.sinks:
+            for sink in list(self._writing):
                 sink.write(finished)
+                if sink.error is not None:
+                    self._sink_failed(sink)
             self.output_rate.tick()
         self.times.add("latency", time.monotonic() - frame.captured_at)
         return True
 
     def _check_limits(self) -> None:
         if self.options.max_frames and self.frames_done >= self.options.max_frames:
-            self.request_stop(f"{self.frames_done} frames done")
+            self.request_stop(StopReason.LIMIT, text=f"{self.frames_done} frames done")
         elif self.options.duration and time.monotonic() - self._started >= self.options.duration:
-            self.request_stop(f"{self.options.duration:g} s elapsed")
+            self.request_stop(StopReason.LIMIT, text=f"{self.options.duration:g} s elapsed")
 
     def person_state(self) -> str:
         """The person mode as it is (see SegmenterSupply.state); 'unavailable' without a segmenter."""
         mode = self.controls.person
         return self.segmenter.state(mode) if self.segmenter else ("off" if mode == "off" else "unavailable")
+
+
+def sink_failure(sink: Sink) -> UserError:
+    """A failed sink's error as the user reads it (one line)."""
+    error = sink.error
+    return error if isinstance(error, UserError) else UserError(f"the {sink.name} stopped ({error})")

@@ -30,7 +30,8 @@ class Console:
 
 
 def progress_line(pipeline: LivePipeline) -> str:
-    """frames, fps, latency, drops, the size when --size auto picks it, and the ETA when the length is known."""
+    """frames, fps, latency, drops, the size when --size auto picks it, the ETA when the length is known, and
+    the outputs that failed."""
     source, rate = pipeline.source, pipeline.output_rate.rate
     line = (
         f"frames {pipeline.frames_done} | {rate:.1f} fps | "
@@ -41,14 +42,14 @@ def progress_line(pipeline: LivePipeline) -> str:
     remaining = source.frame_count - pipeline.frames_done - source.dropped
     if source.frame_count and not source.paced and rate > 0:
         line += f" | ETA {remaining / rate:.0f} s"
-    return line
+    return "".join([line, *(f" | {sink.name} FAILED" for sink in pipeline.failed)])
 
 
 def report(pipeline: LivePipeline) -> str:
     """Why it stopped, what was done, and each stage's median time."""
     stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in pipeline.times.summary().items())
     return (
-        f"stopped: {pipeline.stop_reason}; {pipeline.frames_done} frames stylized"
+        f"stopped: {pipeline.stop_text}; {pipeline.frames_done} frames stylized"
         + (f", {pipeline.frames_interpolated} in-between" if pipeline.interpolating else "")
         + f", {pipeline.source.dropped} dropped; "
         f"median ms: {stages}"

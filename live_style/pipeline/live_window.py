@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from live_style.imaging import write_image
+from live_style.pipeline.live import LivePipeline, StopReason
 from live_style.sinks import OutputFrame
 from live_style.sinks.window import Window, compose_view
 
 if TYPE_CHECKING:
-    from live_style.pipeline.live import LivePipeline
     from live_style.sinks.recording import Recording
 
 
@@ -55,7 +55,7 @@ class WindowFrontEnd:
                 if key is not None:
                     self._on_key(pipeline, key, shown)
                 if window.closed():
-                    pipeline.request_stop("window closed")
+                    pipeline.request_stop(StopReason.WINDOW_CLOSED)
         finally:
             window.close()
 
@@ -66,7 +66,7 @@ class WindowFrontEnd:
         pipeline.times.add("render", time.perf_counter() - started)
 
     def hud(self, pipeline: LivePipeline) -> str:
-        """FPS, latency, style, strength, processing size, person mask, recording."""
+        """FPS, latency, style, strength, processing size, person mask, recording (or why it failed)."""
         controls = pipeline.controls
         height, width = pipeline.processing
         parts = [
@@ -78,14 +78,16 @@ class WindowFrontEnd:
         ]
         if controls.person != "off":
             parts.append(f"person: {pipeline.person_state()}")
-        if self.recording is not None and self.recording.running:
+        if self.recording is not None and self.recording.error is not None:
+            parts.append(f"REC FAILED: {self.recording.error.reason}")
+        elif self.recording is not None and self.recording.running:
             parts.append("REC")
         return " | ".join([*parts, "h: help"])
 
     def _on_key(self, pipeline: LivePipeline, key: str, shown: OutputFrame | None) -> None:
         action = pipeline.controls.handle_key(key)
         if action == "quit":
-            pipeline.request_stop("quit")
+            pipeline.request_stop(StopReason.QUIT)
         elif action == "snapshot" and shown is not None:
             path = self.snapshot_dir / f"live-style-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
             write_image(path, shown.image)

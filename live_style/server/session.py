@@ -27,7 +27,7 @@ from aiortc.rtcdatachannel import RTCDataChannel
 
 from live_style.errors import UserError
 from live_style.pipeline.controls import SIZE_RANGE, LiveControls
-from live_style.pipeline.live import LivePipeline
+from live_style.pipeline.live import LivePipeline, StopReason
 from live_style.server.limits import Refused, parse_json_object
 from live_style.server.styleset import StyleSet
 from live_style.sinks.browser import FeedTrack, FrameFeed
@@ -166,7 +166,7 @@ class Session:
         reason = self.pipeline.run_to_end()
         if isinstance(self.pipeline.error, SourceLost):
             reason = f"the browser sent no video for {self.setup.stall_timeout:g} s"
-        elif reason == "end of input":
+        elif self.pipeline.error is None and self.pipeline.stop_reason is StopReason.END_OF_INPUT:
             reason = "the browser stopped sending"
         self.end_reason = self.end_reason or reason
         with contextlib.suppress(RuntimeError):  # the loop is gone when the server is shutting down
@@ -226,7 +226,7 @@ class Session:
         """Every step runs, whichever fails: the slot is always freed."""
         try:
             if self.pipeline is not None:
-                self.pipeline.request_stop(self.end_reason or "closed")
+                self.pipeline.request_stop(StopReason.STOPPED, text=self.end_reason or "closed")
             if self._capture is not None:
                 self._capture.release()
             try:

@@ -142,7 +142,7 @@ class Studio:
             "person": pipeline.person_state(),
             "frames": pipeline.frames_done,
             "dropped": pipeline.source.dropped,
-            "ended": pipeline.stop_reason,
+            "ended": pipeline.stop_text,
         }
 
     async def close(self) -> None:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 
 from live_style.pipeline.controls import LiveControls
-from live_style.pipeline.live import LivePipeline
+from live_style.pipeline.live import LivePipeline, StopReason
 from live_style.server.styleset import StyleSet
 from live_style.sinks import OutputFrame
 from live_style.sinks.browser import FrameFeed
@@ -47,6 +47,6 @@ class Watch:
         log.info("the server's source stopped: %s", reason)
 
     def stop(self) -> None:
-        self.pipeline.request_stop("server stopped")
+        self.pipeline.request_stop(StopReason.STOPPED, text="server stopped")
         if self._thread.is_alive():
             self._thread.join()

@@ -1,7 +1,8 @@
 """Where finished frames go: the window, a live recording, a virtual camera, a browser, an encoded file.
 
 Every output is a `Sink`: it is written each finished frame in order and closed once at the end;
-it finishes its own file or device on `close()`, and says by `error` what stopped it.
+it finishes its own file or device on `close()`, and says by `error` what stopped it, from the moment
+it does (a write never raises for it): the live engine looks after every write and writes it no more.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Sink(Protocol):
     """An output: handed every finished frame, closed at the end."""
 
     name: str
-    error: Exception | None  # what stopped it, if anything; the session ends with it
+    error: Exception | None  # what stopped it, if anything; the session is told at once, and ends with it
 
     def write(self, frame: OutputFrame) -> None: ...
 

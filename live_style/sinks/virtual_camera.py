@@ -68,8 +68,6 @@ class VirtualCamera:
 
     def write(self, frame: OutputFrame) -> None:
         """Make the frame the one to send (the newest wins; its time is not needed: the device runs on its clock)."""
-        if self.error is not None:
-            raise UserError(f"the virtual camera {self.device} stopped ({self.error}); {platform_fix()}")
         with self._changed:
             self._latest = frame.image
             self._changed.notify_all()
@@ -86,8 +84,8 @@ class VirtualCamera:
                     source, fitted = latest, self._fit(latest)
                 self.camera.send(fitted)
                 self.camera.sleep_until_next_frame()
-        except Exception as error:  # the device went away: the next write says so
-            self.error = error
+        except Exception as error:  # the device went away: the session sees it after its next write
+            self.error = UserError(f"the virtual camera {self.device} stopped ({error}); {platform_fix()}")
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         """The frame at the device's fixed size."""
