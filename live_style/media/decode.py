@@ -270,7 +270,7 @@ class VideoFile:
     def _decoded_from(self, target: int) -> Iterator[av.VideoFrame]:
         """Decoded frames from a keyframe at or before `target`: a seek, checked, further back, else from the start."""
         for back in SEEK_BACK_S:
-            frames = self._decoded_after_seek(target - round(back / self.time_base))
+            frames = self._decoded_after_seek(target - ticks(Fraction(back), self.time_base))
             first = next(frames, None)
             if first is not None and (first.pts is None or first.pts <= target):
                 break

@@ -17,6 +17,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
+from live_style.media.timeline import from_clock, ticks
 from live_style.sinks import OutputFrame
 
 CLOCK = Fraction(1, 90_000)  # the RTP video clock
@@ -88,5 +89,5 @@ class FeedTrack(MediaStreamTrack):
         frame = VideoFrame.from_ndarray(image, format="bgr24")
         now = time.monotonic()
         self._started = self._started if self._started is not None else now
-        frame.pts, frame.time_base = round((now - self._started) / CLOCK), CLOCK
+        frame.pts, frame.time_base = ticks(from_clock(now - self._started), CLOCK), CLOCK
         return frame

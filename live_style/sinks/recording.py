@@ -34,6 +34,7 @@ from live_style.media.encode import VideoFileWriter, yuv420_frame
 from live_style.media.formats import CONTAINER_FORMATS, even
 from live_style.media.recovery import check_record_path, claim, drop_lock, recording_partial, rescue_orphans
 from live_style.media.remux import FRAGMENTED, remux
+from live_style.media.timeline import Seconds, ticks
 from live_style.sinks import OutputFrame
 from live_style.sources.capture import Frame, VideoSource
 
@@ -84,7 +85,7 @@ class Recording:
         """What stopped recording, from the moment it did: a file that could not be opened, written or finished."""
         return next((recorder.error for recorder in self._recorders if recorder.error is not None), None)
 
-    def _audio(self, packet: av.Packet, seconds: float) -> None:
+    def _audio(self, packet: av.Packet, seconds: Seconds) -> None:
         """A stream's audio packet (the capture thread) goes beside the recording while one runs."""
         with self._lock:
             if self._stream_audio is not None:
@@ -147,7 +148,7 @@ class Recording:
         numbered = (base.with_name(f"{base.stem}-{number}{base.suffix}") for number in itertools.count(2))
         return next(name for name in itertools.chain([base], numbered) if name not in used)
 
-    def _stop(self, end_pts: float) -> None:
+    def _stop(self, end_pts: Seconds) -> None:
         with self._lock:
             recorder, self._recorder = self._recorder, None
             side, self._stream_audio = self._stream_audio, None
@@ -162,7 +163,7 @@ class Recording:
         for line in rescue_orphans(recorder.path.parent):
             self.report(line)
 
-    def _finish(self, recorder: VideoRecorder, side: StreamAudio | None, end_pts: float) -> None:
+    def _finish(self, recorder: VideoRecorder, side: StreamAudio | None, end_pts: Seconds) -> None:
         """Finish a file and say what was saved (the keeper's thread); a failure stays in `error`, for the session."""
         if side is not None:
             side.close()
@@ -192,10 +193,10 @@ class StreamAudio:
         self._container = av.open(str(path), "w", format="matroska")
         self._stream = self._container.add_stream_from_template(audio)
 
-    def write(self, packet: av.Packet, seconds: float) -> None:
+    def write(self, packet: av.Packet, seconds: Seconds) -> None:
         if seconds < 0:
             return
-        packet.pts = packet.dts = round(seconds / packet.time_base)
+        packet.pts = packet.dts = ticks(seconds, packet.time_base)
         packet.stream = self._stream
         with contextlib.suppress(av.FFmpegError):  # a packet the muxer refuses (out of order) is a moment of silence
             self._container.mux(packet)
@@ -225,7 +226,7 @@ class VideoRecorder:
         path: Path,
         fps: float,
         size: tuple[int, int],
-        origin: float,
+        origin: Seconds,
         report: Report = log.warning,
         audio_from: Path | None = None,
         audio_origin: Fraction = Fraction(0),
@@ -252,7 +253,7 @@ class VideoRecorder:
         self._thread = threading.Thread(target=self._run, name=f"record {path}", daemon=True)
         self._thread.start()
 
-    def tick(self, pts: float) -> None:
+    def tick(self, pts: Seconds) -> None:
         """A source frame's time (seconds on its timeline): the recording has a frame there."""
         with contextlib.suppress(queue.Full):  # dropped: the frame before lasts longer
             self._queue.put_nowait((pts, None))
@@ -266,7 +267,7 @@ class VideoRecorder:
             if self.dropped == 1:
                 self.report(f"warning: the recording to {self.path} is falling behind; dropping frames")
 
-    def close(self, end_pts: float | None = None) -> Path | None:
+    def close(self, end_pts: Seconds | None = None) -> Path | None:
         """Write everything queued, the last frame held until `end_pts` (else for a frame's time), and finish the
         file as a normal one, with the audio if there is some (in the recorder's thread: this waits for it).
 
@@ -324,7 +325,7 @@ class VideoRecorder:
             newest = picture
         return newest
 
-    def _add_tick(self, pts: float) -> None:
+    def _add_tick(self, pts: Seconds) -> None:
         if pts > self._last_tick:
             self._ticks.append(pts)
             self._last_tick = pts
@@ -333,11 +334,11 @@ class VideoRecorder:
         while self._ticks and due(self._ticks[0]):
             self._encode(picture, self._ticks.popleft() - self._origin)
 
-    def _encode(self, picture: av.VideoFrame, seconds: float) -> None:
+    def _encode(self, picture: av.VideoFrame, seconds: Seconds) -> None:
         """Encode one frame at `seconds` of the recording (kept after the last one written)."""
-        ticks = max(round(seconds / RECORD_TIME_BASE), self._last_ticks + 1)
-        self._writer.encode(picture, ticks)
-        self._last_ticks, self.seconds = ticks, float(ticks * RECORD_TIME_BASE)
+        at = max(ticks(seconds, RECORD_TIME_BASE), self._last_ticks + 1)
+        self._writer.encode(picture, at)
+        self._last_ticks, self.seconds = at, float(at * RECORD_TIME_BASE)
         self.written += 1
 
     def _finish(self, newest: av.VideoFrame | None) -> None:
