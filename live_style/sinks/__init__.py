@@ -12,13 +12,15 @@ from typing import Protocol
 
 import numpy as np
 
+from live_style.media.timeline import Seconds
+
 
 @dataclass(frozen=True)
 class OutputFrame:
     """A finished frame: the picture (BGR), its time on the source's timeline in seconds, what it was made from."""
 
     image: np.ndarray
-    pts: float
+    pts: Seconds  # exact (see media/timeline.py)
     original: np.ndarray | None = None  # the source frame (the window's side-by-side view)
     captured_at: float | None = None  # time.monotonic() when the source frame arrived, live
 
