@@ -25,6 +25,7 @@ from handheld import photos
 from live_style import load_model
 from live_style.commands.bench_runtimes import magenta_transfer_files
 from live_style.model.openvino_runtime import import_openvino
+from live_style.styles import BUILTIN_FOLDER
 from live_style.temporal.metrics import psnr
 
 SIZES = ((256, 340), (384, 384), (480, 640))
@@ -54,7 +55,7 @@ def main() -> None:
     float32 = load_model(str(lite), runtime="openvino", precision="float32")
     int8 = load_model(str(lite), precision="int8")
     google = magenta_int8(float32.network.transfer_path)
-    styles = sorted((args.shared / "styles").glob("*.jpg")) + sorted((ROOT / "styles").glob("*.jpg"))
+    styles = sorted((args.shared / "styles").glob("*.jpg")) + sorted(BUILTIN_FOLDER.glob("*.jpg"))
     pictures = photos(args.shared)
     print(f"PSNR (dB) of int8 against float32 output: {len(pictures)} photos x sizes {SIZES}")
     print(f"{'style':42} {'ours min':>9} {'median':>7}   {'Magenta int8 file min':>22} {'median':>7}")

@@ -32,6 +32,7 @@ from live_style.commands.bench_person import mask_costs, print_mask_costs
 from live_style.commands.image import with_person
 from live_style.model.cpu import cpu_name
 from live_style.model.segmenter import Segmenter, locate_segmenter
+from live_style.styles import BUILTIN_FOLDER
 from live_style.temporal.masks import PersonLook
 from live_style.temporal.metrics import mask_iou
 
@@ -68,7 +69,7 @@ def picture(segmenter: Segmenter, shared: Path, out: Path) -> None:
     """The photo | plainly stylized | person kept real | only the person painted, side by side."""
     model = load_model(str(shared / "models" / "magenta-lite"), workload="still")
     photo = photos(shared)["astronaut"]
-    vector = model.style_vector(cv2.imread(str(Path(__file__).resolve().parents[1] / "styles" / "wave.jpg")))
+    vector = model.style_vector(cv2.imread(str(BUILTIN_FOLDER / "wave.jpg")))
     plain = model.stylize(photo, vector, 384)
     panels = [photo, plain]
     for mode in ("keep", "only"):

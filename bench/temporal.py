@@ -26,6 +26,7 @@ from handheld import KINDS, handheld_clip, photos
 from live_style import load_model
 from live_style.commands.bench_temporal import MODES, temporal_report
 from live_style.imaging import resize_frames
+from live_style.styles import BUILTIN_FOLDER
 from live_style.temporal.coherence import steady_clip
 
 
@@ -67,7 +68,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--style", type=Path, default=Path(__file__).resolve().parents[1] / "styles" / "wave.jpg")
+    parser.add_argument("--style", type=Path, default=BUILTIN_FOLDER / "wave.jpg")
     parser.add_argument("--out", type=Path, help="write the strip and the plot into this folder")
     args = parser.parse_args()
     model = load_model(str(args.shared / "models" / "magenta-lite"))

@@ -15,9 +15,9 @@ from live_style.errors import EXIT_INTERRUPTED, UserError
 
 COMMANDS = {module.__name__.rsplit(".", 1)[1]: module for module in (live, image, video, bench, styles, serve, repair)}
 EXAMPLES = (
-    "live-style --camera 0 --style styles/wave.jpg",
-    "live-style video holiday.mp4 -o holiday-wave.mp4 --style styles/wave.jpg",
-    "live-style image photo.jpg --style styles/mosaic.jpg -o photo-mosaic.png",
+    "live-style --camera 0 --style wave",
+    "live-style video holiday.mp4 -o holiday-wave.mp4 --style wave",
+    "live-style image photo.jpg --style mosaic -o photo-mosaic.png",
 )
 
 

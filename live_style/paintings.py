@@ -3,8 +3,8 @@
 Each is a different kind of mark-making, so the style network sees different textures: wave
 (layered breakers with foam), flow (brush strokes along a flow field), mosaic (tesserae with grout),
 ink (ink wash with dry-brush edges), pointillism (dots of pure colour) and cubist (hard-edged
-facets). `styles/make_styles.py` writes them as the bundled styles; int8 calibration paints them
-as content frames. Seeds are fixed, so the pictures are the same every time.
+facets). `scripts/make_styles.py` writes them as the built-in styles (live_style/data/styles); int8 calibration
+paints them as content frames. Seeds are fixed, so the pictures are the same every time.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from live_style.model.stylizer import Stylizer
     from live_style.pipeline.controls import LiveControls
 
+BUILTIN_FOLDER = Path(__file__).resolve().parent / "data" / "styles"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"}  # written and read
 READ_SUFFIXES = IMAGE_SUFFIXES | {".heic", ".heif"}  # read only (HEIC with the [heic] extra)
 
@@ -51,10 +52,23 @@ def parse_mix(text: str | None) -> list[float] | None:
         raise UserError(f"--mix {text}: give comma-separated numbers, one per --style, e.g. 0.7,0.3") from None
 
 
+def builtin_styles() -> list[Path]:
+    """The project's own paintings, shipped with the package (see live_style/paintings.py)."""
+    return sorted(BUILTIN_FOLDER.glob("*.jpg"))
+
+
+def builtin_style(name: str) -> Path | None:
+    """A built-in style by its name ("wave", "wave.jpg"), or None."""
+    return next((path for path in builtin_styles() if name in (path.stem, path.name)), None)
+
+
 def style_files(paths: Sequence[str | Path]) -> list[Path]:
-    """The style images named (a folder stands for every image in it), checked to exist."""
+    """The style images named (a folder stands for every image in it; a built-in style's name for it), checked to
+    exist."""
     files: list[Path] = []
     for path in map(Path, paths):
+        if not path.exists() and (builtin := builtin_style(str(path))) is not None:
+            path = builtin
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in READ_SUFFIXES)
             if not found:
@@ -63,7 +77,10 @@ def style_files(paths: Sequence[str | Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise UserError(f"--style {path} does not exist; give a style image (e.g. styles/wave.jpg)")
+            names = ", ".join(style.stem for style in builtin_styles())
+            raise UserError(
+                f"--style {path} does not exist; give a style image, a folder, or a built-in style ({names})"
+            )
     return files
 
 

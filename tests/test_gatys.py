@@ -13,9 +13,10 @@ import tensorflow as tf
 from conftest import CHICAGO, LITE_DIR, cli_argv, run_cli_here, share_precision_choices
 
 from live_style.model.gatys import LossWeights, StyleContentLoss, gram_matrix, optimize_adam, vgg_extractor
+from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 from live_style.synthetic_media import scene, style_painting
 
-WAVE = Path(__file__).resolve().parents[1] / "styles" / "wave.jpg"
+WAVE = BUILTIN_STYLES / "wave.jpg"
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,10 @@ import pytest
 from conftest import LITE_DIR, cli_argv, share_precision_choices
 
 from live_style.imaging import read_image
+from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 from live_style.styles import CrossFade
 
-PROJECT_STYLES = sorted((Path(__file__).resolve().parents[1] / "styles").glob("*.jpg"))
+PROJECT_STYLES = sorted(BUILTIN_STYLES.glob("*.jpg"))
 
 
 def test_the_projects_styles_are_far_apart(lite_model) -> None:

@@ -31,9 +31,10 @@ from other_files import (
 )
 
 from live_style.media.decode import VideoFile
+from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 
 ROOT = Path(__file__).resolve().parents[1]
-WAVE = ROOT / "styles" / "wave.jpg"
+WAVE = BUILTIN_STYLES / "wave.jpg"
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import CHROMIUM, ROOT, SEGMENTER_DIR, SHARED, run_cli_here
+from conftest import CHROMIUM, SEGMENTER_DIR, SHARED, run_cli_here
 from handheld import handheld_clip, photos, write_frames, write_y4m
 from playwright.sync_api import Browser, Page, Playwright
 from studio import Server, http
+
+from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 
 GRAB = """id => {
   const video = document.getElementById(id);
@@ -97,7 +99,7 @@ def studio(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """The studio in camera mode on 127.0.0.1 with the project's styles, two sessions at most."""
     server = Server(
         "--style",
-        str(ROOT / "styles"),
+        str(BUILTIN_STYLES),
         "--max-sessions",
         "2",
         cache=cache_dir,
@@ -122,7 +124,7 @@ def test_the_page_shows_the_camera_stylized_and_its_controls_change_it(
     assert distance_to_clip(original, camera_clip) < 8, "the page's own camera view should be the clip"
     first_style = distance_to_clip(stylized, camera_clip)
     assert first_style > 35, f"the returned video is not stylized (mean difference {first_style:.1f})"
-    assert page.locator("#styles > *").count() == len(list((ROOT / "styles").glob("*.jpg")))
+    assert page.locator("#styles > *").count() == len(list(BUILTIN_STYLES.glob("*.jpg")))
 
     page.locator("#styles > *").last.click()  # another style
     until(page, lambda: cv2.absdiff(grab(page, "stylized"), stylized).mean() > 25, 20, "the style switch")
@@ -258,7 +260,7 @@ def test_sigterm_closes_every_peer_connection_and_exits_0(browser: Browser, stud
 
 
 def test_a_non_local_bind_asks_every_request_for_the_printed_token(cache_dir: Path, tmp_path: Path) -> None:
-    server = Server("--host", "0.0.0.0", "--style", str(ROOT / "styles"), cache=cache_dir, log=tmp_path / "serve.log")
+    server = Server("--host", "0.0.0.0", "--style", str(BUILTIN_STYLES), cache=cache_dir, log=tmp_path / "serve.log")
     try:
         token = server.url.split("?token=", 1)[1]
         assert len(token) >= 20
@@ -283,7 +285,7 @@ def test_watch_mode_shows_and_steers_the_servers_own_source(browser: Browser, ca
     photo = cv2.imread(str(SHARED / "media" / "chicago.jpg"))
     clip = handheld_clip(photo, "zoom", frames=300, size=(480, 360), noise=2.0, seed=3)
     video = write_frames(tmp_path / "server-camera.mp4", clip)
-    args = ("--input", str(video), "--token", "let-me-in", "--style", str(ROOT / "styles"))
+    args = ("--input", str(video), "--token", "let-me-in", "--style", str(BUILTIN_STYLES))
     server = Server(*args, cache=cache_dir, log=tmp_path / "serve.log")
     try:
         assert server.url.endswith("?token=let-me-in")
@@ -323,7 +325,7 @@ def test_bad_setups_are_one_line_and_exit_2(args: tuple[str, ...], named: str, c
     with socket.create_server(("127.0.0.1", 0)) as taken:
         values = {"empty": tmp_path / "empty", "missing": tmp_path / "nothing-here", "taken": taken.getsockname()[1]}
         argv = [part.format(**values) for part in args]
-        argv += [] if "--style" in argv else ["--style", str(ROOT / "styles")]
+        argv += [] if "--style" in argv else ["--style", str(BUILTIN_STYLES)]
         argv += [] if "--port" in argv else ["--port", "0"]
         result = run_cli_here("serve", *argv, cache=cache_dir)
     assert result.returncode == 2, result.stderr

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import CHROMIUM, ROOT, SHARED
+from conftest import CHROMIUM, SHARED
 from handheld import handheld_clip
 from studio import (
     PAGE_HEADER,
@@ -37,6 +37,7 @@ from studio import (
 
 from live_style.server.app import keep_ice_on_loopback
 from live_style.server.limits import HEADER_TIMEOUT_S
+from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 
 keep_ice_on_loopback()  # the clients' media stays on 127.0.0.1 too
 STALL_S = 3
@@ -58,7 +59,7 @@ def clip() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def studio(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The default localhost studio, two slots, a short stall timeout."""
-    args = ("--style", str(ROOT / "styles"), "--max-sessions", str(MAX_SESSIONS), "--stall-timeout", str(STALL_S))
+    args = ("--style", str(BUILTIN_STYLES), "--max-sessions", str(MAX_SESSIONS), "--stall-timeout", str(STALL_S))
     args += ("--precision", "float32")  # no int8 quantizing in the background to blur memory and timing
     server = Server(*args, cache=cache_dir, log=tmp_path_factory.mktemp("attacked") / "serve.log")
     yield server

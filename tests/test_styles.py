@@ -75,3 +75,16 @@ def test_mix_weights_select_and_blend(lite_model) -> None:
 def test_bad_mix_weights_are_refused(weights: list[float]) -> None:
     with pytest.raises(UserError):
         mix_vectors([np.zeros((1, 1, 1, 4))] * 2, weights)
+
+
+def test_built_in_styles_are_named_listed_and_explained(tmp_path: Path) -> None:
+    from conftest import CHICAGO, run_cli_here
+
+    from live_style.styles import builtin_styles, style_files
+
+    assert style_files(["wave"]) == style_files(["wave.jpg"]) == [p for p in builtin_styles() if p.stem == "wave"]
+    names = ["cubist", "flow", "ink", "mosaic", "pointillism", "wave"]
+    listed = run_cli_here("styles", cache=tmp_path)
+    assert listed.returncode == 0 and listed.stdout.split() == names
+    refused = run_cli_here("image", CHICAGO, "--style", "wavy", "-o", tmp_path / "o.png", cache=tmp_path)
+    assert refused.returncode == 2 and f"a built-in style ({', '.join(names)})" in refused.stderr

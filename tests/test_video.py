@@ -18,9 +18,10 @@ from media import av_facts, scene, write_av_clip
 from live_style.commands.bench_temporal import read_frames
 from live_style.media.encode import VideoFileWriter
 from live_style.sinks import OutputFrame
+from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 
 ROOT = Path(__file__).resolve().parents[1]
-WAVE = ROOT / "styles" / "wave.jpg"
+WAVE = BUILTIN_STYLES / "wave.jpg"
 
 
 def live_style(*args: str | Path, tmp_path: Path, **popen) -> subprocess.CompletedProcess:

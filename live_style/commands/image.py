@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from live_style.model.stylizer import Stylizer
 
 EXAMPLES = (
-    "live-style image photo.jpg --style styles/mosaic.jpg -o photo-mosaic.png",
-    "live-style image a.jpg b.png --style styles/flow.jpg --style styles/ink.jpg --mix 0.7,0.3 -o out/",
-    "live-style image photo.jpg --style styles/ink.jpg --method optimize --steps 300 -o slow.png",
+    "live-style image photo.jpg --style mosaic -o photo-mosaic.png",
+    "live-style image a.jpg b.png --style flow --style ink --mix 0.7,0.3 -o out/",
+    "live-style image photo.jpg --style ink --method optimize --steps 300 -o slow.png",
 )
 ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from live_style.sources.capture import VideoSource
 
 EXAMPLES = (
-    "live-style --camera 0 --style styles/wave.jpg",
-    "live-style --camera 1 --camera-size 1280x720 --style styles/ --record out.mp4",
-    "live-style --input talk.mp4 --style styles/ink.jpg --no-window --record talk-ink.mp4",
-    "live-style --camera 0 --style styles/wave.jpg --no-window --virtual-camera   # then pick it in Zoom/Meet",
+    "live-style --camera 0 --style wave",
+    "live-style --camera 1 --camera-size 1280x720 --style my-paintings/ --record out.mp4",
+    "live-style --input talk.mp4 --style ink --no-window --record talk-ink.mp4",
+    "live-style --camera 0 --style wave --no-window --virtual-camera   # then pick it in Zoom/Meet",
 )
 DEFAULT_VIRTUAL_CAMERA_SIZE = (1280, 720)  # when a stream does not say its size
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/share/fonts")
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(list_cameras()) or "no camera found (probed indices 0-9)")
         return 0
     if not args.style:
-        raise UserError("give a style image with --style, e.g. --style styles/wave.jpg")
+        raise UserError("give a style image with --style, e.g. --style wave")
     check_options(args)
     files = live_style_files(args.style)
     weights = parse_mix(args.mix)

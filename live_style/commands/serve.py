@@ -22,7 +22,7 @@ from live_style.errors import UserError
 from live_style.network import is_loopback
 
 EXAMPLES = (
-    "live-style serve --style styles/            # then open the printed URL",
+    "live-style serve                            # then open the printed URL",
     "live-style serve --host 0.0.0.0 --cert cert.pem --key key.pem   # other machines: HTTPS and a token",
     "live-style serve --camera 0                 # watch and steer this machine's webcam from a browser",
 )
@@ -53,7 +53,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--key", metavar="PEM", help="the certificate's private key")
     serve.add_argument(
-        "--style", action="append", metavar="IMAGE_OR_DIR", help="styles to offer (repeat; default: ./styles)"
+        "--style",
+        action="append",
+        metavar="IMAGE_OR_DIR",
+        help="styles to offer (repeat; default: the built-in styles)",
     )
     serve.add_argument(
         "--strength", type=strength_value, default=1.0, metavar="X", help="each session's starting strength (1)"
@@ -127,14 +130,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def studio_files(styles: list[str] | None) -> list[Path]:
-    """--style images or folders; by default the styles/ folder here."""
-    from live_style.styles import style_files
+    """--style images or folders; by default the built-in styles."""
+    from live_style.styles import builtin_styles, style_files
 
-    if styles:
-        return style_files(styles)
-    if not Path("styles").is_dir():
-        raise UserError("give the styles to serve with --style (a folder or images), e.g. --style styles/")
-    return style_files(["styles"])
+    return style_files(styles) if styles else builtin_styles()
 
 
 def open_watch_source(args: argparse.Namespace):

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from live_style.pipeline.video_jobs import JobOptions, VideoPlan
 
 EXAMPLES = (
-    "live-style video holiday.mp4 -o holiday-wave.mp4 --style styles/wave.jpg",
-    "live-style video talk.mp4 -o talk-ink.mkv --style styles/ink.jpg --preserve-colors --size 512",
+    "live-style video holiday.mp4 -o holiday-wave.mp4 --style wave",
+    "live-style video talk.mp4 -o talk-ink.mkv --style ink --preserve-colors --size 512",
 )
 EXIT_SOME_FAILED = 1
 DEFAULT_SUFFIX = ".mp4"  # a folder's inputs in containers not written here come out as MP4

@@ -1,6 +1,6 @@
 """Write the project's own style images (painted procedurally by `live_style.paintings`).
 
-    python styles/make_styles.py [--out styles] [--size 512]
+    python scripts/make_styles.py [--out live_style/data/styles] [--size 512]
 
 The random seed is fixed, so the files are the same every time.
 """
@@ -17,7 +17,9 @@ from live_style.paintings import PAINTERS, paint
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "live_style" / "data" / "styles"
+    )
     parser.add_argument("--size", type=int, default=512)
     args = parser.parse_args()
     for seed, name in enumerate(PAINTERS):
