@@ -35,8 +35,9 @@ def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     report = json.loads(report_path.read_text())
     assert {"device", "tensorflow", "matmul_gflops", "runs"} <= set(report) and report["matmul_gflops"] > 0
     run, large = report["runs"]
-    # the shape each size's network really ran at (640x480: 84x64 and, above the CPU default of 384, 684x512)
-    assert (run["processing"], large["processing"]) == ("84x64", "684x512")
+    # the shape each size's network really ran at (640x480: 84x64, and above the CPU default of 384 the whole
+    # frame, never upscaled; the network used to run at 512x384 while the report said 640x480)
+    assert (run["processing"], large["processing"]) == ("84x64", "640x480")
     assert set(run) >= RUN_FIELDS and set(run["stages_ms"]) >= STAGES
     assert run["size"] == 64 and run["batch"] == 2 and run["fps"] > 0 and run["naive_fps"] > 0
     assert run["speedup"] == run["fps"] / run["naive_fps"]
