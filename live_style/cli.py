@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="live-style",
         description="Repaint webcam video, video files and images "
         "in the style of any image (Magenta arbitrary image stylization). "
-        "Without a COMMAND, live is meant: live-style --camera 0 --style IMAGE.",
+        "Without a COMMAND, live is meant: live-style --camera 0 --style wave; "
+        "live-style alone prints this help.",
         epilog=examples(EXAMPLES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -53,7 +54,11 @@ def preload_webrtc() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run, turn errors into one line and an exit code."""
-    args = build_parser().parse_args(with_default_command(sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        build_parser().print_help()
+        return 0
+    args = build_parser().parse_args(with_default_command(argv))
     logs.set_verbose(args.verbose)
     logs.show_own_lines()
     run: Callable[[argparse.Namespace], int] = args.run

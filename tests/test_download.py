@@ -196,3 +196,13 @@ def test_a_kaggle_handle_given_as_model_is_downloaded(host: MagentaHost, tmp_pat
     spec = f"{DEFAULT_PREDICT.kaggle},https://www.kaggle.com/models/{DEFAULT_TRANSFER.kaggle}"
     assert stylize_once(tmp_path, "--model", spec) == 0
     assert len(host.asked) == 2
+
+
+def test_a_folder_of_two_tflite_files_named_anyhow_is_the_pair(tmp_path: Path) -> None:
+    """Both of Magenta's archives unpack to 1.tflite: a folder of the two, however renamed, is told apart by inputs."""
+    from live_style.model.spec import locate_model
+
+    predict, transfer = LITE_DIR / "style_predict_int8.tflite", LITE_DIR / "style_transfer_fp16.tflite"
+    (tmp_path / "1.tflite").write_bytes(transfer.read_bytes())
+    (tmp_path / "a.tflite").write_bytes(predict.read_bytes())
+    assert locate_model(str(tmp_path), gpu=False).paths == (tmp_path / "a.tflite", tmp_path / "1.tflite")

@@ -78,3 +78,9 @@ def test_every_option_with_a_default_says_it() -> None:
                 assert says_default(said, action.default) or action.const is not None, (
                     f"{command} {action.option_strings[0]} has the default {action.default!r} but its help does not say"
                 )
+
+
+def test_live_style_alone_prints_its_help(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main([]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("usage: live-style") and "live-style --camera 0 --style wave" in said

@@ -86,8 +86,8 @@ def lite_piece(quant: str, part: str, version: str = "1") -> RemoteModel:
     predict, transfer = (kaggle, partner) if part == "prediction" else (partner, kaggle)
     by_hand = (
         f"Download both halves of the TF Lite pair by hand, {kaggle_page(predict)} and {kaggle_page(transfer)} "
-        "(unpack each .tar.gz), put the two .tflite files in one folder and point --model or LIVE_STYLE_MODEL "
-        "at that folder (README: Offline use)"
+        "(unpack each .tar.gz: both hold a 1.tflite; rename one, say to transfer.tflite), put the two .tflite files "
+        "in one folder and point --model or LIVE_STYLE_MODEL at that folder (README: Offline use)"
     )
     return RemoteModel(
         "predict" if part == "prediction" else "transfer",

@@ -42,16 +42,32 @@ class ModelFiles:
 
 
 def lite_pair_in(folder: Path) -> ModelFiles | None:
-    """The style-predict file and the preferred transfer file in a folder, if both are there."""
+    """The style-predict file and the preferred transfer file in a folder, if both are there: by their names, or two
+    .tflite files named anyhow (both of Magenta's archives unpack to 1.tflite) told apart by their inputs."""
     predict = sorted(folder.glob("*predict*.tflite"))
     transfer = sorted(folder.glob("*transfer*.tflite"))
     if not predict or not transfer:
-        return None
+        return pair_by_inputs(sorted(folder.glob("*.tflite")))
     rank = {
         p: next((i for i, tag in enumerate(TRANSFER_PREFERENCE) if tag in p.name), len(TRANSFER_PREFERENCE))
         for p in transfer
     }
     return ModelFiles("lite", (predict[0], min(transfer, key=lambda p: (rank[p], p.name))))
+
+
+def pair_by_inputs(files: list[Path]) -> ModelFiles | None:
+    """Two .tflite files as (style-predict, transfer): the style network takes one input (the style image), the
+    transfer network two (the content and the style vector). None unless there is exactly one of each."""
+    if len(files) != 2:
+        return None
+    import tensorflow as tf
+
+    try:
+        inputs = {path: len(tf.lite.Interpreter(model_path=str(path)).get_input_details()) for path in files}
+    except (ValueError, RuntimeError):  # not a TF Lite model
+        return None
+    by_count = {count: path for path, count in inputs.items()}
+    return ModelFiles("lite", (by_count[1], by_count[2])) if set(by_count) == {1, 2} else None
 
 
 ROLES = ("predict", "transfer")  # the TF Lite pair's halves, in the order given
@@ -69,8 +85,8 @@ def local_model(spec: str, named: str) -> ModelFiles:
     pair = lite_pair_in(path) if path.is_dir() else None
     if pair is None:
         raise UserError(
-            f"{named} is not a model: expected a folder with saved_model.pb, or with *predict*.tflite "
-            "and *transfer*.tflite files"
+            f"{named} is not a model: expected a folder with saved_model.pb, or with Magenta's two .tflite files "
+            "(the style-predict and the transfer network, named anyhow)"
         )
     return pair
 
