@@ -13,12 +13,15 @@ import pytest
 from live_style import cli
 from live_style.media.formats import RECORD_SUFFIXES
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+USAGE = ROOT / "docs" / "usage.md"  # the options in full
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def readme_command_lines() -> list[list[str]]:
-    """Every `live-style ...` line in the README's code blocks, as words (comments dropped)."""
-    blocks = re.findall(r"```(?:bash)?\n(.*?)```", README.read_text(), re.S)
+    """Every `live-style ...` line in the code blocks of the README and docs/, as words (comments dropped)."""
+    blocks = [block for doc in DOCS for block in re.findall(r"```(?:bash)?\n(.*?)```", doc.read_text(), re.S)]
     lines = [line.split("  #")[0].split(" # ")[0] for block in blocks for line in block.splitlines()]
     return [shlex.split(line) for line in lines if line.startswith("live-style ")]
 
@@ -43,14 +46,14 @@ def test_every_command_line_in_the_readme_parses(words: list[str]) -> None:
 
 
 def test_the_recording_formats_agree() -> None:
-    readme = " ".join(README.read_text().split())
+    readme = " ".join(USAGE.read_text().split())
     sentence = readme.split("- Recordings keep", 1)[1].split("H.264", 1)[0]
     assert set(re.findall(r"`(\.\w+)`", sentence)) == set(RECORD_SUFFIXES)
     assert all(suffix in help_text("live") for suffix in RECORD_SUFFIXES)
 
 
 def test_the_size_defaults_agree() -> None:
-    readme = " ".join(README.read_text().split())
+    readme = " ".join(USAGE.read_text().split())
     assert "default 256 live and 384 for stills and `video` on a CPU, 512 on a GPU" in readme
     assert "default: 256 on CPU, 512 on GPU" in help_text("live")
     for command in ("image", "video"):

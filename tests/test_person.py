@@ -98,7 +98,7 @@ def test_the_steady_mask_follows_the_person_and_flickers_less_than_per_frame_mas
     flicker = outline_flicker_ratio(clip, references, steady, per_frame)
     print(f"{name}: IoU min {min(agreement):.3f} mean {np.mean(agreement):.3f}, outline flicker x{flicker:.2f}")
     assert min(agreement) >= 0.9 and np.mean(agreement) >= 0.95
-    assert flicker <= (0.9 if name.startswith("walk") else 0.55)  # see README: Person-aware, what it measures
+    assert flicker <= (0.9 if name.startswith("walk") else 0.55)  # see docs/person.md, what it measures
 
 
 def test_no_trail_is_left_behind_a_walking_person(clips: dict, segmenter: Segmenter) -> None:

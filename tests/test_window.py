@@ -78,7 +78,7 @@ def wait_for_picture(screen: display.Display, process: subprocess.Popen, size: t
     Qt maps the window before it is resized and painted, and a grab can catch a paint half done (top rows still
     Qt's grey), so the whole finished picture is awaited, not its first pixels. None when the window stays all
     black: about 1 launch in 10 under load, Qt under Xvfb never paints the window while live-style keeps showing
-    frames (an open bug, see the README's known issues); the caller launches once more.
+    frames (an open bug, see docs/testing.md's known issues); the caller launches once more.
     """
     started = time.monotonic()
     picture = None

@@ -93,7 +93,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--ray-worker-memory",
         type=positive_float,
         metavar="GB",
-        help="memory Ray reserves for each worker on its node (default: none reserved; see README)",
+        help="memory Ray reserves for each worker on its node (default: none reserved; see docs/video-jobs.md)",
     )
     add_stabilize_option(video, "past and future frames")
     add_person_options(video, "the mask steadied with past and future frames")

@@ -87,7 +87,7 @@ def lite_piece(quant: str, part: str, version: str = "1") -> RemoteModel:
     by_hand = (
         f"Download both halves of the TF Lite pair by hand, {kaggle_page(predict)} and {kaggle_page(transfer)} "
         "(unpack each .tar.gz: both hold a 1.tflite; rename one, say to transfer.tflite), put the two .tflite files "
-        "in one folder and point --model or LIVE_STYLE_MODEL at that folder (README: Offline use)"
+        "in one folder and point --model or LIVE_STYLE_MODEL at that folder (docs/models.md: Offline use)"
     )
     return RemoteModel(
         "predict" if part == "prediction" else "transfer",

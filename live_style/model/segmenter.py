@@ -50,7 +50,7 @@ def locate_segmenter(spec: str | None = None, cache_root: Path | None = None) ->
         check_model(path, "segmenter")
     except BadModel as problem:
         raise UserError(
-            f"{option} {path}: {problem}; give MediaPipe's selfie_segmentation.tflite (README: Person-aware)"
+            f"{option} {path}: {problem}; give MediaPipe's selfie_segmentation.tflite (docs/person.md)"
         ) from None
     return SegmenterFile(str(path), path.read_bytes())
 
