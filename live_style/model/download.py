@@ -167,7 +167,8 @@ def download_into_cache(remote: RemoteModel, entry: Path, session: requests.Sess
             return model_path(entry, remote.role)
     unpack_note = " (unpack the .tar.gz)" if remote.kaggle else ""
     by_hand = remote.by_hand or (
-        f"Download it by hand from {remote.page()}{unpack_note} and point {remote.offline} at it (docs/models.md: Offline use)"
+        f"Download it by hand from {remote.page()}{unpack_note} and point {remote.offline} at it "
+        "(docs/models.md: Offline use)"
     )
     raise UserError(f"cannot download the model {remote.name}; tried {'; '.join(tried)}. {by_hand}")
 

@@ -22,7 +22,7 @@ from live_style.temporal.flow import Alignment, FlowEstimator, warp
 from live_style.temporal.metrics import ssim
 
 KEEP_RANGE = (0.3, 0.8)  # the warped neighbour's weight where the flow is fully trusted: its floor and cap
-FIDELITY = 0.85  # SSIM of the steadied frame against the fresh one the weight steers to (measured: see docs/steadiness.md)
+FIDELITY = 0.85  # SSIM of the steadied frame against the fresh one the weight steers to (docs/steadiness.md)
 FIDELITY_SIGMA = 0.75  # SSIM's window (1.5 px in metrics.py), scaled with the flow's half-size frames
 FIDELITY_GAIN = 2.0  # weight change per unit of SSIM off target, per frame
 MASK_KEEP = 0.9  # a person mask's (masks.py) warped neighbour's weight where the flow is trusted and it agrees
