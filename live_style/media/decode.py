@@ -200,7 +200,7 @@ class VideoFile:
         stamps: list[int | None] = []
         for frame in itertools.islice(self._decoded(self._packets(self.video)), REORDER_PROBE):
             stamps.append(frame.pts)  # the stamps only: 48 frames of 4K video would be a gigabyte
-            self.captions = self.captions or any(data.type.name == "A53_CC" for data in frame.side_data)
+            self.captions = self.captions or side_data(frame, "A53_CC") is not None
         self._seek_start()
         stamps = [pts for pts in stamps if pts is not None]
         late = [sum(earlier > pts for earlier in stamps[:n]) for n, pts in enumerate(stamps)]
@@ -386,11 +386,20 @@ def orientation(frame: av.VideoFrame) -> tuple[int, bool]:
 
     The matrix's 2x2 part (16.16 fixed point) is one of the 8 turns and mirror images; the table is what FFmpeg's
     own player does with each (checked against its output for every -display_rotation with and without hflip)."""
-    matrix = next((data for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None)
-    if matrix is None or len(bytes(matrix)) < 36:
+    matrix = side_data(frame, "DISPLAYMATRIX")
+    if matrix is None or len(matrix) < 36:
         return 0, False
-    a, b, _, c, d = (round(value / 65536) for value in struct.unpack("<9i", bytes(matrix))[:5])
+    a, b, _, c, d = (round(value / 65536) for value in struct.unpack("<9i", matrix[:36])[:5])
     return ORIENTATIONS.get((a, b, c, d), (round(frame.rotation / 90) % 4, False))
+
+
+def side_data(frame: av.VideoFrame, kind: str) -> bytes | None:
+    """A frame's side data of this kind, if it has some (PyAV 18 iterates the entries, PyAV 19 their kinds)."""
+    for entry in frame.side_data:
+        data = entry if hasattr(entry, "type") else frame.side_data[entry]
+        if getattr(entry, "type", entry).name == kind:
+            return bytes(data)
+    return None
 
 
 def square_pixels(image: np.ndarray, aspect: Fraction | None) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -93,14 +94,26 @@ class OpenVinoTransfer:
 
     def _convert(self, transfer: Transfer | GraphDef) -> Model:
         """A transfer function (or a frozen GraphDef: content, then style input) as an OpenVINO model with
-        dynamic frame sizes."""
-        if isinstance(transfer, GraphDef):
-            return import_openvino().convert_model(transfer)
+        dynamic frame sizes.
+
+        The frozen graph goes to OpenVINO as a file, read by its C++ TensorFlow front end: handing it TensorFlow
+        objects takes a Python path that `exec`s imports, which Python 3.13's exec semantics (PEP 667) break."""
+        graph = transfer if isinstance(transfer, GraphDef) else self._frozen(transfer)
+        with tempfile.TemporaryDirectory(prefix="live-style-graph-") as folder:
+            path = Path(folder) / "transfer.pb"
+            path.write_bytes(graph.SerializeToString())
+            return import_openvino().Core().read_model(str(path))
+
+    def _frozen(self, transfer: Transfer) -> GraphDef:
+        """The transfer function traced for any frame size and frozen (content, then style input)."""
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
         signature = [
             tf.TensorSpec([None, None, None, 3], tf.float32, name="content"),
             tf.TensorSpec([1, 1, 1, self.vector_size], tf.float32, name="style_vector"),
         ]
-        return import_openvino().convert_model(tf.function(transfer, input_signature=signature).get_concrete_function())
+        concrete = tf.function(transfer, input_signature=signature).get_concrete_function()
+        return convert_variables_to_constants_v2(concrete).graph.as_graph_def()
 
     def layouts(self) -> list[str]:
         """The layouts this network can run in, the default first."""
