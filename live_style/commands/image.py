@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from live_style.commands.options import (
@@ -19,7 +18,8 @@ from live_style.commands.options import (
     positive_int,
 )
 from live_style.errors import UserError
-from live_style.imaging import read_image, resize_frames, to_bgr_uint8, write_image
+from live_style.imaging import resize_frames, to_bgr_uint8
+from live_style.stills import Still, read_image, read_still, write_still
 from live_style.styles import IMAGE_SUFFIXES, style_files, with_strength
 from live_style.temporal.masks import PersonLook, composite, guided_upsample
 
@@ -32,7 +32,6 @@ EXAMPLES = (
     "live-style image a.jpg b.png --style styles/flow.jpg --style styles/ink.jpg --mix 0.7,0.3 -o out/",
     "live-style image photo.jpg --style styles/ink.jpg --method optimize --steps 300 -o slow.png",
 )
-ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -100,15 +99,6 @@ def output_paths(inputs: list[Path], output: Path) -> list[Path]:
     return outputs
 
 
-def with_alpha(stylized: np.ndarray, original: np.ndarray, out_path: Path) -> np.ndarray:
-    """Put the input's alpha channel back (resized) when it had one and the format keeps it."""
-    if original.ndim != 3 or original.shape[-1] != 4 or out_path.suffix.lower() not in ALPHA_SUFFIXES:
-        return stylized
-    alpha = to_bgr_uint8(original[..., 3])[..., 0]
-    alpha = cv2.resize(alpha, (stylized.shape[1], stylized.shape[0]), interpolation=cv2.INTER_AREA)
-    return np.dstack([stylized, alpha])
-
-
 def run(args: argparse.Namespace) -> int:
     """Check every input and the styles, open the model once, stylize each image."""
     from live_style.commands.common import open_model, person_mode, styles_vector
@@ -116,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = [Path(p) for p in args.inputs]
     outputs = output_paths(inputs, Path(args.output))
-    originals = [read_image(p, "input image") for p in inputs]
+    originals = [read_still(p, "input image") for p in inputs]
     style_files(args.style)
     look = PersonLook.of(*person_mode(args))
     if args.method == "optimize":
@@ -128,14 +118,14 @@ def run(args: argparse.Namespace) -> int:
     vector = styles_vector(model, args)
     for original, out_path in zip(originals, outputs, strict=True):
         started = time.perf_counter()
-        content = to_bgr_uint8(original)
+        content = to_bgr_uint8(original.image)
         height, width = content.shape[:2]
         size = None if args.output_size == "input" else model.processing_shape(height, width, args.size)[::-1]
         vector_here = with_strength(model, vector, content, args.strength)
         stylized = model.stylize(content, vector_here, args.size, size, preserve_colors=args.preserve_colors)
         if segmenter is not None:
             stylized = with_person(model, segmenter, content, stylized, args.size, look)
-        write_image(out_path, with_alpha(stylized, original, out_path))
+        write_still(out_path, stylized, original)
         elapsed = time.perf_counter() - started
         print(f"wrote {out_path} ({stylized.shape[1]}x{stylized.shape[0]}, {elapsed:.2f} s)", file=sys.stderr)
     return 0
@@ -150,7 +140,7 @@ def with_person(
     return composite(original, stylized, guided_upsample(segmenter(small), original), look)
 
 
-def optimize_images(args: argparse.Namespace, originals: list[np.ndarray], outputs: list[Path]) -> int:
+def optimize_images(args: argparse.Namespace, originals: list[Still], outputs: list[Path]) -> int:
     """The Gatys et al. optimization for each image, written at its size unless --output-size processing."""
     from live_style.model.gatys import LossWeights
     from live_style.model.optimize import OptimizeOptions, Optimizer
@@ -176,11 +166,11 @@ def optimize_images(args: argparse.Namespace, originals: list[np.ndarray], outpu
     )
     for original, out_path in zip(originals, outputs, strict=True):
         started = time.perf_counter()
-        content = to_bgr_uint8(original)
+        content = to_bgr_uint8(original.image)
         result = optimizer.stylize(content, style, out_path)
         if args.output_size == "input":
             result = resize_frames(result[None], *content.shape[:2])[0]
-        write_image(out_path, with_alpha(result, original, out_path))
+        write_still(out_path, result, original)
         elapsed = time.perf_counter() - started
         print(
             f"wrote {out_path} ({result.shape[1]}x{result.shape[0]}, {args.steps} steps, {elapsed:.1f} s)",
