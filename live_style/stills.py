@@ -155,8 +155,11 @@ def with_alpha(stylized: np.ndarray, original: np.ndarray, path: Path) -> np.nda
 def save_with_pillow(path: Path, image: np.ndarray, tag_srgb: bool) -> None:
     """An 8-bit BGR(A) image in the format its name says, tagged sRGB when asked."""
     rgb = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[-1] == 4 else cv2.COLOR_BGR2RGB)
-    tag = {"icc_profile": SRGB.tobytes()} if tag_srgb else {}
-    Image.fromarray(rgb).save(path, quality=QUALITY, **tag)
+    tiff = path.suffix.lower() in (".tif", ".tiff")
+    options = {"compression": "tiff_lzw"} if tiff else {"quality": QUALITY}  # LZW: as OpenCV wrote TIFFs
+    if tag_srgb:
+        options["icc_profile"] = SRGB.tobytes()
+    Image.fromarray(rgb).save(path, **options)
 
 
 def output_name(source: Path) -> str:
