@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -52,61 +53,25 @@ def rgb01_to_bgr(frames: np.ndarray) -> np.ndarray:
     return bgr
 
 
-JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
-HEIF_SUFFIXES = {".heic", ".heif"}  # iPhone photos: read by pillow-heif (the [heic] extra); AVIF OpenCV reads
-HEIC_HINT = "pip install -e '.[heic]' (or pip install pillow-heif)"
-
-
-def read_image(path: str | Path, what: str = "image") -> np.ndarray:
-    """Read any still OpenCV reads (keeping 16 bits and alpha); a clear error if it can't."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{what} {path} does not exist; check the path")
-    # JPEGs (no alpha, 8 bits) are read upright as viewers show them: a phone's EXIF orientation applied;
-    # other formats as they are (alpha and 16 bits kept; IMREAD_UNCHANGED ignores the orientation tag)
-    if path.suffix.lower() in HEIF_SUFFIXES:
-        image = read_heif(path, what)
-    else:
-        upright = path.suffix.lower() in JPEG_SUFFIXES
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR if upright else cv2.IMREAD_UNCHANGED)
-    if image is None or image.size == 0:
-        raise UserError(f"{what} {path} is not a readable image; give a JPEG, PNG, HEIC, AVIF, BMP, TIFF or WebP file")
-    if min(image.shape[:2]) < 1:
-        raise UserError(f"{what} {path} is empty; give an image with pixels in it")
-    return image
-
-
-def read_heif(path: Path, what: str) -> np.ndarray | None:
-    """A HEIC/HEIF photo, upright, as BGR (alpha kept), or None if it does not decode; needs pillow-heif."""
-    try:
-        import pillow_heif
-        from PIL import Image, ImageOps
-    except ImportError:
-        raise UserError(f"{what} {path}: HEIC photos need the [heic] extra: {HEIC_HINT}") from None
-    pillow_heif.register_heif_opener()
-    try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            pixels = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
-    except (OSError, ValueError):
-        return None
-    return cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[-1] == 4 else cv2.COLOR_RGB2BGR)
-
-
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an image through a temporary name, so a half-written file never looks complete."""
+def write_image(path: str | Path, image: np.ndarray, save: Callable[[Path, np.ndarray], None] | None = None) -> None:
+    """Write an image through a temporary name, so a half-written file never looks complete (`save`: OpenCV's)."""
     path = Path(path)
     partial = partial_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        written = cv2.imwrite(str(partial), image)
-        if written:
-            partial.replace(path)
-    except (cv2.error, OSError):
-        written = False
-    if not written:
+        (save or save_with_opencv)(partial, image)
+        partial.replace(path)
+    except (cv2.error, OSError, ValueError, KeyError):  # what OpenCV and Pillow raise for a name or folder they refuse
         partial.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}; use a .png, .jpg, .bmp, .tiff or .webp name in a writable folder")
+        raise UserError(
+            f"cannot write {path}; use a .png, .jpg, .avif, .bmp, .tiff or .webp name in a writable folder"
+        ) from None
+
+
+def save_with_opencv(path: Path, image: np.ndarray) -> None:
+    """cv2.imwrite, its False as an OSError."""
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"OpenCV did not write {path}")
 
 
 def style_input(style_bgr: np.ndarray) -> np.ndarray:

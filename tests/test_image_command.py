@@ -9,8 +9,11 @@ import cv2
 import numpy as np
 import pytest
 from conftest import CHICAGO, SHARED, psnr, run_cli, run_cli_here
+from other_stills import chroma, damaged_jpegs, p3_photo, pillow_in_srgb, pillow_upright, profile_name
+from PIL import Image
 
 WAVE = SHARED / "styles" / "wave.jpg"
+REAL = SHARED / "media" / "real"
 
 
 def live_style(*args: str | Path, tmp_path: Path, **popen) -> subprocess.CompletedProcess:
@@ -146,3 +149,53 @@ def test_a_phone_photo_comes_out_upright_as_viewers_show_it(tmp_path: Path) -> N
     upright = cv2.rotate(photo, cv2.ROTATE_90_CLOCKWISE)
     gray = lambda image: cv2.cvtColor(cv2.resize(image, (64, 96)), cv2.COLOR_BGR2GRAY).astype(float)  # noqa: E731
     assert np.corrcoef(gray(written).ravel(), gray(upright).ravel())[0, 1] > 0.5  # the same way up
+
+
+def test_a_batch_of_other_peoples_stills_each_as_viewers_show_it_and_the_bad_ones_named(tmp_path: Path) -> None:
+    stray, cut = damaged_jpegs(CHICAGO, tmp_path)
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    p3 = p3_photo(CHICAGO, tmp_path / "iphone-p3.jpg")
+    names = ["avif_rot3mir0.avif", "hopper_orientation_6.webp", "tiff_16bit_RGB.tiff", "16_bit_binary_pgm.tiff"]
+    real = [REAL / name for name in [*names, "icc_profile_big.jpg", "fixture.apng"]]
+    out = tmp_path / "out"
+    args = ("--style", WAVE, "--size", "128", "--preserve-colors", "-o", out)  # output chroma: the content's
+    result = live_style("image", *real, p3, stray, cut, notes, *args, tmp_path=tmp_path)
+    # a subprocess: libjpeg writes its warnings to file descriptor 2, which only a real process shows
+    errors = [line for line in result.stderr.splitlines() if line.startswith("live-style: error:")]
+    assert result.returncode == 1 and "8 of 10 images written; 2 failed" in result.stderr, result.stderr
+    assert len(errors) == 2 and f"{notes} is not an image" in errors[0] and f"{cut} cannot be decoded" in errors[1]
+    assert "Corrupt JPEG" not in result.stderr and "Premature end" not in result.stderr  # no line without its file
+    for source, shown in [
+        *((REAL / name, pillow_upright(REAL / name)) for name in names),
+        (REAL / "icc_profile_big.jpg", pillow_in_srgb(REAL / "icc_profile_big.jpg")),
+        (p3, pillow_in_srgb(p3)),
+        (stray, pillow_upright(stray)),
+    ]:
+        written = cv2.imread(str(out / source.name), cv2.IMREAD_UNCHANGED)
+        deep = source.suffix == ".tiff"
+        assert written.dtype == (np.uint16 if deep else np.uint8) and written.shape[:2] == shown.shape[:2], source
+        written = (written // 257).astype(np.uint8) if deep else written
+        as_stored = cv2.resize(np.asarray(Image.open(source).convert("RGB"))[..., ::-1], shown.shape[1::-1])
+        assert chroma_error(written, shown) < 0.75 * chroma_error(written, as_stored) or np.array_equal(
+            shown, as_stored
+        ), source  # turned and coloured as viewers show it, not as the numbers are stored
+    for tagged in ("icc_profile_big.jpg", "iphone-p3.jpg"):
+        assert profile_name(out / tagged) == "sRGB built-in"  # says it is sRGB
+    with Image.open(out / "fixture.png") as apng_out:  # the APNG's alpha kept, in a format that holds it
+        assert np.array_equal(np.asarray(apng_out)[..., 3], pillow_upright(REAL / "fixture.apng")[..., 3])
+
+
+def chroma_error(image: np.ndarray, reference: np.ndarray) -> float:
+    """Mean difference of Cr and Cb at a small size."""
+    return float(np.abs(chroma(image).astype(int) - chroma(reference).astype(int)).mean())
+
+
+def test_a_folder_given_as_the_input_is_named_as_a_folder_not_blamed_on_the_output(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    result = run_cli_here(
+        "image", tmp_path / "photos", "-o", f"{tmp_path / 'styled'}/", "--style", WAVE, cache=tmp_path
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{tmp_path / 'photos'} is a folder; give the image files in it" in result.stderr
+    assert "-o " not in result.stderr  # not blamed on -o

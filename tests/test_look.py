@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import LITE_DIR, cli_argv, share_precision_choices
 
-from live_style.imaging import read_image
+from live_style.stills import read_image
 from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 from live_style.styles import CrossFade
 

@@ -10,7 +10,7 @@ from conftest import LITE_DIR, STYLES
 
 from live_style import load_model
 from live_style.errors import UserError
-from live_style.imaging import read_image
+from live_style.stills import read_image
 from live_style.styles import apply_strength, mix_vectors
 
 

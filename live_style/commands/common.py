@@ -9,12 +9,12 @@ import sys
 import numpy as np
 
 from live_style.errors import UserError
-from live_style.imaging import read_image
 from live_style.model import load_model
 from live_style.model.openvino_runtime import INSTALL_HINT, openvino_available
 from live_style.model.segmenter import SegmenterSupply, locate_segmenter
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
+from live_style.stills import read_image
 from live_style.styles import mix_vectors, normalized_weights, parse_mix, style_files
 
 CPU_LIVE_SIZE = 256  # about 25 fps of model time here; 384 halves that

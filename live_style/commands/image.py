@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from live_style.commands.options import (
@@ -18,8 +19,10 @@ from live_style.commands.options import (
     add_style_options,
     positive_int,
 )
+from live_style.commands.video import EXIT_SOME_FAILED, each_or_report
 from live_style.errors import UserError
-from live_style.imaging import read_image, resize_frames, to_bgr_uint8, write_image
+from live_style.imaging import resize_frames, to_bgr_uint8
+from live_style.stills import check_still, output_name, read_image, read_still, write_still
 from live_style.styles import IMAGE_SUFFIXES, style_files, with_strength
 from live_style.temporal.masks import PersonLook, composite, guided_upsample
 
@@ -32,7 +35,7 @@ EXAMPLES = (
     "live-style image a.jpg b.png --style flow --style ink --mix 0.7,0.3 -o out/",
     "live-style image photo.jpg --style ink --method optimize --steps 300 -o slow.png",
 )
-ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
+Stylize = Callable[[np.ndarray, Path], np.ndarray]  # (BGR content, its output path) -> the stylized BGR still
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -83,15 +86,15 @@ def add_optimize_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def output_paths(inputs: list[Path], output: Path) -> list[Path]:
-    """One output per input: OUT itself for one input, OUT/<input name> for several (a HEIC photo as JPEG)."""
-    if len(inputs) == 1 and not output.is_dir():
+def output_paths(inputs: list[Path], output: Path, into_folder: bool) -> list[Path]:
+    """One output per input: OUT itself, or OUT/<name> (see `output_name`) for several or into a folder."""
+    if not into_folder:
         if output.suffix.lower() not in IMAGE_SUFFIXES:
             raise UserError(f"-o {output}: give an image name ending in one of {', '.join(sorted(IMAGE_SUFFIXES))}")
         return [output]
-    if output.exists() and not output.is_dir():
-        raise UserError(f"-o {output} is a file, but there are {len(inputs)} inputs; give a folder")
-    names = [p.name if p.suffix.lower() in IMAGE_SUFFIXES else f"{p.stem}.jpg" for p in inputs]
+    if output.is_file() or (output.suffix.lower() in IMAGE_SUFFIXES and not output.exists()):
+        raise UserError(f"-o {output}: several inputs need an output folder; give a folder (it is created)")
+    names = [output_name(p) for p in inputs]
     if len(set(names)) != len(names):
         raise UserError("two inputs have the same file name; stylize them into separate -o folders")
     outputs = [output / name for name in names]
@@ -100,45 +103,62 @@ def output_paths(inputs: list[Path], output: Path) -> list[Path]:
     return outputs
 
 
-def with_alpha(stylized: np.ndarray, original: np.ndarray, out_path: Path) -> np.ndarray:
-    """Put the input's alpha channel back (resized) when it had one and the format keeps it."""
-    if original.ndim != 3 or original.shape[-1] != 4 or out_path.suffix.lower() not in ALPHA_SUFFIXES:
-        return stylized
-    alpha = to_bgr_uint8(original[..., 3])[..., 0]
-    alpha = cv2.resize(alpha, (stylized.shape[1], stylized.shape[0]), interpolation=cv2.INTER_AREA)
-    return np.dstack([stylized, alpha])
-
-
 def run(args: argparse.Namespace) -> int:
-    """Check every input and the styles, open the model once, stylize each image."""
-    from live_style.commands.common import open_model, person_mode, styles_vector
-    from live_style.model.segmenter import Segmenter, locate_segmenter
+    """Check every input, the output and the styles, open the model once, stylize each image; a bad input of
+    several is said in one line and the others go on (exit 1)."""
+    from live_style.commands.common import person_mode
 
-    inputs = [Path(p) for p in args.inputs]
-    outputs = output_paths(inputs, Path(args.output))
-    originals = [read_image(p, "input image") for p in inputs]
+    output, single = Path(args.output), len(args.inputs) == 1
+    into_folder = not single or output.is_dir() or args.output.endswith(("/", os.sep))
+    sources, refused = each_or_report([Path(p) for p in args.inputs], lambda p: check_still(p, "input image"), single)
+    pairs = list(zip(sources, output_paths(sources, output, into_folder), strict=True))
     style_files(args.style)
     look = PersonLook.of(*person_mode(args))
-    if args.method == "optimize":
-        if look is not None:
-            raise UserError("the person options work with --method fast only")
-        return optimize_images(args, originals, outputs)
+    if args.method == "optimize" and look is not None:
+        raise UserError("the person options work with --method fast only")
+    if not pairs:
+        return outcome(0, refused, single)
+    stylize = optimizing(args) if args.method == "optimize" else networked(args, look)
+
+    def stylize_file(pair: tuple[Path, Path]) -> None:
+        source, out_path = pair
+        started = time.perf_counter()
+        still = read_still(source, "input image")
+        result = stylize(to_bgr_uint8(still.image), out_path)
+        write_still(out_path, result, still)
+        elapsed = time.perf_counter() - started
+        print(f"wrote {out_path} ({result.shape[1]}x{result.shape[0]}, {elapsed:.2f} s)", file=sys.stderr)
+
+    written, failed = each_or_report(pairs, stylize_file, single)
+    return outcome(len(written), refused + failed, single)
+
+
+def outcome(written: int, failures: int, single: bool) -> int:
+    """The exit code (1 if any input failed), after a line counting them when there were several."""
+    if failures and not single:
+        print(f"{written} of {written + failures} images written; {failures} failed", file=sys.stderr)
+    return EXIT_SOME_FAILED if failures else 0
+
+
+def networked(args: argparse.Namespace, look: PersonLook | None) -> Stylize:
+    """The fast method: the Magenta network (with the person mask when asked), the model opened once."""
+    from live_style.commands.common import open_model, styles_vector
+    from live_style.model.segmenter import Segmenter, locate_segmenter
+
     segmenter = Segmenter(locate_segmenter(args.segmenter)) if look is not None else None
     model = open_model(args, "still")
     vector = styles_vector(model, args)
-    for original, out_path in zip(originals, outputs, strict=True):
-        started = time.perf_counter()
-        content = to_bgr_uint8(original)
+
+    def stylize(content: np.ndarray, _out_path: Path) -> np.ndarray:
         height, width = content.shape[:2]
         size = None if args.output_size == "input" else model.processing_shape(height, width, args.size)[::-1]
         vector_here = with_strength(model, vector, content, args.strength)
         stylized = model.stylize(content, vector_here, args.size, size, preserve_colors=args.preserve_colors)
-        if segmenter is not None:
-            stylized = with_person(model, segmenter, content, stylized, args.size, look)
-        write_image(out_path, with_alpha(stylized, original, out_path))
-        elapsed = time.perf_counter() - started
-        print(f"wrote {out_path} ({stylized.shape[1]}x{stylized.shape[0]}, {elapsed:.2f} s)", file=sys.stderr)
-    return 0
+        if segmenter is None:
+            return stylized
+        return with_person(model, segmenter, content, stylized, args.size, look)
+
+    return stylize
 
 
 def with_person(
@@ -150,8 +170,8 @@ def with_person(
     return composite(original, stylized, guided_upsample(segmenter(small), original), look)
 
 
-def optimize_images(args: argparse.Namespace, originals: list[np.ndarray], outputs: list[Path]) -> int:
-    """The Gatys et al. optimization for each image, written at its size unless --output-size processing."""
+def optimizing(args: argparse.Namespace) -> Stylize:
+    """The Gatys et al. optimization, written at the input's size unless --output-size processing."""
     from live_style.model.gatys import LossWeights
     from live_style.model.optimize import OptimizeOptions, Optimizer
 
@@ -174,16 +194,11 @@ def optimize_images(args: argparse.Namespace, originals: list[np.ndarray], outpu
             args.quiet,
         )
     )
-    for original, out_path in zip(originals, outputs, strict=True):
-        started = time.perf_counter()
-        content = to_bgr_uint8(original)
+
+    def stylize(content: np.ndarray, out_path: Path) -> np.ndarray:
         result = optimizer.stylize(content, style, out_path)
-        if args.output_size == "input":
-            result = resize_frames(result[None], *content.shape[:2])[0]
-        write_image(out_path, with_alpha(result, original, out_path))
-        elapsed = time.perf_counter() - started
-        print(
-            f"wrote {out_path} ({result.shape[1]}x{result.shape[0]}, {args.steps} steps, {elapsed:.1f} s)",
-            file=sys.stderr,
-        )
-    return 0
+        if args.output_size == "processing":
+            return result
+        return resize_frames(result[None], *content.shape[:2])[0]
+
+    return stylize

@@ -128,12 +128,12 @@ def check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Open the source, the model and the outputs, then run the live pipeline until it stops."""
     from live_style.commands.common import live_controls, open_model, person_mode, say, segmenter_supply
-    from live_style.imaging import read_image
     from live_style.pipeline.live import LiveOptions, LivePipeline
     from live_style.pipeline.live_console import Console, report
     from live_style.pipeline.live_window import WindowFrontEnd
     from live_style.sinks.recording import Recording
     from live_style.sources.capture import list_cameras, open_camera, open_input
+    from live_style.stills import read_image
     from live_style.styles import StyleBank, live_style_files, parse_mix
 
     if args.list_cameras:

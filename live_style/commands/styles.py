@@ -12,7 +12,8 @@ import numpy as np
 
 from live_style.commands.options import add_command, add_model_options, positive_int
 from live_style.errors import UserError
-from live_style.imaging import draw_text_block, read_image, to_bgr_uint8, write_image
+from live_style.imaging import draw_text_block, to_bgr_uint8, write_image
+from live_style.stills import read_image
 from live_style.styles import IMAGE_SUFFIXES, builtin_styles, style_files
 from live_style.synthetic_media import scene
 

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from live_style.errors import UserError
-from live_style.imaging import center_square, read_image, to_bgr_uint8
+from live_style.imaging import center_square, to_bgr_uint8
+from live_style.stills import read_image
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
