@@ -13,6 +13,7 @@ import functools
 import json
 import random
 import socket
+import struct
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -466,4 +467,114 @@ def test_stalled_and_abandoned_requests_hold_nothing(studio: Server, clip: list[
     for sock in (trickle, stalled_body):
         sock.close()
     run_async(every_slot_serves(studio, clip))
+    assert_no_traceback(studio)
+
+
+# --- what aiohttp refuses before the app, and what the log repeats -----------------------------------
+
+LOG_LINES_PER_S = 10  # the studio's rate limit on refusal lines (live_style.server.refusals.LINES_PER_S)
+
+
+def raw_exchange(port: int, data: bytes) -> tuple[int, dict[str, str], str]:
+    """(status, headers, body) of one raw request on its own connection (read to the close)."""
+    with raw_request(port, data) as sock:
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines if ": " in line)
+    return int(status_line.split()[1]), {name.lower(): value for name, value in headers.items()}, body.decode()
+
+
+def assert_studio_refusal(status: int, headers: dict[str, str], body: str, what: str) -> None:
+    """A 4xx in the studio's format: JSON with the reason, and the security headers."""
+    assert 400 <= status < 500, (what, status, body)
+    assert headers.get("content-type", "").startswith("application/json"), (what, headers)
+    assert json.loads(body)["error"], (what, body)
+    for name in ("content-security-policy", "x-frame-options", "x-content-type-options"):
+        assert name in headers, (what, name, headers)
+    assert headers.get("cross-origin-resource-policy") == "same-origin", (what, headers)
+
+
+def new_log_lines(server: Server, start: int) -> list[str]:
+    return server.errors().splitlines()[start:]
+
+
+UNREADABLE = {
+    "a 9 kB request line": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "two Host headers": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n",
+    "no Host": b"GET /api/config HTTP/1.1\r\nConnection: close\r\n\r\n",
+    "a control character in a header": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A\x01: b\r\n\r\n",
+    "HTTP/1.2": b"GET / HTTP/1.2\r\nHost: 127.0.0.1\r\n\r\n",
+}
+
+
+def test_requests_aiohttp_cannot_read_are_one_rate_limited_line_each_and_the_studios_refusal(studio: Server) -> None:
+    """A page firing `new Image()` at a 9 kB URL, and the other ways a request fails in aiohttp's parser."""
+    start = len(studio.errors().splitlines())
+    for what, data in UNREADABLE.items():
+        assert_studio_refusal(*raw_exchange(studio.port, data), what)
+    assert len(new_log_lines(studio, start)) == len(UNREADABLE), new_log_lines(studio, start)
+    time.sleep(1.1)  # a fresh second of the rate limit
+    start, began = len(studio.errors().splitlines()), time.monotonic()
+    sent = 0
+    while sent < 1000 and time.monotonic() - began < 10:
+        raw_exchange(studio.port, UNREADABLE["a 9 kB request line"])
+        sent += 1
+    seconds = time.monotonic() - began
+    lines = new_log_lines(studio, start)
+    print(f"{sent} unreadable requests in {seconds:.1f} s: {len(lines)} log lines")
+    assert len(lines) <= LOG_LINES_PER_S * (seconds + 2), lines[:20]
+    assert all(len(line) < 300 for line in lines), max(lines, key=len)
+    assert_no_traceback(studio)
+
+
+def test_aiohttps_own_404_and_405_are_the_studios_refusals(studio: Server) -> None:
+    cases = {
+        "an unknown path": b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "/static/": b"GET /static/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "POST /": b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "OPTIONS /api/offer": b"OPTIONS /api/offer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "TRACE /": b"TRACE / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /api/offer": b"GET /api/offer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    }
+    start = len(studio.errors().splitlines())
+    for what, data in cases.items():
+        status, headers, body = raw_exchange(studio.port, data)
+        assert_studio_refusal(status, headers, body, what)
+        assert status == (404 if what in ("an unknown path", "/static/") else 405), (what, status)
+    lines = new_log_lines(studio, start)
+    assert len(lines) == len(cases) and all(line.startswith("refused ") for line in lines), lines
+    assert_no_traceback(studio)
+
+
+def test_what_a_request_carries_is_escaped_and_cut_before_it_is_logged_or_echoed(studio: Server) -> None:
+    start = len(studio.errors().splitlines())
+    for path in ("/x%0arefused%20GET%20/forged%20(404):%20a%20forged%20line", "/x%1b[2J%1b[31mred", "/x%00%7f%c2%85"):
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        status, _, body = raw_exchange(studio.port, request.encode())
+        assert status == 404 and "\x1b" not in body and "\n" not in json.loads(body)["error"], (path, body)
+    status, body, _ = http(studio.base + "/api/config", headers={"Sec-Fetch-Site": "cross-" + "x" * 8000})
+    assert status == 403 and len(json.loads(body)["error"]) < 300, len(body)
+    lines = new_log_lines(studio, start)
+    assert len(lines) == 4, lines
+    assert not any(line.startswith("refused GET /forged") for line in lines), lines
+    assert not any(char in studio.errors() for char in "\x1b\x00\x7f\x85"), lines
+    assert all(len(line) < 400 for line in lines), max(lines, key=len)
+
+
+def test_clients_that_leave_mid_download_are_one_line_at_most(studio: Server) -> None:
+    start = len(studio.errors().splitlines())
+    for _ in range(30):  # pipelined downloads of the script into a tiny window, then a reset
+        sock = raw_request(studio.port, b"GET /static/studio.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 200)
+        time.sleep(0.01)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    time.sleep(1)
+    lines = new_log_lines(studio, start)
+    print(f"30 downloads cut off: {len(lines)} log lines")
+    assert len(lines) <= LOG_LINES_PER_S * 2 and all("\n" not in line for line in lines), lines
+    assert not any("Unhandled exception" in line for line in lines), lines
+    assert http(studio.base + "/static/studio.js")[0] == 200
     assert_no_traceback(studio)

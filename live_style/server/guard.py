@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import logging
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Iterable
@@ -28,23 +27,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from live_style.server.refusals import SECURITY_HEADERS, printable, refusal
+
 PAGE_HEADER = "X-Live-Style-Page"
 TOKEN_HEADER = "X-Live-Style-Token"
 TOKEN_COOKIE = "live_style_token"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -101,11 +90,11 @@ class Guard:
         """Why a request comes from another site's page, or None when it is the studio's own (or no browser's)."""
         origin = request.headers.get("Origin")
         if origin is not None and origin.lower() != self.own_origin(request):
-            return f"requests from {origin[:100]} are refused; open the studio's own address"
+            return f"requests from {printable(origin)} are refused; open the studio's own address"
         site = request.headers.get("Sec-Fetch-Site", "same-origin")
         navigation = request.method == "GET" and request.headers.get("Sec-Fetch-Mode") == "navigate"
         if site not in ("same-origin", "none") and not (navigation and request.path == "/"):
-            return f"a {site} request is refused; open the studio's own address"
+            return f"a {printable(site, 40)} request is refused; open the studio's own address"
         return None
 
     def token_given(self, request: web.Request) -> bool:
@@ -146,11 +135,3 @@ class Guard:
         if self.token and request.query.get("token"):
             response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="Strict", secure=self.tls)
         return response
-
-
-def refusal(request: web.Request, status: int, reason: str) -> web.Response:
-    """A refused request: one log line, the status, and the reason as JSON."""
-    log.info("refused %s %s (%d): %s", request.method, request.rel_url.raw_path[:100], status, reason)
-    response = web.json_response({"error": reason}, status=status)
-    response.headers.update(SECURITY_HEADERS)
-    return response
