@@ -422,6 +422,52 @@ def test_parallel_huge_uploads_keep_memory_bounded_and_nothing_lands_in_the_cach
     assert_no_traceback(studio)
 
 
+def noise_png(megabytes: float) -> bytes:
+    """A PNG of random pixels: as big on the wire as decoded."""
+    side = int((megabytes * 2**20 / 3) ** 0.5)
+    return cv2.imencode(".png", np.random.default_rng(39).integers(0, 256, (side, side, 3), np.uint8))[1].tobytes()
+
+
+def test_parallel_uploads_past_the_cap_are_refused_unread_and_memory_stays_flat(
+    studio: Server, clip: list[np.ndarray]
+) -> None:
+    """120 parallel uploads of a 9.8 MB PNG into a session's set, then 120 more into the full set."""
+    png = noise_png(9.8)
+    assert len(png) > 9.5 * 2**20
+
+    async def scenario() -> list[tuple[list[int], float, float]]:
+        client = Client(studio, clip)
+        assert (await client.connect())[0] == 200
+        await client.stylized(2)
+        url = f"{studio.base}/api/sessions/{client.session}/styles"
+        headers = {PAGE_HEADER: client.secret, "Content-Type": "image/png"}
+        loop = asyncio.get_running_loop()
+        rounds = []
+        with concurrent.futures.ThreadPoolExecutor(120) as threads:
+            for _ in range(2):
+                before = rss_mb(studio.process.pid)
+                reset_rss_peak(studio.process.pid)
+                uploads = [loop.run_in_executor(threads, http, url, "POST", headers, png, 120) for _ in range(120)]
+                statuses = [status for status, _, _ in await asyncio.gather(*uploads)]
+                peak, after = rss_peak_mb(studio.process.pid), rss_mb(studio.process.pid)
+                rounds.append((statuses, peak - before, after - before))
+                print(f"120 parallel 9.8 MB uploads: RSS {before:.0f} -> peak {peak:.0f} -> {after:.0f} MB")
+        await client.stylized(3)
+        await close(client)
+        return rounds
+
+    start = len(studio.errors().splitlines())
+    (filling, fill_peak, _), (full, full_peak, full_after) = run_async(scenario())
+    assert sorted(filling) == [200] * 8 + [429] * 112, filling
+    assert full == [429] * 120, full
+    assert fill_peak < 350, f"filling the set grew the server {fill_peak:.0f} MB at its peak"
+    assert full_peak < 100 and full_after < 50, f"refusals grew the server {full_peak:.0f} MB ({full_after:.0f} after)"
+    lines = new_log_lines(studio, start)
+    print(f"{len(lines)} log lines for 232 refusals")
+    assert "reload the page" in studio.errors()
+    assert_no_traceback(studio)
+
+
 def test_a_phone_mpo_is_taken_as_its_first_picture(studio: Server, clip: list[np.ndarray]) -> None:
     from PIL import Image
 

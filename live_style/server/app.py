@@ -135,9 +135,9 @@ async def offer(request: web.Request) -> web.Response:
 async def upload_style(request: web.Request) -> web.Response:
     """The raw image file as the body; the new style (index, name, thumbnail) or 4xx with the reason."""
     session = own_session(request)
-    data = await read_body(request, MAX_UPLOAD_BYTES, "the image")
     try:
-        return web.json_response(await request.app[STUDIO].add_upload(session, data))
+        style = await request.app[STUDIO].add_upload(session, lambda: read_body(request, MAX_UPLOAD_BYTES, "the image"))
+        return web.json_response(style)
     except UserError as error:
         raise Refused(400, str(error)) from None
 
