@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from aiortc.rtcsctptransport import WEBRTC_STRING
 from conftest import CHROMIUM, ROOT, SHARED
 from handheld import handheld_clip
 from studio import (
@@ -371,6 +372,37 @@ def test_bad_control_messages_get_an_error_reply_and_the_session_goes_on(
         await close(client)
 
     run_async(scenario())
+    assert_no_traceback(studio)
+
+
+async def send_as_text(client: Client, data: bytes) -> None:
+    """`data` as a string message (PPID 51) whatever its bytes: what a broken or hostile peer can send."""
+    transport = client.channel.transport
+    transport._data_channel_queue.append((client.channel, WEBRTC_STRING, data))
+    await transport._data_channel_flush()
+
+
+def test_string_messages_that_are_not_utf8_get_an_error_reply_and_the_session_goes_on(
+    studio: Server, clip: list[np.ndarray]
+) -> None:
+    broken = [b"\xff", b'{"ping": 1}\xc3', b"\xed\xa0\x80", b'{"style": 0, "x": "\xc0\xaf"}']
+
+    async def scenario() -> None:
+        client = Client(studio, clip)
+        assert (await client.connect())[0] == 200
+        await client.wait_for(lambda: client.channel.readyState == "open", 30, "the control channel")
+        await client.stylized(2)
+        for data in broken:
+            await send_as_text(client, data)
+        client.send(json.dumps({"ping": 39}))
+        await client.wait_for(lambda: {"pong": 39} in client.replies, 10, "the pong after the broken messages")
+        errors = [reply["error"] for reply in client.replies if "error" in reply]
+        assert len(errors) == len(broken) and all("UTF-8" in error for error in errors), errors
+        await client.stylized(10)  # the session goes on
+        await close(client)
+
+    run_async(scenario())
+    assert "no video" not in studio.errors()
     assert_no_traceback(studio)
 
 
