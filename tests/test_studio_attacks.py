@@ -500,6 +500,30 @@ def test_parallel_uploads_past_the_cap_are_refused_unread_and_memory_stays_flat(
     assert_no_traceback(studio)
 
 
+def test_bodies_read_at_once_share_one_budget(studio: Server) -> None:
+    """Offers that promise 64 kB and stall: past the shared budget (24 MB) the next is refused at once."""
+    secret = studio.page_secret()
+    promise = (
+        f"POST /api/offer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"{PAGE_HEADER}: {secret}\r\nContent-Length: {64 * 1024}\r\n\r\n"
+    ).encode() + b'{"sdp": "'
+    stalled = []
+    try:
+        for _ in range(24 * 16):  # 24 MB of promised bodies
+            stalled.append(raw_request(studio.port, promise))
+        time.sleep(0.5)
+        start = time.monotonic()
+        head, _, start_of_body = promise.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n").partition(b"\r\n\r\n")
+        offer = (start_of_body + b'v=0", "type": "offer"}').ljust(64 * 1024)
+        status, _, body = raw_exchange(studio.port, head + b"\r\n\r\n" + offer)
+        assert status == 503 and "other requests" in json.loads(body)["error"], (status, body)
+        assert time.monotonic() - start < 2
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert_no_traceback(studio)
+
+
 def test_a_phone_mpo_is_taken_as_its_first_picture(studio: Server, clip: list[np.ndarray]) -> None:
     from PIL import Image
 
