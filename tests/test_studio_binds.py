@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psutil
+import pytest
 from conftest import ROOT
 from studio import Server, http
 
@@ -13,7 +13,8 @@ FOREIGN_ADDRESSES = ("8.8.8.8", "255.255.255.255", "[2001:db8::7]", "10.254.253.
 
 
 def machine_addresses() -> list[str]:
-    """This machine's interface addresses as a Host header writes them."""
+    """This machine's interface addresses as a Host header writes them (psutil's list, as the server's)."""
+    psutil = pytest.importorskip("psutil")
     found = []
     for entries in psutil.net_if_addrs().values():
         for entry in entries:
@@ -28,15 +29,16 @@ def machine_addresses() -> list[str]:
 def test_a_wildcard_bind_answers_only_to_this_machines_addresses_and_warns_of_plain_http(
     cache_dir: Path, tmp_path: Path
 ) -> None:
+    addresses = machine_addresses()
     server = Server("--host", "0.0.0.0", "--style", str(ROOT / "styles"), cache=cache_dir, log=tmp_path / "serve.log")
     try:
         token = server.url.split("?token=", 1)[1]
         config = f"{server.base}/api/config?token={token}"
         for address in FOREIGN_ADDRESSES:
-            assert address.strip("[]") not in str(machine_addresses())
+            assert address.strip("[]") not in str(addresses)
             status, body, _ = http(config, headers={"Host": f"{address}:{server.port}"})
             assert status == 421, (address, status, body)
-        for address in machine_addresses():
+        for address in addresses:
             status, body, _ = http(config, headers={"Host": f"{address}:{server.port}"})
             assert status == 200, (address, status, body)
         warning = [line for line in server.errors().splitlines() if line.startswith("warning:")]
