@@ -13,6 +13,7 @@ import functools
 import json
 import random
 import socket
+import struct
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from aiortc.rtcsctptransport import WEBRTC_STRING
 from conftest import CHROMIUM, SHARED
 from handheld import handheld_clip
 from studio import (
@@ -374,6 +376,36 @@ def test_bad_control_messages_get_an_error_reply_and_the_session_goes_on(
     assert_no_traceback(studio)
 
 
+async def send_as_text(client: Client, data: bytes) -> None:
+    """`data` as a string message (PPID 51) whatever its bytes: what a broken or hostile peer can send."""
+    transport = client.channel.transport
+    transport._data_channel_queue.append((client.channel, WEBRTC_STRING, data))
+    await transport._data_channel_flush()
+
+
+def test_string_messages_that_are_not_utf8_get_an_error_reply_and_the_session_goes_on(
+    studio: Server, clip: list[np.ndarray]
+) -> None:
+    broken = [b"\xff", b'{"ping": 1}\xc3', b"\xed\xa0\x80", b'{"style": 0, "x": "\xc0\xaf"}']
+
+    async def scenario() -> None:
+        client = Client(studio, clip)
+        assert (await client.connect())[0] == 200
+        await client.wait_for(lambda: client.channel.readyState == "open", 30, "the control channel")
+        await client.stylized(2)
+        for data in broken:
+            await send_as_text(client, data)
+        client.send(json.dumps({"ping": 39}))
+        await client.wait_for(lambda: {"pong": 39} in client.replies, 10, "the pong after the broken messages")
+        errors = [reply["error"] for reply in client.replies if "error" in reply]
+        assert len(errors) == len(broken) and all("UTF-8" in error for error in errors), errors
+        await client.stylized(10)  # the session goes on
+        await close(client)
+
+    run_async(scenario())
+    assert_no_traceback(studio)
+
+
 # --- uploads and connections ------------------------------------------------------------------------
 
 
@@ -422,6 +454,76 @@ def test_parallel_huge_uploads_keep_memory_bounded_and_nothing_lands_in_the_cach
     assert_no_traceback(studio)
 
 
+def noise_png(megabytes: float) -> bytes:
+    """A PNG of random pixels: as big on the wire as decoded."""
+    side = int((megabytes * 2**20 / 3) ** 0.5)
+    return cv2.imencode(".png", np.random.default_rng(39).integers(0, 256, (side, side, 3), np.uint8))[1].tobytes()
+
+
+def test_parallel_uploads_past_the_cap_are_refused_unread_and_memory_stays_flat(
+    studio: Server, clip: list[np.ndarray]
+) -> None:
+    """120 parallel uploads of a 9.8 MB PNG into a session's set, then 120 more into the full set."""
+    png = noise_png(9.8)
+    assert len(png) > 9.5 * 2**20
+
+    async def scenario() -> list[tuple[list[int], float, float]]:
+        client = Client(studio, clip)
+        assert (await client.connect())[0] == 200
+        await client.stylized(2)
+        url = f"{studio.base}/api/sessions/{client.session}/styles"
+        headers = {PAGE_HEADER: client.secret, "Content-Type": "image/png"}
+        loop = asyncio.get_running_loop()
+        rounds = []
+        with concurrent.futures.ThreadPoolExecutor(120) as threads:
+            for _ in range(2):
+                before = rss_mb(studio.process.pid)
+                reset_rss_peak(studio.process.pid)
+                uploads = [loop.run_in_executor(threads, http, url, "POST", headers, png, 120) for _ in range(120)]
+                statuses = [status for status, _, _ in await asyncio.gather(*uploads)]
+                peak, after = rss_peak_mb(studio.process.pid), rss_mb(studio.process.pid)
+                rounds.append((statuses, peak - before, after - before))
+                print(f"120 parallel 9.8 MB uploads: RSS {before:.0f} -> peak {peak:.0f} -> {after:.0f} MB")
+        await client.stylized(3)
+        await close(client)
+        return rounds
+
+    start = len(studio.errors().splitlines())
+    (filling, fill_peak, _), (full, full_peak, full_after) = run_async(scenario())
+    assert sorted(filling) == [200] * 8 + [429] * 112, filling
+    assert full == [429] * 120, full
+    assert fill_peak < 350, f"filling the set grew the server {fill_peak:.0f} MB at its peak"
+    assert full_peak < 100 and full_after < 50, f"refusals grew the server {full_peak:.0f} MB ({full_after:.0f} after)"
+    lines = new_log_lines(studio, start)
+    print(f"{len(lines)} log lines for 232 refusals")
+    assert "reload the page" in studio.errors()
+    assert_no_traceback(studio)
+
+
+def test_bodies_read_at_once_share_one_budget(studio: Server) -> None:
+    """Offers that promise 64 kB and stall: past the shared budget (24 MB) the next is refused at once."""
+    secret = studio.page_secret()
+    promise = (
+        f"POST /api/offer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"{PAGE_HEADER}: {secret}\r\nContent-Length: {64 * 1024}\r\n\r\n"
+    ).encode() + b'{"sdp": "'
+    stalled = []
+    try:
+        for _ in range(24 * 16):  # 24 MB of promised bodies
+            stalled.append(raw_request(studio.port, promise))
+        time.sleep(0.5)
+        start = time.monotonic()
+        head, _, start_of_body = promise.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n").partition(b"\r\n\r\n")
+        offer = (start_of_body + b'v=0", "type": "offer"}').ljust(64 * 1024)
+        status, _, body = raw_exchange(studio.port, head + b"\r\n\r\n" + offer)
+        assert status == 503 and "other requests" in json.loads(body)["error"], (status, body)
+        assert time.monotonic() - start < 2
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert_no_traceback(studio)
+
+
 def test_a_phone_mpo_is_taken_as_its_first_picture(studio: Server, clip: list[np.ndarray]) -> None:
     from PIL import Image
 
@@ -467,4 +569,124 @@ def test_stalled_and_abandoned_requests_hold_nothing(studio: Server, clip: list[
     for sock in (trickle, stalled_body):
         sock.close()
     run_async(every_slot_serves(studio, clip))
+    assert_no_traceback(studio)
+
+
+# --- what aiohttp refuses before the app, and what the log repeats -----------------------------------
+
+LOG_LINES_PER_S = 10  # the studio's rate limit on refusal lines (live_style.server.refusals.LINES_PER_S)
+
+
+def raw_exchange(port: int, data: bytes) -> tuple[int, dict[str, str], str]:
+    """(status, headers, body) of one raw request on its own connection (read to the close)."""
+    with raw_request(port, data) as sock:
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines if ": " in line)
+    return int(status_line.split()[1]), {name.lower(): value for name, value in headers.items()}, body.decode()
+
+
+def assert_studio_refusal(status: int, headers: dict[str, str], body: str, what: str) -> None:
+    """A 4xx in the studio's format: JSON with the reason, and the security headers."""
+    assert 400 <= status < 500, (what, status, body)
+    assert headers.get("content-type", "").startswith("application/json"), (what, headers)
+    assert json.loads(body)["error"], (what, body)
+    for name in ("content-security-policy", "x-frame-options", "x-content-type-options"):
+        assert name in headers, (what, name, headers)
+    assert headers.get("cross-origin-resource-policy") == "same-origin", (what, headers)
+
+
+def new_log_lines(server: Server, start: int) -> list[str]:
+    return server.errors().splitlines()[start:]
+
+
+def refusal_lines(server: Server, start: int) -> list[str]:
+    """The new log lines that refuse a request (not the rate limit's count of lines it dropped)."""
+    return [line for line in new_log_lines(server, start) if not line.endswith("were not logged)")]
+
+
+def log_start(server: Server) -> int:
+    """The log's length, once the rate limit's second has passed (an earlier test may have spent it)."""
+    time.sleep(1.1)
+    return len(server.errors().splitlines())
+
+
+UNREADABLE = {
+    "a 9 kB request line": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "two Host headers": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n",
+    "no Host": b"GET /api/config HTTP/1.1\r\nConnection: close\r\n\r\n",
+    "a control character in a header": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A\x01: b\r\n\r\n",
+    "HTTP/1.2": b"GET / HTTP/1.2\r\nHost: 127.0.0.1\r\n\r\n",
+}
+
+
+def test_requests_aiohttp_cannot_read_are_one_rate_limited_line_each_and_the_studios_refusal(studio: Server) -> None:
+    """A page firing `new Image()` at a 9 kB URL, and the other ways a request fails in aiohttp's parser."""
+    start = log_start(studio)
+    for what, data in UNREADABLE.items():
+        assert_studio_refusal(*raw_exchange(studio.port, data), what)
+    assert len(refusal_lines(studio, start)) == len(UNREADABLE), refusal_lines(studio, start)
+    start, began = log_start(studio), time.monotonic()
+    sent = 0
+    while sent < 1000 and time.monotonic() - began < 10:
+        raw_exchange(studio.port, UNREADABLE["a 9 kB request line"])
+        sent += 1
+    seconds = time.monotonic() - began
+    lines = new_log_lines(studio, start)
+    print(f"{sent} unreadable requests in {seconds:.1f} s: {len(lines)} log lines")
+    assert len(lines) <= LOG_LINES_PER_S * (seconds + 2), lines[:20]
+    assert all(len(line) < 300 for line in lines), max(lines, key=len)
+    assert_no_traceback(studio)
+
+
+def test_aiohttps_own_404_and_405_are_the_studios_refusals(studio: Server) -> None:
+    cases = {
+        "an unknown path": b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "/static/": b"GET /static/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "POST /": b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "OPTIONS /api/offer": b"OPTIONS /api/offer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "TRACE /": b"TRACE / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /api/offer": b"GET /api/offer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    }
+    start = log_start(studio)
+    for what, data in cases.items():
+        status, headers, body = raw_exchange(studio.port, data)
+        assert_studio_refusal(status, headers, body, what)
+        assert status == (404 if what in ("an unknown path", "/static/") else 405), (what, status)
+    lines = refusal_lines(studio, start)
+    assert len(lines) == len(cases) and all(line.startswith("refused ") for line in lines), lines
+    assert_no_traceback(studio)
+
+
+def test_what_a_request_carries_is_escaped_and_cut_before_it_is_logged_or_echoed(studio: Server) -> None:
+    start = log_start(studio)
+    for path in ("/x%0arefused%20GET%20/forged%20(404):%20a%20forged%20line", "/x%1b[2J%1b[31mred", "/x%00%7f%c2%85"):
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        status, _, body = raw_exchange(studio.port, request.encode())
+        assert status == 404 and "\x1b" not in body and "\n" not in json.loads(body)["error"], (path, body)
+    status, body, _ = http(studio.base + "/api/config", headers={"Sec-Fetch-Site": "cross-" + "x" * 8000})
+    assert status == 403 and len(json.loads(body)["error"]) < 300, len(body)
+    lines = refusal_lines(studio, start)
+    assert len(lines) == 4, lines
+    assert not any(line.startswith("refused GET /forged") for line in lines), lines
+    assert not any(char in studio.errors() for char in "\x1b\x00\x7f\x85"), lines
+    assert all(len(line) < 400 for line in lines), max(lines, key=len)
+
+
+def test_clients_that_leave_mid_download_are_one_line_at_most(studio: Server) -> None:
+    start = log_start(studio)
+    for _ in range(30):  # pipelined downloads of the script into a tiny window, then a reset
+        sock = raw_request(studio.port, b"GET /static/studio.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 200)
+        time.sleep(0.01)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    time.sleep(1)
+    lines = new_log_lines(studio, start)
+    print(f"30 downloads cut off: {len(lines)} log lines")
+    assert len(lines) <= LOG_LINES_PER_S * 3 and all("\n" not in line for line in lines), lines
+    assert not any("Unhandled exception" in line for line in lines), lines
+    assert http(studio.base + "/static/studio.js")[0] == 200
     assert_no_traceback(studio)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+import sys
 from pathlib import Path
 
 from live_style.commands.options import (
@@ -25,6 +26,10 @@ EXAMPLES = (
     "live-style serve                            # then open the printed URL",
     "live-style serve --host 0.0.0.0 --cert cert.pem --key key.pem   # other machines: HTTPS and a token",
     "live-style serve --camera 0                 # watch and steer this machine's webcam from a browser",
+)
+CLEAR_TEXT_WARNING = (
+    "warning: served over plain http: the token and its cookie cross the network in clear text, and browsers "
+    "on other machines refuse the camera to http pages; give --cert and --key for HTTPS"
 )
 INSTALL_HINT = "pip install -e '.[serve]' (or pip install aiortc aiohttp pillow)"
 
@@ -99,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     local = is_loopback(args.host)
     token = args.token or ("" if local else secrets.token_urlsafe(18))
     tls = serving.tls_context(args.cert, args.key)
+    guard = guard_module.Guard.for_bind(args.host, args.allow_host or [], token, tls is not None)
     files = studio_files(args.style)
     segmenter = segmenter_supply(args, person_mode(args)[0])
     source = open_watch_source(args)
@@ -120,13 +126,18 @@ def run(args: argparse.Namespace) -> int:
         raise
     if local:
         app_module.keep_ice_on_loopback()
-    guard = guard_module.Guard.for_bind(args.host, args.allow_host or [], token, tls is not None)
     app = app_module.build_app(studio, guard)
     url = serving.page_url(sock, args.host, token, tls is not None)
-    asyncio.run(
-        serving.serve(app, studio, sock, tls, source, lambda: print(f"live-style studio: open {url}", flush=True))
-    )
+    warning = CLEAR_TEXT_WARNING if not local and tls is None else ""
+    asyncio.run(serving.serve(app, studio, sock, tls, source, lambda: announce(url, warning)))
     return 0
+
+
+def announce(url: str, warning: str) -> None:
+    """The address to open (stdout), after any warning about how it is served (stderr)."""
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    print(f"live-style studio: open {url}", flush=True)
 
 
 def studio_files(styles: list[str] | None) -> list[Path]:

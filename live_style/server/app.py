@@ -20,9 +20,10 @@ from aiohttp import web
 
 from live_style.errors import UserError
 from live_style.server.gallery import MAX_UPLOAD_BYTES
-from live_style.server.guard import PAGE_HEADER, Guard, refusal
+from live_style.server.guard import PAGE_HEADER, Guard
 from live_style.server.limits import Refused, read_body
 from live_style.server.offer import MAX_OFFER_BYTES, offer_from_body
+from live_style.server.refusals import printable, refusal
 from live_style.server.session import Session
 from live_style.server.studio import Busy, Studio
 
@@ -47,11 +48,18 @@ def keep_ice_on_loopback() -> None:
 
 @web.middleware
 async def refusals(request: web.Request, handler) -> web.StreamResponse:
-    """A `Refused` anywhere in a handler becomes its 4xx with the reason."""
+    """A `Refused` anywhere in a handler, and aiohttp's own 404 and 405, become the studio's 4xx with the reason."""
     try:
         return await handler(request)
     except Refused as error:
         return refusal(request, error.status, str(error))
+    except web.HTTPMethodNotAllowed as error:
+        allowed = ", ".join(sorted(error.allowed_methods))
+        response = refusal(request, 405, f"{printable(request.method, 20)} is not taken here; use {allowed}")
+        response.headers["Allow"] = allowed
+        return response
+    except web.HTTPNotFound:
+        return refusal(request, 404, f"no such page: {printable(request.path)}")
 
 
 async def index(request: web.Request) -> web.Response:
@@ -63,7 +71,7 @@ async def index(request: web.Request) -> web.Response:
 async def static_file(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
     if name not in STATIC_FILES:
-        raise Refused(404, f"no such file: /static/{name[:100]}")
+        raise Refused(404, f"no such file: /static/{printable(name)}")
     return web.FileResponse(STATIC / name, headers={"Content-Type": STATIC_FILES[name]})
 
 
@@ -98,7 +106,7 @@ def page_secret(request: web.Request) -> str:
 def require_json(request: web.Request) -> None:
     """JSON only: a content type no other site's page can send without a CORS preflight (never granted)."""
     if request.content_type != "application/json":
-        raise Refused(415, f"send application/json, not {request.content_type[:60]}")
+        raise Refused(415, f"send application/json, not {printable(request.content_type, 60)}")
 
 
 def own_session(request: web.Request) -> Session:
@@ -120,16 +128,16 @@ async def offer(request: web.Request) -> web.Response:
     except Busy as error:
         raise Refused(503, str(error)) from None
     except Exception as error:  # an SDP aiortc cannot take after all; the session has freed its slot
-        raise Refused(400, f"the offer was refused: {error!r}"[:200]) from None
+        raise Refused(400, printable(f"the offer was refused: {error!r}", 200)) from None
     return web.json_response({"sdp": answer.sdp, "type": answer.type, "session": session.id})
 
 
 async def upload_style(request: web.Request) -> web.Response:
     """The raw image file as the body; the new style (index, name, thumbnail) or 4xx with the reason."""
     session = own_session(request)
-    data = await read_body(request, MAX_UPLOAD_BYTES, "the image")
     try:
-        return web.json_response(await request.app[STUDIO].add_upload(session, data))
+        style = await request.app[STUDIO].add_upload(session, lambda: read_body(request, MAX_UPLOAD_BYTES, "the image"))
+        return web.json_response(style)
     except UserError as error:
         raise Refused(400, str(error)) from None
 

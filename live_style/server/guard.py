@@ -4,7 +4,7 @@ A server on the user's machine that holds a camera must assume that every web pa
 can send it requests. Three checks stand between such a page and the studio:
 
 - **Host** must name this server (loopback names, the `--host` address, `--allow-host` names, and
-  for a wildcard bind this machine's names and any IP address): a DNS-rebound name is refused with
+  for a wildcard bind this machine's names and interface addresses): a DNS-rebound name is refused with
   421, so another site's page can never read a response.
 - **Origin**, when a browser sends one, must be the server's own (`Sec-Fetch-Site` too): another
   origin's `fetch()` or form POST is refused with 403 before any handler runs.
@@ -20,48 +20,70 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import logging
+import itertools
+import re
 import secrets
 import socket
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from live_style.errors import UserError
+from live_style.server.refusals import SECURITY_HEADERS, printable, refusal
+
 PAGE_HEADER = "X-Live-Style-Page"
 TOKEN_HEADER = "X-Live-Style-Token"
 TOKEN_COOKIE = "live_style_token"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def host_name(header: str) -> str:
-    """The name or address in a Host header, without its port or IPv6 brackets, lower-cased."""
+    """The name or address in a Host header, without its port or IPv6 brackets, lower-cased (addresses as
+    Python writes them)."""
     header = header.strip().lower()
     if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else ""
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+        name = header[1 : header.find("]")] if "]" in header else ""
+    else:
+        name = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+    return ip_text(name) or name
 
 
-def is_ip_address(name: str) -> bool:
+def ip_text(text: str) -> str:
+    """The IP address `text` is, written as Python writes it; "" for anything else."""
     try:
-        ipaddress.ip_address(name)
+        return str(ipaddress.ip_address(text))
     except ValueError:
-        return False
-    return True
+        return ""
+
+
+def allowed_name(value: str) -> str:
+    """An --allow-host value as a Host header names it (proxy.example:8443, [2001:db8::1] and
+    https://studio.example all work); a UserError for what names no host."""
+    text = value.strip()
+    parts = urllib.parse.urlsplit(text if "://" in text else "//" + text)
+    name = ip_text(text.strip("[]")) or host_name(parts.netloc)
+    if not (ip_text(name) or HOST_NAME.fullmatch(name)) or "@" in parts.netloc or parts.path.strip("/"):
+        raise UserError(f"--allow-host {value!r} is not a host name; give one like proxy.example or [2001:db8::1]")
+    return name
+
+
+def machine_addresses() -> set[str]:
+    """This machine's interface addresses (psutil's list when installed, else what its host name resolves to)."""
+    try:
+        import psutil
+    except ImportError:
+        try:
+            return {info[4][0].lower() for info in socket.getaddrinfo(socket.gethostname(), None)}
+        except OSError:
+            return set()
+    families = (socket.AF_INET, socket.AF_INET6)
+    interfaces = psutil.net_if_addrs().values()
+    return {entry.address.split("%")[0].lower() for entry in itertools.chain(*interfaces) if entry.family in families}
 
 
 def secret_equal(given: str, expected: str) -> bool:
@@ -74,7 +96,6 @@ class Guard:
     """The checks every request passes: Host, token, Origin; and the page secrets it hands out."""
 
     names: frozenset[str]  # host names and addresses this server answers to (lower case, no port)
-    any_address: bool  # a wildcard bind: any IP address may name this machine
     token: str = ""
     tls: bool = False
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -82,17 +103,15 @@ class Guard:
     @classmethod
     def for_bind(cls, host: str, allow_hosts: Iterable[str], token: str, tls: bool) -> Guard:
         """The names a server bound to `host` answers to: loopback ones, `host` itself, `--allow-host` names,
-        and for a wildcard bind this machine's own names."""
-        names = set(LOOPBACK_NAMES) | {host_name(host) or host.lower()} | {name.lower() for name in allow_hosts}
-        wildcard = host in WILDCARDS
-        if wildcard:
-            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
-        return cls(frozenset(names - WILDCARDS), wildcard, token, tls)
+        and for a wildcard bind this machine's own names and interface addresses."""
+        names = set(LOOPBACK_NAMES) | {host_name(host) or host.lower()} | {allowed_name(name) for name in allow_hosts}
+        if host in WILDCARDS:
+            names |= {socket.gethostname().lower(), socket.getfqdn().lower()} | machine_addresses()
+        return cls(frozenset(names - WILDCARDS), token, tls)
 
     def host_allowed(self, header: str | None) -> bool:
         """Whether a Host header names this server (what stops DNS rebinding)."""
-        name = host_name(header or "")
-        return name in self.names or (self.any_address and is_ip_address(name))
+        return host_name(header or "") in self.names
 
     def own_origin(self, request: web.Request) -> str:
         return f"{'https' if self.tls else 'http'}://{(request.host or '').lower()}"
@@ -101,11 +120,11 @@ class Guard:
         """Why a request comes from another site's page, or None when it is the studio's own (or no browser's)."""
         origin = request.headers.get("Origin")
         if origin is not None and origin.lower() != self.own_origin(request):
-            return f"requests from {origin[:100]} are refused; open the studio's own address"
+            return f"requests from {printable(origin)} are refused; open the studio's own address"
         site = request.headers.get("Sec-Fetch-Site", "same-origin")
         navigation = request.method == "GET" and request.headers.get("Sec-Fetch-Mode") == "navigate"
         if site not in ("same-origin", "none") and not (navigation and request.path == "/"):
-            return f"a {site} request is refused; open the studio's own address"
+            return f"a {printable(site, 40)} request is refused; open the studio's own address"
         return None
 
     def token_given(self, request: web.Request) -> bool:
@@ -146,11 +165,3 @@ class Guard:
         if self.token and request.query.get("token"):
             response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="Strict", secure=self.tls)
         return response
-
-
-def refusal(request: web.Request, status: int, reason: str) -> web.Response:
-    """A refused request: one log line, the status, and the reason as JSON."""
-    log.info("refused %s %s (%d): %s", request.method, request.rel_url.raw_path[:100], status, reason)
-    response = web.json_response({"error": reason}, status=status)
-    response.headers.update(SECURITY_HEADERS)
-    return response

@@ -1,4 +1,5 @@
-"""Bounded work per request: bodies read with a byte cap and a deadline, JSON parsed with a depth cap.
+"""Bounded work per request: bodies read with a byte cap and a deadline (and within a budget shared by all
+requests at once), JSON parsed with a depth cap.
 
 Every refusal is a `Refused` carrying the HTTP status and the reason the client is told.
 """
@@ -6,13 +7,16 @@ Every refusal is a `Refused` carrying the HTTP status and the reason the client 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 
 from aiohttp import web
 
 BODY_TIMEOUT_S = 10.0  # the whole body, however slowly a client sends it
 HEADER_TIMEOUT_S = 10.0  # a connection that has not sent a complete request by then is closed
 JSON_MAX_DEPTH = 8
+BODY_BYTES_AT_ONCE = 24 * 1024 * 1024  # what all the bodies being read may hold together
 
 
 class Refused(Exception):
@@ -23,8 +27,30 @@ class Refused(Exception):
         self.status = status
 
 
+class ByteBudget:
+    """Bytes that the bodies of all requests may hold at once; a request that does not fit is refused."""
+
+    def __init__(self, total: int):
+        self.total, self.held = total, 0
+
+    @contextlib.contextmanager
+    def hold(self, size: int, what: str) -> Iterator[None]:
+        """`size` bytes of the budget while the body is read; Refused (503) when they are not free."""
+        if self.held + size > self.total:
+            raise Refused(503, f"the server is reading other requests; send {what} again in a moment")
+        self.held += size
+        try:
+            yield
+        finally:
+            self.held -= size
+
+
+bodies = ByteBudget(BODY_BYTES_AT_ONCE)
+
+
 async def read_body(request: web.Request, limit: int, what: str) -> bytes:
-    """The request's body, at most `limit` bytes, within BODY_TIMEOUT_S; Refused (413, 408, 400) otherwise."""
+    """The request's body, at most `limit` bytes, within BODY_TIMEOUT_S and the shared budget; Refused (413, 408,
+    400, 503) otherwise."""
     too_big = Refused(413, f"{what} is over {limit:,} bytes, the most this server reads")
     if request.content_length is not None and request.content_length > limit:
         raise too_big
@@ -39,7 +65,8 @@ async def read_body(request: web.Request, limit: int, what: str) -> bytes:
             chunks.append(chunk)
 
     try:
-        await asyncio.wait_for(read_all(), BODY_TIMEOUT_S)
+        with bodies.hold(min(request.content_length or limit, limit), what):
+            await asyncio.wait_for(read_all(), BODY_TIMEOUT_S)
     except asyncio.TimeoutError:
         raise Refused(408, f"{what} did not arrive within {BODY_TIMEOUT_S:g} s") from None
     except (ConnectionError, asyncio.IncompleteReadError, web.HTTPException) as error:

@@ -12,6 +12,7 @@ from aiortc.codecs import get_capabilities
 from aiortc.sdp import SessionDescription
 
 from live_style.server.limits import Refused, parse_json_object
+from live_style.server.refusals import printable
 
 MAX_OFFER_BYTES = 64 * 1024  # the JSON body; a browser's offer is 4-12 kB
 MAX_SDP_LINES = 1000
@@ -43,7 +44,8 @@ def check_sdp(sdp: str) -> None:
     try:
         parsed = SessionDescription.parse(sdp)
     except Exception as error:  # aiortc's parser asserts, indexes and converts as it goes
-        raise Refused(400, f"the offer's SDP cannot be read ({type(error).__name__}: {error})"[:200]) from None
+        reason = f"the offer's SDP cannot be read ({type(error).__name__}: {error})"
+        raise Refused(400, printable(reason, 200)) from None
     check_sections(parsed)
     check_bundle(parsed)
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from live_style.errors import UserError
 from live_style.server.limits import HEADER_TIMEOUT_S
+from live_style.server.protocol import StudioProtocol
 from live_style.server.studio import Studio
 from live_style.sources.capture import VideoSource
 
@@ -64,19 +65,22 @@ async def serve(
 ) -> None:
     """Run the app on the bound socket until SIGINT or SIGTERM, then close every session.
 
+    Connections are the studio's `StudioProtocol` (aiohttp's, with the studio's refusals) over the app's runner.
     A connection that has not sent a whole request within HEADER_TIMEOUT_S (aiohttp's keep-alive timer,
     which runs from the connection's start) is closed: a trickling client holds no handler.
     """
     loop = asyncio.get_running_loop()
     if source is not None:
         studio.start_watch(source, loop)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=HEADER_TIMEOUT_S)
+    settings = {"access_log": None, "keepalive_timeout": HEADER_TIMEOUT_S}
+    runner = web.AppRunner(app, handle_signals=False, **settings)
     await runner.setup()
-    await web.SockSite(runner, sock, ssl_context=tls).start()
+    server = await loop.create_server(lambda: StudioProtocol(runner.server, loop=loop, **settings), sock=sock, ssl=tls)
     on_listening()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("stopping: closing %d session(s)", len(studio.sessions))
+    server.close()
     await runner.cleanup()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcdatachannel import RTCDataChannel
+from aiortc.rtcsctptransport import WEBRTC_BINARY, WEBRTC_STRING, RTCSctpTransport
 
 from live_style.errors import UserError
 from live_style.pipeline.controls import SIZE_RANGE, LiveControls
@@ -85,6 +86,28 @@ def apply_settings(controls: LiveControls, message: dict, style_count: int) -> N
             setattr(controls, flag, message[flag])
 
 
+def pass_bad_text_as_bytes(sctp: RTCSctpTransport) -> None:
+    """A string message (PPID 51) that is not UTF-8 reaches the channel as bytes, which the control channel
+    refuses with an error reply. aiortc decodes it inside its SCTP receive loop, where the UnicodeDecodeError
+    would end the association and the session's media with it; it has no setting for this."""
+    receive = sctp._data_channel_receive
+
+    async def checked(stream_id: int, pp_id: int, data: bytes) -> None:
+        if pp_id == WEBRTC_STRING and not is_utf8(data):
+            pp_id = WEBRTC_BINARY
+        await receive(stream_id, pp_id, data)
+
+    sctp._data_channel_receive = checked
+
+
+def is_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class SessionSetup:
     """What a session is given by the studio: its controls and styles, how to make its pipeline and figures."""
@@ -125,6 +148,8 @@ class Session:
         self.pc.on("connectionstatechange", self._on_state)
         self.pc.on("track", self._on_track)
         await self.pc.setRemoteDescription(offer)
+        if self.pc.sctp is not None:
+            pass_bad_text_as_bytes(self.pc.sctp)
         if self.watch is not None:
             self.pc.addTrack(FeedTrack(self.watch.stylized))
             self.pc.addTrack(FeedTrack(self.watch.original))

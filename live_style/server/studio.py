@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from aiortc import RTCConfiguration, RTCSessionDescription
@@ -24,7 +25,8 @@ from live_style.sources.capture import VideoSource
 from live_style.styles import StyleBank
 
 MAX_UPLOADS = 8  # uploaded styles one session holds (in watch mode, the one shared set)
-DECODES_AT_ONCE = 1  # uploads decoded at a time: a 40-megapixel PNG takes ~200 MB while it is decoded
+DECODES_AT_ONCE = 1  # uploads read and decoded at a time: a 40-megapixel PNG takes ~200 MB while it is decoded
+UPLOAD_WAIT_S = 60.0  # the longest an upload waits for its turn (its body unread meanwhile)
 log = logging.getLogger(__name__)
 
 
@@ -115,20 +117,43 @@ class Studio:
         log.info("session %d started (%d running)", session.number, len(self.sessions))
         return session, answer
 
-    async def add_upload(self, session: Session, data: bytes) -> dict:
-        """An uploaded style image added to the session's styles: decoded (one at a time) and turned into a
-        vector off the event loop, kept in memory only."""
+    async def add_upload(self, session: Session, read_image: Callable[[], Awaitable[bytes]]) -> dict:
+        """An uploaded style image added to the session's styles, kept in memory only.
+
+        Its body is read (`read_image`) only once the set has room and the upload has its turn: one at a
+        time, read, decoded and turned into a vector off the event loop; a full set is refused unread.
+        """
         styles = session.styles
-        async with self._decoding:
-            if len(styles.upload_thumbnails) >= MAX_UPLOADS:
-                raise Refused(429, f"this session already has {MAX_UPLOADS} uploaded styles, the most it keeps")
-            style = await asyncio.to_thread(decode_upload, data, "upload")
+        self.check_room(styles)
+        try:
+            await asyncio.wait_for(self._decoding.acquire(), UPLOAD_WAIT_S)
+        except asyncio.TimeoutError:
+            raise Refused(503, "other uploads are being decoded; upload again in a moment") from None
+        try:
+            self.check_room(styles)
+            style = await asyncio.to_thread(decode_upload, await read_image(), "upload")
             vector = await asyncio.to_thread(self.model.style_vector, style.image, False)
+        finally:
+            self._decoding.release()
         style.name = f"upload {next(self._upload_numbers)}"  # numbered once accepted
         styles.upload_thumbnails[style.name] = style.thumbnail_url
         index = styles.bank.add(style.name, vector)
         session.controls.style_count = len(styles.bank)
         return {"index": index, "name": style.name, "thumbnail": style.thumbnail_url}
+
+    def check_room(self, styles: StyleSet) -> None:
+        """Refused (429) when the upload set is full, saying which set it is and what empties it."""
+        if len(styles.upload_thumbnails) < MAX_UPLOADS:
+            return
+        if self.watch is not None and styles is self.watch.styles:
+            raise Refused(
+                429,
+                f"the {MAX_UPLOADS} uploaded styles that everyone watching shares are all taken; "
+                "the set empties when the server restarts",
+            )
+        raise Refused(
+            429, f"this page has uploaded {MAX_UPLOADS} styles, the most a session keeps; reload the page to start over"
+        )
 
     def figures(self, pipeline: LivePipeline, controls: LiveControls, bank: StyleBank) -> dict:
         """What the page shows under the video."""
