@@ -6,6 +6,10 @@ start quietly and answer `--help` at once.
 
 from __future__ import annotations
 
+# OpenCV before PyAV, always: PyAV's wheels bundle their own X11 (xcb) libraries, and when they load first
+# OpenCV's Qt window hangs in namedWindow (reproduced: `import av, cv2; cv2.namedWindow(...)` never returns).
+import cv2  # noqa: F401
+
 __all__ = ["load_model"]
 __version__ = "0.1.0"
 
