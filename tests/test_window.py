@@ -92,9 +92,11 @@ def wait_for_picture(screen: display.Display, process: subprocess.Popen, size: t
                 return None
         time.sleep(0.2)
     seen = "nothing" if picture is None else f"a {picture.shape[1]}x{picture.shape[0]} picture without its HUD band"
+    code = process.poll()
+    process.kill()  # a failed look leaves no live-style running (it would take the cores from every later test)
+    process.wait()
     pytest.fail(
-        f"no {size[0]}x{size[1]} stylized picture with a HUD in a live-style window, saw {seen} "
-        f"(exit code {process.poll()})"
+        f"no {size[0]}x{size[1]} stylized picture with a HUD in a live-style window, saw {seen} (exit code {code})"
     )
 
 
