@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -21,13 +20,7 @@ from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 keep_ice_on_loopback()
 
 
-async def offer_sdp() -> str:
-    """The offer, made on a loop of its own thread: a session-wide Playwright may hold this thread's loop."""
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, watch_offer()).result()
-
-
-def watch_offer() -> str:
+async def watch_offer() -> str:
     """A watching page's offer: the two streams in, the control channel out."""
     pc = RTCPeerConnection()
     pc.createDataChannel("controls")
@@ -42,7 +35,7 @@ def watch_offer() -> str:
 def open_session(server: Server) -> tuple[str, str]:
     """(page secret, session id) of a new viewer."""
     secret = server.page_secret()
-    status, body = post_json(server, "/api/offer", {"sdp": offer_sdp(), "type": "offer"}, secret)
+    status, body = post_json(server, "/api/offer", {"sdp": asyncio.run(watch_offer()), "type": "offer"}, secret)
     assert status == 200, body
     return secret, json.loads(body)["session"]
 
