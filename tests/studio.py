@@ -4,6 +4,7 @@ that sends a clip as its camera and receives the stylized stream back."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fractions
 import json
@@ -14,6 +15,7 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +66,12 @@ class Server:
         if self.process.poll() is None:
             self.process.send_signal(signum)
         return self.process.wait(timeout=60)
+
+
+def run_async(coroutine: Coroutine):
+    """Run a coroutine on its own event loop in its own thread: a session-wide Playwright holds this thread's."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def http(

@@ -16,7 +16,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from studio import (
     reset_rss_peak,
     rss_mb,
     rss_peak_mb,
+    run_async,
 )
 
 from live_style.server.app import keep_ice_on_loopback
@@ -44,12 +45,6 @@ from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
 keep_ice_on_loopback()  # the clients' media stays on 127.0.0.1 too
 STALL_S = 3
 MAX_SESSIONS = 2
-
-
-def run_async(coroutine: Coroutine):
-    """Run a coroutine on its own event loop in its own thread (apart from Playwright's)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ from real aiortc peers, uploads over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import numpy as np
 from aiortc import RTCPeerConnection
 from conftest import SHARED
 from handheld import handheld_clip, write_frames
-from studio import PAGE_HEADER, Server, http, post_json
+from studio import PAGE_HEADER, Server, http, post_json, run_async
 
 from live_style.server.app import keep_ice_on_loopback
 from live_style.styles import BUILTIN_FOLDER as BUILTIN_STYLES
@@ -35,7 +34,7 @@ async def watch_offer() -> str:
 def open_session(server: Server) -> tuple[str, str]:
     """(page secret, session id) of a new viewer."""
     secret = server.page_secret()
-    status, body = post_json(server, "/api/offer", {"sdp": asyncio.run(watch_offer()), "type": "offer"}, secret)
+    status, body = post_json(server, "/api/offer", {"sdp": run_async(watch_offer()), "type": "offer"}, secret)
     assert status == 200, body
     return secret, json.loads(body)["session"]
 
