@@ -353,10 +353,7 @@ def test_bad_control_messages_get_an_error_reply_and_the_session_goes_on(
         messages.append(json.dumps(message))
 
     async def scenario() -> None:
-        client = Client(studio, clip)
-        assert (await client.connect())[0] == 200
-        await client.wait_for(lambda: client.channel.readyState == "open", 30, "the control channel")
-        await client.stylized(2)
+        client = await streaming_client(studio, clip)
         for message in messages:
             client.send(message)
         client.send(json.dumps({"ping": 12345}))
@@ -369,6 +366,15 @@ def test_bad_control_messages_get_an_error_reply_and_the_session_goes_on(
 
     run_async(scenario())
     assert_no_traceback(studio)
+
+
+async def streaming_client(studio: Server, clip: list[np.ndarray]) -> Client:
+    """A client whose session is up: its control channel open and stylized frames coming."""
+    client = Client(studio, clip)
+    assert (await client.connect())[0] == 200
+    await client.wait_for(lambda: client.channel.readyState == "open", 30, "the control channel")
+    await client.stylized(2)
+    return client
 
 
 async def send_as_text(client: Client, data: bytes) -> None:
@@ -384,10 +390,7 @@ def test_string_messages_that_are_not_utf8_get_an_error_reply_and_the_session_go
     broken = [b"\xff", b'{"ping": 1}\xc3', b"\xed\xa0\x80", b'{"style": 0, "x": "\xc0\xaf"}']
 
     async def scenario() -> None:
-        client = Client(studio, clip)
-        assert (await client.connect())[0] == 200
-        await client.wait_for(lambda: client.channel.readyState == "open", 30, "the control channel")
-        await client.stylized(2)
+        client = await streaming_client(studio, clip)
         for data in broken:
             await send_as_text(client, data)
         client.send(json.dumps({"ping": 39}))
