@@ -1,5 +1,6 @@
 """The one error type a user sees: a single line naming the thing and the fix."""
 
+EXIT_SOME_FAILED = 1  # several inputs, some of them refused or failed
 EXIT_BAD_INPUT = 2
 EXIT_SOURCE_LOST = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it

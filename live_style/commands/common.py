@@ -89,3 +89,17 @@ def live_controls(
         person=person,
         person_strength=person_strength,
     )
+
+
+def each_or_report(items: list, work, single: bool) -> tuple[list, int]:
+    """`work(item)` for each item; a UserError ends a one-input run, else it is reported and counted."""
+    done, failures = [], 0
+    for item in items:
+        try:
+            done.append(work(item))
+        except UserError as error:
+            if single:
+                raise
+            print(f"live-style: error: {error}", file=sys.stderr)
+            failures += 1
+    return done, failures

@@ -19,8 +19,7 @@ from live_style.commands.options import (
     add_style_options,
     positive_int,
 )
-from live_style.commands.video import EXIT_SOME_FAILED, each_or_report
-from live_style.errors import UserError
+from live_style.errors import EXIT_SOME_FAILED, UserError
 from live_style.imaging import resize_frames, to_bgr_uint8
 from live_style.stills import check_still, output_name, read_image, read_still, write_still
 from live_style.styles import IMAGE_SUFFIXES, style_files, with_strength
@@ -106,7 +105,7 @@ def output_paths(inputs: list[Path], output: Path, into_folder: bool) -> list[Pa
 def run(args: argparse.Namespace) -> int:
     """Check every input, the output and the styles, open the model once, stylize each image; a bad input of
     several is said in one line and the others go on (exit 1)."""
-    from live_style.commands.common import person_mode
+    from live_style.commands.common import each_or_report, person_mode
 
     output, single = Path(args.output), len(args.inputs) == 1
     into_folder = not single or output.is_dir() or args.output.endswith(("/", os.sep))

@@ -24,7 +24,7 @@ from live_style.commands.options import (
     positive_float,
     positive_int,
 )
-from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
+from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_SOME_FAILED, UserError
 from live_style.media.animated import ANIMATABLE_SUFFIXES, is_animation, open_video
 from live_style.media.formats import CONTAINER_FORMATS, VIDEO_SUFFIXES, check_output_suffix, container_accepts
 from live_style.pipeline.threads import stop_signals_call
@@ -37,7 +37,6 @@ EXAMPLES = (
     "live-style video holiday.mp4 -o holiday-wave.mp4 --style wave",
     "live-style video talk.mp4 -o talk-ink.mkv --style ink --preserve-colors --size 512",
 )
-EXIT_SOME_FAILED = 1
 DEFAULT_SUFFIX = ".mp4"  # a folder's inputs in containers not written here come out as MP4
 SEGMENT_SECONDS = 20.0  # long enough to amortize the warm-up, short enough to lose little to a crash
 
@@ -211,23 +210,9 @@ def describe(plan: VideoPlan) -> str:
     )
 
 
-def each_or_report(items: list, work, single: bool) -> tuple[list, int]:
-    """`work(item)` for each item; a UserError ends a one-input run, else it is reported and counted."""
-    done, failures = [], 0
-    for item in items:
-        try:
-            done.append(work(item))
-        except UserError as error:
-            if single:
-                raise
-            print(f"live-style: error: {error}", file=sys.stderr)
-            failures += 1
-    return done, failures
-
-
 def run(args: argparse.Namespace) -> int:
     """Check everything, open the model, plan every input, render and join; report per input."""
-    from live_style.commands.common import open_model, styles_vector
+    from live_style.commands.common import each_or_report, open_model, styles_vector
     from live_style.pipeline.job_folder import JobFolder, finished_key
     from live_style.pipeline.video_jobs import plan_video
     from live_style.styles import style_files

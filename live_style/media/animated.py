@@ -42,6 +42,7 @@ class AnimatedImage:
     time_base = Fraction(1, 1000)  # WebP frame durations are in milliseconds
     audio = None
     side_tracks = False
+    captions = False
 
     def __init__(self, image: Image.Image, path: Path):
         self.image, self.path = image, path

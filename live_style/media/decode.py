@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import struct
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -29,7 +30,7 @@ DEFAULT_RATE = Fraction(30)
 SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)  # seek this far before the frame wanted, then from the file's start
 MP4_SUFFIXES = {".mp4", ".m4v", ".mov", ".3gp", ".3g2"}
 DECODER_DELAY = 16  # packets a threaded decoder may be behind the demuxer
-REORDER_PROBE = 48
+REORDER_PROBE = 48  # frames decoded up front: the first shown, and whether stamps are in decode order
 ORIENTATIONS = {  # display matrix (a, b, c, d) -> (quarter turns, mirrored)
     (1, 0, 0, 1): (0, False),
     (-1, 0, 0, 1): (0, True),
@@ -39,7 +40,7 @@ ORIENTATIONS = {  # display matrix (a, b, c, d) -> (quarter turns, mirrored)
     (0, 1, 1, 0): (1, True),
     (0, 1, -1, 0): (3, False),
     (0, -1, -1, 0): (3, True),
-}  # frames decoded up front: the first shown, and whether stamps are in decode order
+}
 STEADY_SHARE, HOLE_FACTOR, HOLE_CONTEXT = 0.9, 2.5, 8  # a steady rate, a gap far over its interval, enough frames
 
 
@@ -255,7 +256,7 @@ class VideoFile:
         as opposed to packets that decode to no picture of their own (VP9's hidden frames, a frame's second field)."""
         index = self.index_frames()
         start, end = (ticks(time + index.origin, self.time_base) for time in (first, last))
-        self._decoded_after_seek(start)  # positions the demuxer at the keyframe before
+        self._seek_before(start)
         after = 0  # packets past the stretch: a threaded decoder reports an error a few packets late
         for packet in self._packets(self.video):
             after += packet.pts is not None and packet.pts > end
@@ -283,11 +284,15 @@ class VideoFile:
             yield from frames
 
     def _decoded_after_seek(self, target: int) -> Iterator[av.VideoFrame]:
+        self._seek_before(target)
+        return self._decoded(self._packets(self.video))
+
+    def _seek_before(self, target: int) -> None:
+        """Position the demuxer at the keyframe at or before `target` (the start, when the index is truncated)."""
         try:
             self.container.seek(max(target, self.video.start_time or 0), stream=self.video, backward=True)
-        except av.FFmpegError:  # a truncated index: start over
+        except av.FFmpegError:
             self._seek_start()
-        return self._decoded(self._packets(self.video))
 
     def _decoded(self, packets: Iterator[av.Packet]) -> Iterator[av.VideoFrame]:
         reorder = self._index.reorder if self._index is not None else 0  # none while the index itself is read
@@ -305,7 +310,7 @@ class VideoFile:
             self._use_streams()
 
     def _use_streams(self) -> None:
-        """The first video stream (decoded with threads) and the first audio stream, of the container now open."""
+        """The video and audio streams a player picks (the video decoded with threads), of the container now open."""
         self.video, self.audio = played_streams(self.container)
         self.video.thread_type = "AUTO"
 
@@ -355,15 +360,15 @@ def in_presentation_order(frames: Iterator[av.VideoFrame], window: int) -> Itera
     if not window:
         yield from frames
         return
-    waiting: list[av.VideoFrame] = []
+    waiting: deque[av.VideoFrame] = deque()
     stamps: list[int] = []
     for frame in frames:
         waiting.append(frame)
         heapq.heappush(stamps, frame.pts)
         if len(waiting) > window:
-            yield restamped(waiting.pop(0), heapq.heappop(stamps))
+            yield restamped(waiting.popleft(), heapq.heappop(stamps))
     while waiting:
-        yield restamped(waiting.pop(0), heapq.heappop(stamps))
+        yield restamped(waiting.popleft(), heapq.heappop(stamps))
 
 
 def restamped(frame: av.VideoFrame, pts: int) -> av.VideoFrame:

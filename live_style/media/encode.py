@@ -64,10 +64,10 @@ class AudioTrack:
             return
         codec = AUDIO_FALLBACK.get(suffix, "aac")
         self.rate = OPUS_RATE if codec == "libopus" else audio.rate
-        self.layout = ordered_layout(audio.layout)
+        layout = ordered_layout(audio.layout)
         self.stream = container.add_stream(codec, rate=self.rate)
-        self.stream.layout = self.layout
-        self._resampler = av.AudioResampler(format=self.stream.format, layout=self.layout, rate=self.rate)
+        self.stream.layout = layout
+        self._resampler = av.AudioResampler(format=self.stream.format, layout=layout, rate=self.rate)
         self._written = 0  # samples handed to the encoder: the next one is due at this position
         self._started = False
         self._decoder: tuple[av.CodecContext, Fraction] | None = None  # the source's decoder, flushed at the end

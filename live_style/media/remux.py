@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 
 from live_style.atomic import partial_path
+from live_style.media.decode import demuxed
 from live_style.media.encode import AudioTrack
 from live_style.media.formats import container_accepts
 from live_style.media.timeline import Seconds, ticks
@@ -46,10 +47,7 @@ class Remuxed:
 
 def readable_packets(container: av.container.InputContainer, *streams: av.stream.Stream):
     """The streams' complete packets, in order, up to where the file stops making sense (a killed writer)."""
-    with contextlib.suppress(av.FFmpegError):
-        for packet in container.demux(*streams):
-            if packet.dts is not None and not packet.is_corrupt:
-                yield packet
+    return (packet for packet in demuxed(container, *streams) if packet.dts is not None and not packet.is_corrupt)
 
 
 def remux(
@@ -85,8 +83,8 @@ def remux(
         times: list[float] = []
         end = 0.0
         for reading, offset in zip(opened, offsets or [Seconds(0)] * len(opened), strict=True):
+            shift = ticks(offset, reading.streams.video[0].time_base)
             for packet in readable_packets(reading, reading.streams.video[0]):
-                shift = ticks(offset, packet.time_base)
                 packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
                 end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                 times.append(float(packet.pts * packet.time_base))

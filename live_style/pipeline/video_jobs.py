@@ -117,7 +117,7 @@ def plan_video(model: Stylizer, vector, source: Path, out: Path, options: JobOpt
         segments = plan_segments(index, float(video.rate), options.segment_seconds)
         with_audio = options.audio and video.side_tracks
         key = job_key(source, out, model, settings, options.segment_seconds)
-        notes = [CAPTIONS_NOTE] if getattr(video, "captions", False) else []
+        notes = [CAPTIONS_NOTE] if video.captions else []
         return VideoPlan(source, out, index, segments, settings, key, with_audio, isinstance(video, VideoFile), notes)
     finally:
         video.close()
