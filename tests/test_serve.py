@@ -319,6 +319,7 @@ def test_watch_mode_shows_and_steers_the_servers_own_source(browser: Browser, ca
         (("--port", "{taken}"), "cannot listen on 127.0.0.1:{taken}"),
         (("--input", "{missing}"), "does not exist"),
         (("--allow-host", "https://studio.example/app"), "is not a host name"),
+        (("--allow-host", "[::1"), "is not a host name"),
     ],
 )
 def test_bad_setups_are_one_line_and_exit_2(args: tuple[str, ...], named: str, cache_dir: Path, tmp_path: Path) -> None:

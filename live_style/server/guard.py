@@ -65,10 +65,14 @@ def allowed_name(value: str) -> str:
     """An --allow-host value as a Host header names it (proxy.example:8443, [2001:db8::1] and
     https://studio.example all work); a UserError for what names no host."""
     text = value.strip()
-    parts = urllib.parse.urlsplit(text if "://" in text else "//" + text)
-    name = ip_text(text.strip("[]")) or host_name(parts.netloc)
+    refused = UserError(f"--allow-host {value!r} is not a host name; give one like proxy.example or [2001:db8::1]")
+    try:
+        parts = urllib.parse.urlsplit(text if "://" in text else "//" + text)
+    except ValueError:  # an unclosed or unreadable [IPv6] bracket
+        raise refused from None
+    name = host_name(parts.netloc)
     if not (ip_text(name) or HOST_NAME.fullmatch(name)) or "@" in parts.netloc or parts.path.strip("/"):
-        raise UserError(f"--allow-host {value!r} is not a host name; give one like proxy.example or [2001:db8::1]")
+        raise refused
     return name
 
 
@@ -78,12 +82,14 @@ def machine_addresses() -> set[str]:
         import psutil
     except ImportError:
         try:
-            return {info[4][0].lower() for info in socket.getaddrinfo(socket.gethostname(), None)}
+            found = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
         except OSError:
-            return set()
-    families = (socket.AF_INET, socket.AF_INET6)
-    interfaces = psutil.net_if_addrs().values()
-    return {entry.address.split("%")[0].lower() for entry in itertools.chain(*interfaces) if entry.family in families}
+            found = set()
+    else:
+        families = (socket.AF_INET, socket.AF_INET6)
+        interfaces = psutil.net_if_addrs().values()
+        found = {entry.address.split("%")[0] for entry in itertools.chain(*interfaces) if entry.family in families}
+    return {ip_text(address) or address.lower() for address in found}  # written as Host headers are compared
 
 
 def secret_equal(given: str, expected: str) -> bool:
