@@ -5,6 +5,7 @@ the alpha, 16 bits in PNG and TIFF, and a tag saying it is sRGB when the input c
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import warnings
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from live_style.errors import UserError
-from live_style.imaging import to_levels, write_image
+from live_style.imaging import to_bgr_uint8, write_image
 from live_style.styles import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff", ".avif"}  # outputs that kee
 DEEP_SUFFIXES = {".png", ".tif", ".tiff"}  # outputs that keep a 16-bit input's 16 bits
 NUMERIC_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}  # Pillow's one-channel integer and float pixels
 QUALITY = 95  # JPEG, WebP and AVIF outputs: OpenCV's JPEG default, which outputs had before
-SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,18 @@ def heif_opener() -> bool:
     return True
 
 
+@functools.cache
+def srgb() -> ImageCms.ImageCmsProfile:
+    """LittleCMS's sRGB profile, made once, when a still first needs it."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@functools.cache
+def srgb_bytes() -> bytes:
+    """The sRGB profile as an output's ICC tag."""
+    return srgb().tobytes()
+
+
 def file_depth(opened: Image.Image) -> int:
     """16 when the file stores more than 8 bits a sample (Pillow holds 16-bit colour as 8), else 8."""
     deep = opened.mode in NUMERIC_MODES or any(";16" in str(tile.args) for tile in opened.tile)
@@ -110,7 +122,7 @@ def numeric_pixels(image: Image.Image, path: Path, what: str) -> np.ndarray:
     """One-channel integer pixels as 16-bit levels, float ones as [0,1]: 8-bit BGR."""
     values = np.asarray(image)
     if values.dtype.kind == "f":
-        return cv2.cvtColor(to_levels(values), cv2.COLOR_GRAY2BGR)
+        return to_bgr_uint8(values)
     low, high = int(values.min()), int(values.max())
     if low < 0 or high > 0xFFFF:
         raise UserError(
@@ -128,10 +140,10 @@ def srgb_pixels(image: Image.Image, path: Path) -> np.ndarray:
     if profile := image.info.get("icc_profile"):
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-            image = ImageCms.profileToProfile(image, source, SRGB, outputMode=mode)
+            image = ImageCms.profileToProfile(image, source, srgb(), outputMode=mode)
         except (OSError, ImageCms.PyCMSError) as error:
             log.warning("%s: its ICC colour profile does not apply to its pixels (%s); read as sRGB", path, error)
-    pixels = np.asarray(image.convert(mode))
+    pixels = np.asarray(image if image.mode == mode else image.convert(mode))
     return cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if mode == "RGBA" else cv2.COLOR_RGB2BGR)
 
 
@@ -158,7 +170,7 @@ def save_with_pillow(path: Path, image: np.ndarray, tag_srgb: bool) -> None:
     tiff = path.suffix.lower() in (".tif", ".tiff")
     options = {"compression": "tiff_lzw"} if tiff else {"quality": QUALITY}  # LZW: as OpenCV wrote TIFFs
     if tag_srgb:
-        options["icc_profile"] = SRGB.tobytes()
+        options["icc_profile"] = srgb_bytes()
     Image.fromarray(rgb).save(path, **options)
 
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from live_style.errors import UserError
+from live_style.errors import EXIT_SOME_FAILED, UserError
 from live_style.model import load_model
 from live_style.model.openvino_runtime import INSTALL_HINT, openvino_available
 from live_style.model.segmenter import SegmenterSupply, locate_segmenter
@@ -103,3 +103,10 @@ def each_or_report(items: list, work, single: bool) -> tuple[list, int]:
             print(f"live-style: error: {error}", file=sys.stderr)
             failures += 1
     return done, failures
+
+
+def outcome(written: int, failures: int, single: bool, things: str) -> int:
+    """The exit code (1 if any input failed), after a line counting them when there were several."""
+    if failures and not single:
+        print(f"{written} of {written + failures} {things} written; {failures} failed", file=sys.stderr)
+    return EXIT_SOME_FAILED if failures else 0

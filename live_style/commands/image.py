@@ -19,7 +19,7 @@ from live_style.commands.options import (
     add_style_options,
     positive_int,
 )
-from live_style.errors import EXIT_SOME_FAILED, UserError
+from live_style.errors import UserError
 from live_style.imaging import resize_frames, to_bgr_uint8
 from live_style.stills import check_still, output_name, read_image, read_still, write_still
 from live_style.styles import IMAGE_SUFFIXES, style_files, with_strength
@@ -105,7 +105,7 @@ def output_paths(inputs: list[Path], output: Path, into_folder: bool) -> list[Pa
 def run(args: argparse.Namespace) -> int:
     """Check every input, the output and the styles, open the model once, stylize each image; a bad input of
     several is said in one line and the others go on (exit 1)."""
-    from live_style.commands.common import each_or_report, person_mode
+    from live_style.commands.common import each_or_report, outcome, person_mode
 
     output, single = Path(args.output), len(args.inputs) == 1
     into_folder = not single or output.is_dir() or args.output.endswith(("/", os.sep))
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     if args.method == "optimize" and look is not None:
         raise UserError("the person options work with --method fast only")
     if not pairs:
-        return outcome(0, refused, single)
+        return outcome(0, refused, single, "images")
     stylize = optimizing(args) if args.method == "optimize" else networked(args, look)
 
     def stylize_file(pair: tuple[Path, Path]) -> None:
@@ -129,14 +129,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out_path} ({result.shape[1]}x{result.shape[0]}, {elapsed:.2f} s)", file=sys.stderr)
 
     written, failed = each_or_report(pairs, stylize_file, single)
-    return outcome(len(written), refused + failed, single)
-
-
-def outcome(written: int, failures: int, single: bool) -> int:
-    """The exit code (1 if any input failed), after a line counting them when there were several."""
-    if failures and not single:
-        print(f"{written} of {written + failures} images written; {failures} failed", file=sys.stderr)
-    return EXIT_SOME_FAILED if failures else 0
+    return outcome(len(written), refused + failed, single, "images")
 
 
 def networked(args: argparse.Namespace, look: PersonLook | None) -> Stylize:

@@ -24,7 +24,7 @@ from live_style.commands.options import (
     positive_float,
     positive_int,
 )
-from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_SOME_FAILED, UserError
+from live_style.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UserError
 from live_style.media.animated import ANIMATABLE_SUFFIXES, is_animation, open_video
 from live_style.media.formats import CONTAINER_FORMATS, VIDEO_SUFFIXES, check_output_suffix, container_accepts
 from live_style.pipeline.threads import stop_signals_call
@@ -277,6 +277,7 @@ def run_plans(
 ) -> int:
     """Render with the renderer asked for (`ray`: RayOptions, or None for this process); Ctrl+C and SIGTERM
     leave every job resumable."""
+    from live_style.commands.common import outcome
     from live_style.pipeline.video_jobs import LocalRenderer, VideoRun
 
     with contextlib.ExitStack() as stack:
@@ -296,13 +297,7 @@ def run_plans(
             return EXIT_INTERRUPTED
     if single and video_run.failed:
         return EXIT_BAD_INPUT
-    failures += len(video_run.failed)
-    if failures and not single:
-        print(
-            f"{len(video_run.finished)} of {len(video_run.finished) + failures} videos written; {failures} failed",
-            file=sys.stderr,
-        )
-    return EXIT_SOME_FAILED if failures else 0
+    return outcome(len(video_run.finished), failures + len(video_run.failed), single, "videos")
 
 
 def raise_interrupt(_signum: int, _frame) -> None:

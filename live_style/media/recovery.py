@@ -13,12 +13,12 @@ from pathlib import Path
 import av
 from filelock import FileLock, Timeout
 
-from live_style.atomic import partial_path
+from live_style.atomic import PARTIAL, partial_path
 from live_style.errors import UserError
 from live_style.media.formats import CONTAINER_FORMATS, RECORD_SUFFIXES, check_output_suffix
 from live_style.media.remux import Remuxed, remux
 
-PARTIAL_SUFFIX = ".partial.mp4"
+PARTIAL_SUFFIX = f".{PARTIAL}.mp4"  # .NAME.ext.partial.mp4: the target's whole name kept, written as MP4
 
 
 def check_record_path(path: Path, option: str = "--record") -> None:
@@ -119,5 +119,11 @@ def rescue_orphans(folder: Path) -> list[str]:
             final, result = repair(partial)
         except UserError:
             continue  # still recording, or nothing in it
+        except (av.FFmpegError, OSError) as error:  # a full disk, a folder it may not write: the new recording goes on
+            said.append(
+                f"warning: could not rescue the unfinished recording {partial} ({error}); try later with "
+                f"live-style repair {partial}"
+            )
+            continue
         said.append(f"rescued {result.frames} frames ({result.seconds:.1f} s) of an unfinished recording into {final}")
     return said

@@ -84,8 +84,8 @@ class OpenVinoTransfer:
     def __init__(self, transfer: Transfer | GraphDef, vector_size: int, layouts: dict[str, Transfer] | None = None):
         """`layouts`: the same network written other ways (e.g. "plain"), converted when first asked for."""
         self.vector_size = vector_size
-        self.model = self._convert(transfer)
         self.core = import_openvino().Core()
+        self.model = self._convert(transfer)
         self.int8_models: QuantizedModels | None = None
         self.float_precision, self.layout = "float32", DEFAULT_LAYOUT
         self._layout_sources = layouts or {}
@@ -102,7 +102,7 @@ class OpenVinoTransfer:
         with tempfile.TemporaryDirectory(prefix="live-style-graph-") as folder:
             path = Path(folder) / "transfer.pb"
             path.write_bytes(graph.SerializeToString())
-            return import_openvino().Core().read_model(str(path))
+            return self.core.read_model(str(path))
 
     def _frozen(self, transfer: Transfer) -> GraphDef:
         """The transfer function traced for any frame size and frozen (content, then style input)."""

@@ -100,7 +100,6 @@ class LivePipeline:
         """`report` is told at once what the user should know while it runs (a sink that failed)."""
         self.model, self.source, self.bank, self.controls, self.options = model, source, bank, controls, options
         self.sinks = list(sinks)
-        self.failed: list[Sink] = []  # sinks that failed, no longer written
         self.report = report
         self._writing = list(sinks)
         self.segmenter = segmenter
@@ -124,6 +123,11 @@ class LivePipeline:
         self._mixer = StyleMixer(bank, controls, model.style_vector)
         self._auto_size = LiveAutoSize(controls, model, source.fps)
         self._started = time.monotonic()
+
+    @property
+    def failed(self) -> list[Sink]:
+        """The sinks that failed, no longer written."""
+        return [sink for sink in self.sinks if sink not in self._writing]
 
     @property
     def frames_interpolated(self) -> int:
@@ -208,7 +212,6 @@ class LivePipeline:
         """A sink whose `error` is set is written no more: said at once while others take the frames, else the
         session's error."""
         self._writing.remove(sink)
-        self.failed.append(sink)
         failure = sink_failure(sink)
         if self._writing:
             self.report(f"{failure}; going on without the {sink.name}")

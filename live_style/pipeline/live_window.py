@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from live_style.imaging import write_image
-from live_style.pipeline.live import LivePipeline, StopReason
+from live_style.pipeline.live import StopReason
 from live_style.sinks import OutputFrame
 from live_style.sinks.window import Window, compose_view
 
 if TYPE_CHECKING:
+    from live_style.pipeline.live import LivePipeline
     from live_style.sinks.recording import Recording
 
 

@@ -72,8 +72,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     if source is not None:
         studio.start_watch(source, loop)
-    settings = {"access_log": None, "keepalive_timeout": HEADER_TIMEOUT_S}
-    runner = web.AppRunner(app, handle_signals=False, **settings)
+    settings = {"access_log": None, "keepalive_timeout": HEADER_TIMEOUT_S}  # the connections' own, not the runner's
+    runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     server = await loop.create_server(lambda: StudioProtocol(runner.server, loop=loop, **settings), sock=sock, ssl=tls)
     on_listening()

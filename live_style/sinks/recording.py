@@ -126,8 +126,7 @@ class Recording:
         # from the session's start, the recording covers the source from its first frame, even if the
         # model skipped it
         origin = frame.pts if self._started else self.source.first_pts
-        stream = self.source.stream_audio
-        side = StreamAudio(recording_partial(path).with_suffix(".audio.mka"), stream.audio) if stream else None
+        side = self._side_audio(path)
         audio = side.path if side is not None else self.source.audio_file
         clock = self.source.audio_origin if side is None else Fraction(0)
         recorder = VideoRecorder(path, self.source.fps, (width, height), origin, self.report, audio, clock)
@@ -139,6 +138,19 @@ class Recording:
             self._recorder, self._stream_audio = recorder, side
         self._recorders.append(recorder)
         self._jobs.append(self._keeper.submit(self._opened, recorder))
+
+    def _side_audio(self, path: Path) -> StreamAudio | None:
+        """A stream's audio file beside the recording to `path`, if the source is a stream with audio (none, said,
+        when the folder cannot take it: the picture is recorded all the same, and its recorder says why)."""
+        stream = self.source.stream_audio
+        if stream is None:
+            return None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return StreamAudio(recording_partial(path).with_suffix(".audio.mka"), stream.audio)
+        except (av.FFmpegError, OSError) as error:
+            self.report(f"warning: recording {path} without the stream's audio ({error})")
+            return None
 
     def _next_path(self) -> Path:
         """--record's name (else a timestamped one), numbered NAME-2.ext, NAME-3.ext... past those this session
