@@ -128,7 +128,10 @@ def test_a_recording_that_fills_the_disk_says_so_at_once_and_keeps_what_it_wrote
     rescued, kept = repair(partial, tmp_path / "rescued.mp4")
     recording.close()  # the failure stays said in `error`, for the session
     assert kept.frames >= 25 and video_facts(rescued)["frames"] == kept.frames
-    assert said == [f"recording to {small_disk / 'rec.mp4'}"] and not (small_disk / "rec.mp4").exists()
+    # frames come unpaced, as fast as they decode: on a busy machine the writer rightly falls behind too
+    behind = f"warning: the recording to {small_disk / 'rec.mp4'} is falling behind; dropping frames"
+    assert [line for line in said if line != behind] == [f"recording to {small_disk / 'rec.mp4'}"]
+    assert not (small_disk / "rec.mp4").exists()
 
 
 def test_a_failed_recording_is_said_at_once_and_the_window_goes_on(

@@ -55,9 +55,9 @@ def test_a_killed_job_resumes_where_it_stopped_and_equals_an_uninterrupted_run(t
     assert abs(facts["audio_seconds"] - source["audio_seconds"]) < 0.03
     resumed_frames, whole_frames = read_frames(out, 1000), read_frames(tmp_path / "whole.mp4", 1000)
     pairs = list(zip(resumed_frames, whole_frames, strict=True))
-    # the frames handed to the encoder are identical (hashed in both processes), but x264 now and then
-    # encodes a segment of identical frames a little differently: a few frames off by <= 6 levels, 63 dB
-    assert sum(np.array_equal(a, b) for a, b in pairs) >= 0.9 * len(pairs)
+    # mostly bit-identical, but not always under load: CI once saw 35 of 160 frames a level or two apart
+    # (57-65 dB, around one segment boundary), so equality is the PSNR floor, which a seam or a missed
+    # warm-up breaks by far
     assert min(psnr(a, b) for a, b in pairs) > ENCODER_NOISE_DB
 
 
