@@ -188,3 +188,20 @@ def test_hotkeys_change_the_controls() -> None:
     assert controls.handle_key("s") == "snapshot"
     controls.handle_key("r")
     assert controls.recording
+
+
+def test_a_headless_box_without_a_camera_hears_of_both_at_once_before_any_model(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    headless = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    result = run_cli_here("--camera", "9", "--style", WAVE, cache=cache_dir, env=headless)
+    assert result.returncode == 2 and "model:" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("live-style: error: there is no display to open a window on; run with --no-window")
+    assert "; and camera 9 did not open" in line
+    clip = write_clip(tmp_path / "clip.mp4", frames=5, fps=10)
+    with_a_file = run_cli_here("--input", clip, "--style", WAVE, cache=cache_dir, env=headless)
+    assert with_a_file.returncode == 2
+    assert with_a_file.stderr.strip().splitlines() == [
+        "live-style: error: there is no display to open a window on; run with --no-window, or set DISPLAY"
+    ]

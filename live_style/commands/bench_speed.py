@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 import os
 import resource
 import sys
@@ -117,9 +118,13 @@ def pipelined_run(
     renderer = LocalRenderer(model)
     started = time.perf_counter()
     folder = JobFolder(out)
+    jobs_log = logging.getLogger(VideoRun.__module__)
+    level = jobs_log.level
+    jobs_log.setLevel(logging.WARNING)  # "wrote <a scratch file>" is not the bench's news
     try:
         VideoRun([plan], {out: folder}, renderer, quiet=True).run()
     finally:
+        jobs_log.setLevel(level)
         folder.release()
     elapsed = time.perf_counter() - started
     return {"fps": plan.frames / elapsed, "stages_ms": renderer.times.summary()}

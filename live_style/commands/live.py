@@ -118,11 +118,34 @@ def check_options(args: argparse.Namespace) -> None:
 
     if args.record:
         check_record_path(Path(args.record))
-    if args.window:
-        check_display()
     if args.virtual_camera is not None:
         import_pyvirtualcam()
         parse_size(args.virtual_camera_size, "--virtual-camera-size")
+
+
+def open_source_and_screen(args: argparse.Namespace) -> VideoSource:
+    """The camera, file or stream, with the screen checked first when a window is wanted: a headless box
+    without a camera hears of both at once."""
+    from live_style.sources.capture import open_camera, open_input
+
+    no_screen = None
+    if args.window:
+        try:
+            check_display()
+        except UserError as error:
+            no_screen = error
+    try:
+        if args.input:
+            source = open_input(args.input, paced=not args.as_fast_as_possible, stall_timeout=args.stall_timeout)
+        else:
+            size = parse_size(args.camera_size, "--camera-size")
+            source = open_camera(args.camera, size, args.camera_fps, args.stall_timeout)
+    except UserError as no_source:
+        raise UserError(f"{no_screen}; and {no_source}" if no_screen else str(no_source)) from None
+    if no_screen is not None:
+        source.close()
+        raise no_screen
+    return source
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from live_style.pipeline.live_console import Console, report
     from live_style.pipeline.live_window import WindowFrontEnd
     from live_style.sinks.recording import Recording
-    from live_style.sources.capture import list_cameras, open_camera, open_input
+    from live_style.sources.capture import list_cameras
     from live_style.stills import read_image
     from live_style.styles import StyleBank, live_style_files, parse_mix
 
@@ -145,12 +168,7 @@ def run(args: argparse.Namespace) -> int:
     files = live_style_files(args.style)
     weights = parse_mix(args.mix)
     segmenter = segmenter_supply(args, person_mode(args)[0])
-    if args.input:
-        source = open_input(args.input, paced=not args.as_fast_as_possible, stall_timeout=args.stall_timeout)
-    else:
-        source = open_camera(
-            args.camera, parse_size(args.camera_size, "--camera-size"), args.camera_fps, args.stall_timeout
-        )
+    source = open_source_and_screen(args)
     virtual_camera = None
     try:
         if args.virtual_camera is not None:

@@ -80,8 +80,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--model",
         metavar="SPEC",
-        help="TF Hub handle/URL, SavedModel folder, TF Lite folder, or "
-        "PREDICT.tflite,TRANSFER.tflite (default: $LIVE_STYLE_MODEL, else downloaded once)",
+        help="lite (Magenta's TF Lite pair) or hub (the larger TF Hub model), a TF Hub or Kaggle handle/URL, a "
+        "SavedModel folder, a folder holding the two .tflite files (any names), or PREDICT.tflite,TRANSFER.tflite "
+        "(default: $LIVE_STYLE_MODEL, else lite on a CPU and hub on a GPU, downloaded once)",
     )
     group.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"), help="where to run (default: auto)")
     group.add_argument(
