@@ -54,11 +54,15 @@ def set_verbose(verbose: bool) -> None:
         logging.getLogger(name).setLevel(level)
     if not verbose:
         warnings.filterwarnings("ignore", module=r"(tensorflow|keras|tf_keras|tensorflow_hub)(\.|$)")
+        # Ray's C++ core writes its own errors to stderr ("Failed to push error to driver" once a second
+        # while a lost head is given up on): the renderer says what happened in one line instead
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
 
 
 @contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Park file descriptor 2 while a library talks to it directly; replay it if the block fails."""
+def quiet_native_stderr(replay: bool = True) -> Iterator[None]:
+    """Park file descriptor 2 while a library talks to it directly; replay it if the block fails (unless the
+    caller's own line says what failed)."""
     if _verbose:
         yield
         return
@@ -70,8 +74,9 @@ def quiet_native_stderr() -> Iterator[None]:
             yield
         except BaseException:
             os.dup2(saved, 2)
-            parked.seek(0)
-            sys.stderr.write(parked.read().decode(errors="replace"))
+            if replay:
+                parked.seek(0)
+                sys.stderr.write(parked.read().decode(errors="replace"))
             raise
         finally:
             os.dup2(saved, 2)

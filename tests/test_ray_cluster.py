@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -85,14 +86,17 @@ def two_node_run(two_nodes: TwoNodes, clip: Path, tmp_path_factory: pytest.TempP
     out = work / "out.mp4"
     model = os.path.relpath(LITE_DIR, work)
     args = stylize_args([clip], out, "--model", model, "--ray", two_nodes.cluster.address)
-    process = subprocess.Popen(cli_argv(*args), env=env, cwd=work, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        cli_argv(*args), env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_until(lambda: segments_done(work / ".out.mp4.job") >= 1, process, "a first segment from the cluster")
         two_nodes.cluster.remove_node(two_nodes.second)  # its worker's segment goes to the head's
-        stderr = process.communicate(timeout=300)[1]
+        stdout, stderr = process.communicate(timeout=300)
     finally:
         process.kill()
     assert process.returncode == 0, stderr
+    assert stdout == ""  # no raylet reports, no node state dumps: the lost worker is a line on stderr
     return out, stderr
 
 
@@ -152,7 +156,7 @@ def test_a_plain_ray_starts_its_own_and_a_rerun_counts_finished_outputs_as_done(
     stale = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths live below it
     (stale / "ray").mkdir()
     (stale / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")  # a cluster that has gone
-    env = {**env, "RAY_TMPDIR": str(stale)}
+    env = {**env, "RAY_TMPDIR": str(stale), "HOME": str(tmp_path / "home")}
     env.pop("RAY_ADDRESS", None)
     both = cli_argv(*stylize_args([first, second], outdir))
     start = time.monotonic()
@@ -161,9 +165,21 @@ def test_a_plain_ray_starts_its_own_and_a_rerun_counts_finished_outputs_as_done(
     assert time.monotonic() - start < 30
     rerun = subprocess.run([*both, "--ray"], env=env, capture_output=True, text=True, timeout=400)
     assert rerun.returncode == 0, rerun.stderr
-    assert "of a local Ray" in rerun.stderr
+    segments = int(re.search(r"second\.mp4: .* in (\d+) segment\(s\)", rerun.stderr)[1])
+    # a worker per segment left, as many as the 2 CPUs hold
+    assert f"ray: {min(segments, 2)} worker(s) on 1 node(s) of the local Ray" in rerun.stderr
     assert f"{outdir / 'first.mp4'}: already written by this job" in rerun.stderr
     assert av_facts(outdir / "second.mp4")["frames"] == 4 * FPS
+    # the private Ray kept its token to itself: a later `ray start --head` here is not switched to token auth
+    assert not (tmp_path / "home" / ".ray" / "auth_token").exists()
+    single = write_av_clip(tmp_path / "single.mp4", frames=FPS, fps=FPS, size=(240, 160))
+    three = cli_argv(*stylize_args([first, second, single], outdir))
+    again = subprocess.run([*three, "--ray"], env=env, capture_output=True, text=True, timeout=400)
+    assert again.returncode == 0, again.stderr
+    assert "ray: 1 worker(s) on 1 node(s)" in again.stderr  # one segment left, not a worker per CPU
+    assert av_facts(outdir / "single.mp4")["frames"] == FPS
+    done_already = subprocess.run([*both, "--ray"], env=env, capture_output=True, text=True, timeout=400)
+    assert done_already.returncode == 0 and "worker(s)" not in done_already.stderr, done_already.stderr
     other_style = subprocess.run([*both, "--strength", "0.5"], env=env, capture_output=True, text=True, timeout=400)
     assert other_style.returncode == 1, other_style.stderr  # not this job's outputs: still in the way
     assert "already exists; add --overwrite" in other_style.stderr

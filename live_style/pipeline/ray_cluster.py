@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import secrets
 import socket
 import tempfile
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = 'pip install -e ".[ray]"'
 CPUS_PER_WORKER = 4  # TensorFlow and OpenVINO use every core they get; fewer, larger workers load fewer models
 CONNECT_TIMEOUT_S = 5
+ADDRESS_HINT = "give the head's address as `ray status` on the head prints it (e.g. head:6379) or ray://HOST:10001"
+WEB_PROBE_S = 1  # after a silent listener's CONNECT_TIMEOUT_S: is it a web server, the dashboard?
+AUTH_HINT = (
+    "the cluster uses token authentication and refused this machine's token (or its lack of one); set "
+    "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the head's token (`ray get-auth-token` there prints it)"
+)
 PASSED_ENV = ("LIVE_STYLE_MODEL", "LIVE_STYLE_CACHE", "TF_CPP_MIN_LOG_LEVEL")
 PATH_ENV = ("LIVE_STYLE_MODEL", "LIVE_STYLE_CACHE")
 
@@ -59,6 +66,9 @@ def import_ray(address: str | None):
     """
     if address is None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a private Ray reports nothing to anybody
+        if "RAY_AUTH_MODE" not in os.environ:  # its own token, in memory: Ray would write ~/.ray/auth_token,
+            os.environ["RAY_AUTH_MODE"] = "token"  # which turns token auth on for every later `ray start --head`
+            os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
     if address is None or on_loopback(address):
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
@@ -82,6 +92,7 @@ def cluster_address(given: str) -> str | None:
     if address == "auto":
         address = current_cluster()
     if address:
+        import_ray(address)  # before the check, which speaks Ray's gRPC: its settings are read on import
         check_reachable(address)
     return address
 
@@ -99,8 +110,14 @@ def current_cluster() -> str:
 
 
 def check_reachable(address: str) -> None:
-    """Fail in seconds on a cluster address nothing answers at (Ray itself would retry for minutes)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    """Fail in seconds where no Ray cluster answers (Ray itself retries for minutes and ignores SIGTERM
+    meanwhile): a web address, nothing listening, or a listener that is not Ray's (its dashboard)."""
+    scheme, _, rest = address.rpartition("://")
+    if scheme and scheme != "ray":
+        raise UserError(
+            f"--ray {address}: that is a web address (the dashboard's, which `ray job submit` takes); {ADDRESS_HINT}"
+        )
+    host, _, port = rest.rpartition(":")
     if not host or not port.isdigit():
         raise UserError(f"--ray {address}: give HOST:PORT (e.g. head:6379) or ray://HOST:10001")
     try:
@@ -110,6 +127,54 @@ def check_reachable(address: str) -> None:
             f"--ray {address}: nothing answers there ({error.strerror or error}); "
             "check the head node runs (ray status) and the address"
         ) from None
+    refusal = ray_refusal(f"{host}:{port}", client=bool(scheme))
+    if refusal:
+        raise UserError(f"--ray {address}: {refusal}")
+
+
+def ray_refusal(target: str, client: bool) -> str | None:
+    """Why a Ray cluster does not answer at `target` (gRPC, within CONNECT_TIMEOUT_S), or None when it does:
+    the cluster's GCS asked for its id, a Ray Client server (ray://) for an HTTP/2 connection."""
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        if client:
+            grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT_S)
+            return None
+        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+        ask = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel).GetClusterId
+        ask(gcs_service_pb2.GetClusterIdRequest(), timeout=CONNECT_TIMEOUT_S, metadata=auth_metadata())
+        return None
+    except grpc.FutureTimeoutError:
+        return not_ray(target)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+            return AUTH_HINT
+        return not_ray(target) if error.code() != grpc.StatusCode.UNIMPLEMENTED else None
+    finally:
+        channel.close()
+
+
+def not_ray(target: str) -> str:
+    """What to say of a listener that is not a Ray cluster, a web server (Ray's dashboard) said apart."""
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=WEB_PROBE_S) as probe:
+            probe.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+            web = probe.recv(5) == b"HTTP/"
+    except OSError:
+        web = False
+    what = "a web server answers there (Ray's dashboard?)" if web else "something listens there, but not a Ray cluster"
+    return f"{what}; {ADDRESS_HINT}"
+
+
+def auth_metadata() -> tuple[tuple[str, str], ...]:
+    """The token this machine's Ray would send (gRPC metadata), if it has one."""
+    from ray._raylet import AuthenticationTokenLoader
+
+    return tuple(AuthenticationTokenLoader.instance().get_token_for_http_header(ignore_auth_mode=True).items())
 
 
 def absolute_spec(spec: str | None) -> str | None:

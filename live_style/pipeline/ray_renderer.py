@@ -11,19 +11,34 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 
-from live_style.errors import UserError
+from live_style.errors import EXIT_SOURCE_LOST, UserError
+from live_style.logs import quiet_native_stderr
 from live_style.model import load_model
 from live_style.pipeline.file_job import SegmentTask, render_segment
-from live_style.pipeline.ray_cluster import RayOptions, Slot, absolute_spec, import_ray, plan_workers, worker_env
+from live_style.pipeline.ray_cluster import (
+    AUTH_HINT,
+    CONNECT_TIMEOUT_S,
+    RayOptions,
+    Slot,
+    absolute_spec,
+    import_ray,
+    plan_workers,
+    worker_env,
+)
 
 log = logging.getLogger(__name__)
 
 RETRIES = 3
 START_TIMEOUT_S = 300
 WAITING_NOTE_S = 15
+HEAD_CHECK_S = 2  # how often a waiting driver checks that the head still answers
 
 
 class SegmentWorker:
@@ -53,34 +68,94 @@ class SegmentWorker:
 
 
 def last_line(error: Exception) -> str:
-    """The message of a Ray error without the remote traceback above it."""
-    return str(error).strip().splitlines()[-1]
+    """The message of a Ray error without the remote traceback above it, nor the class name before it."""
+    line = str(error).strip().splitlines()[-1]
+    return re.sub(r"^[\w.]+(Error|Exception|Interrupt): ", "", line)
+
+
+def keep_raylet_reports_off_stdout() -> None:
+    """Ray prints its raylets' error reports (a worker killed, a node's state dump: dozens of lines) to the
+    driver's stdout even with log_to_driver=False, and offers no switch; they go to the debug log instead
+    (--verbose), and the renderer says what they mean in one line (`_retry`)."""
+    worker = sys.modules["ray._private.worker"]
+    worker.print_to_stdstream = lambda data, ignore_prefix: log.debug("ray: %s", "\n".join(data.get("lines", [])))
+
+
+class ClusterLost(UserError):
+    """The cluster's head stopped answering mid-job: what is done is kept, a rerun resumes."""
+
+    def __init__(self, where: str):
+        super().__init__(
+            f"{where} stopped answering (its head node is gone); the finished segments are kept: start the "
+            "cluster again, then run the same command to resume",
+            EXIT_SOURCE_LOST,
+        )
 
 
 class RayRenderer:
-    """Renders segments on Ray actors; starts a private local Ray when no cluster address is given."""
+    """Renders segments on Ray actors; starts a private local Ray when no cluster address is given.
+
+    It joins at once (so a refusal is said before any work) and starts workers only for segments left
+    to render, never more workers than segments.
+    """
 
     def __init__(self, options: RayOptions):
         self.ray = ray = import_ray(options.address)
+        self.options = options
+        self.where = f"the Ray cluster at {options.address}" if options.address else "the local Ray"
+        keep_raylet_reports_off_stdout()
         try:
             quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
-            if options.address:
-                ray.init(address=options.address, **quiet)
-            else:  # a new cluster of its own, on the loopback interface only (never one left on the host)
-                ray.init(address="local", include_dashboard=False, **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise UserError(
-                f"--ray {options.address}: cannot join the Ray cluster ({error}); check `ray status` there"
-            ) from None
-        slots = plan_workers(ray.nodes(), options)
-        env, model = worker_env(), {**options.model, "spec": absolute_spec(options.model.get("spec"))}
-        self.workers = [self._start(slot, options.memory_gb, env, model) for slot in slots]
+            with quiet_native_stderr(replay=False):  # Ray's C++ start-up lines; a failure is said below
+                if options.address:
+                    ray.init(address=options.address, **quiet)
+                else:  # a new cluster of its own, on the loopback interface only (never one left on the host)
+                    ray.init(address="local", include_dashboard=False, **quiet)
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as error:
+            why = AUTH_HINT if "auth" in str(error).lower() else f"cannot join the Ray cluster ({last_line(error)})"
+            raise UserError(f"--ray {options.address}: {why}; check `ray status` there") from None
+        client = options.address and options.address.startswith("ray://")
+        self.head = options.address.removeprefix("ray://") if client else ray.get_runtime_context().gcs_address
+        self.workers: list = []
         self.attempts: dict[int, int] = {}
-        where = f"the Ray cluster at {options.address}" if options.address else "a local Ray"
+        self.lost = False  # the head went away: nothing left to shut down, and Ray would wait for it
+
+    def _start_workers(self, tasks: int) -> None:
+        """Workers for `tasks` segments (no more), each with its model open."""
+        slots = plan_workers(self.ray.nodes(), self.options)[:tasks]
+        env = worker_env()
+        model = {**self.options.model, "spec": absolute_spec(self.options.model.get("spec"))}
+        self.workers = [self._start(slot, self.options.memory_gb, env, model) for slot in slots]
         nodes = len({slot.node_id for slot in slots})
         size = f"{slots[0].gpus} GPU" if slots[0].gpus else f"{slots[0].cpus} CPU(s)"
-        log.info(f"ray: {len(slots)} worker(s) on {nodes} node(s) of {where}, {size} each")
+        log.info(f"ray: {len(slots)} worker(s) on {nodes} node(s) of {self.where}, {size} each")
         self._wait_ready(slots)
+
+    def _head_answers(self) -> bool:
+        """Whether the cluster's head still takes connections (checked while waiting on Ray)."""
+        host, _, port = self.head.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError:
+            return False
+        return True
+
+    def _wait(self, refs: list, num_returns: int, timeout: float | None) -> tuple[list, list]:
+        """ray.wait, in short steps with the head checked between them; ClusterLost once it is gone."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done, rest = [], list(refs)
+        while True:
+            step = HEAD_CHECK_S if deadline is None else max(0.0, min(HEAD_CHECK_S, deadline - time.monotonic()))
+            try:
+                ready, rest = self.ray.wait(rest, num_returns=num_returns - len(done), timeout=step)
+            except (OSError, ConnectionError, self.ray.exceptions.RaySystemError):
+                ready = []
+            done += ready
+            if len(done) >= num_returns or (deadline is not None and time.monotonic() >= deadline):
+                return done, rest
+            if not self._head_answers():
+                self.lost = True
+                raise ClusterLost(self.where)
 
     def _start(self, slot: Slot, memory_gb: float | None, env: dict[str, str], model: dict):
         """One worker, pinned to its slot's node while that node lives (soft: a restart may go elsewhere)."""
@@ -105,15 +180,15 @@ class RayRenderer:
         waited = 0
         try:
             while pending and waited < START_TIMEOUT_S:
-                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=WAITING_NOTE_S)
+                ready, pending = self._wait(pending, len(pending), WAITING_NOTE_S)
                 ray.get(ready)
                 waited += WAITING_NOTE_S
                 if pending and waited < START_TIMEOUT_S:
                     free = ray.available_resources()
                     log.info(
-                        f"ray: {len(pending)} worker(s) still starting after {waited} s; each asks for "
-                        f"{slots[0].cpus} CPU(s), {slots[0].gpus} GPU(s); free now: {free.get('CPU', 0):g} CPUs, "
-                        f"{free.get('GPU', 0):g} GPUs"
+                        f"ray: {len(pending)} worker(s) not ready after {waited} s: a worker starts and opens the "
+                        f"model once it has {slots[0].cpus} CPU(s) and {slots[0].gpus} GPU(s) on its node (free "
+                        f"now, not counting them: {free.get('CPU', 0):g} CPUs, {free.get('GPU', 0):g} GPUs)"
                     )
         except ray.exceptions.RayError as error:
             raise UserError(f"a Ray worker could not open the model ({last_line(error)})") from None
@@ -130,6 +205,9 @@ class RayRenderer:
         most), while Ray restarts that worker; it gets work again only once it answers. A worker that can
         never come back (its node is gone and no other has room) is simply never used again.
         """
+        if not tasks:
+            return
+        self._start_workers(len(tasks))
         ray = self.ray
         waiting, idle = list(reversed(tasks)), list(self.workers)
         running: dict = {}  # render ref -> (worker, task)
@@ -139,11 +217,7 @@ class RayRenderer:
                 actor, task = idle.pop(), waiting.pop()
                 running[actor.render.remote(task)] = (actor, task)
             patience = None if running else START_TIMEOUT_S
-            done, _ = (
-                ray.wait([*running, *recovering], num_returns=1, timeout=patience)
-                if running or recovering
-                else ([], [])
-            )
+            done, _ = self._wait([*running, *recovering], 1, patience) if running or recovering else ([], [])
             if not done:  # no worker left, or none came back in time
                 yield from ((task, RuntimeError("every Ray worker died")) for task in reversed(waiting))
                 return
@@ -179,7 +253,7 @@ class RayRenderer:
         attempts = self.attempts[id(task)] = self.attempts.get(id(task), 0) + 1
         memory = isinstance(error, self.ray.exceptions.OutOfMemoryError)
         what = "ran out of memory" if memory else "died"
-        segment = f"segment {task.segment.number} of {task.source.name}"
+        segment = f"{task.segment.name} of {task.source.name}"
         if attempts > RETRIES:
             hint = "; give workers more memory (--ray-worker-memory) or use fewer" if memory else ""
             return RuntimeError(f"a Ray worker {what} on {segment} {attempts} times{hint} ({last_line(error)})")
@@ -190,4 +264,5 @@ class RayRenderer:
         return self
 
     def __exit__(self, *_exc) -> None:
-        self.ray.shutdown()
+        if not self.lost:
+            self.ray.shutdown()

@@ -28,6 +28,11 @@ class Segment:
     def frames(self) -> int:
         return self.stop - self.first
 
+    @property
+    def name(self) -> str:
+        """How messages name it: counted from 1, as people count (`number` counts from 0, as files do)."""
+        return f"segment {self.number + 1}"
+
 
 def plan_segments(index: FrameIndex, fps: float, seconds: float, warm: int = WARM_FRAMES) -> list[Segment]:
     """Cut at the first keyframe at least `seconds` after the previous cut; the last segment takes the rest."""

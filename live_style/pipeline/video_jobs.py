@@ -210,8 +210,10 @@ class VideoRun:
         pending = [task for plan in self.plans for task in self._resume(plan)]
         total = sum(plan.frames for plan in self.plans)
         reused = sum(sum(plan.written.values()) for plan in self.plans)
-        # leave=False: the bar goes when done, the "wrote" lines stay (not a last redraw below them)
-        progress = tqdm(total=total, initial=reused, unit="frame", disable=self.quiet, file=sys.stderr, leave=False)
+        # leave=False: the bar goes when done, the "wrote" lines stay (not a last redraw below them); no bar
+        # where stderr is no terminal (disable=None): a log file would get every redraw and its carriage returns
+        shown = None if not self.quiet else True
+        progress = tqdm(total=total, initial=reused, unit="frame", disable=shown, file=sys.stderr, leave=False)
         try:
             for plan in self.plans:
                 if len(plan.written) == len(plan.segments):
@@ -248,7 +250,7 @@ class VideoRun:
             self._fail(plan, f"cannot stylize {plan.source} ({outcome})")
             return
         if outcome == 0:
-            self._fail(plan, f"cannot stylize {plan.source}: no frame of its segment {segment.number + 1} decodes")
+            self._fail(plan, f"cannot stylize {plan.source}: no frame of its {segment.name} decodes")
             return
         try:
             self.folders[plan.out].commit(segment, outcome)
