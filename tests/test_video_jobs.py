@@ -103,7 +103,7 @@ def test_many_files_on_a_local_ray_survive_a_killed_worker_and_match_the_in_proc
     finally:
         process.kill()
     assert process.returncode == 1, stderr
-    assert "worker(s) on 1 node(s) of a local Ray" in stderr
+    assert "worker(s) on 1 node(s) of the local Ray" in stderr
     assert [line for line in stderr.splitlines() if "error" in line and "notes.mp4" in line]
     assert "2 of 3 videos written; 1 failed" in stderr
 
