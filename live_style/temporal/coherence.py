@@ -41,13 +41,12 @@ def blend(fresh: np.ndarray, neighbour: np.ndarray | None, alignment: Alignment 
     if neighbour is None or alignment is None:
         return fresh
     warped = warp(to_size(neighbour, fresh.shape), alignment.flow)
-    picture = blend_warped(fresh[:, :, :3], warped[:, :, :3], alignment.confidence, keep)
-    if fresh.shape[2] == 3:
-        return picture
-    mask = fresh[:, :, 3]
-    if warped.shape[2] == 4:
-        mask = blend_mask(mask, warped[:, :, 3], alignment.confidence)
-    return np.dstack([picture, mask])
+    if warped.shape[2] != fresh.shape[2]:  # a mask came or went: the picture is steadied, the mask is fresh
+        warped = np.dstack([warped[:, :, :3], fresh[:, :, 3]]) if fresh.shape[2] == 4 else warped[:, :, :3]
+    blended = blend_warped(fresh, warped, alignment.confidence, keep)  # every channel at once: no copies
+    if fresh.shape[2] == 4:
+        blended[:, :, 3] = blend_mask(fresh[:, :, 3], warped[:, :, 3], alignment.confidence)
+    return blended
 
 
 def blend_mask(fresh: np.ndarray, warped: np.ndarray, confidence: np.ndarray) -> np.ndarray:
