@@ -121,7 +121,7 @@ def check_reachable(address: str) -> None:
     if not host or not port.isdigit():
         raise UserError(f"--ray {address}: give HOST:PORT (e.g. head:6379) or ray://HOST:10001")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        connect(rest, CONNECT_TIMEOUT_S).close()
     except OSError as error:
         raise UserError(
             f"--ray {address}: nothing answers there ({error.strerror or error}); "
@@ -130,6 +130,12 @@ def check_reachable(address: str) -> None:
     refusal = ray_refusal(f"{host}:{port}", client=bool(scheme))
     if refusal:
         raise UserError(f"--ray {address}: {refusal}")
+
+
+def connect(target: str, timeout: float) -> socket.socket:
+    """A TCP connection to HOST:PORT (an IPv6 host in brackets or not); OSError when nothing answers."""
+    host, _, port = target.rpartition(":")
+    return socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
 
 
 def ray_refusal(target: str, client: bool) -> str | None:
@@ -159,9 +165,8 @@ def ray_refusal(target: str, client: bool) -> str | None:
 
 def not_ray(target: str) -> str:
     """What to say of a listener that is not a Ray cluster, a web server (Ray's dashboard) said apart."""
-    host, _, port = target.rpartition(":")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=WEB_PROBE_S) as probe:
+        with connect(target, WEB_PROBE_S) as probe:
             probe.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
             web = probe.recv(5) == b"HTTP/"
     except OSError:

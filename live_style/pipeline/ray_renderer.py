@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from live_style.pipeline.ray_cluster import (
     RayOptions,
     Slot,
     absolute_spec,
+    connect,
     import_ray,
     plan_workers,
     worker_env,
@@ -133,9 +133,8 @@ class RayRenderer:
 
     def _head_answers(self) -> bool:
         """Whether the cluster's head still takes connections (checked while waiting on Ray)."""
-        host, _, port = self.head.rpartition(":")
         try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+            connect(self.head, CONNECT_TIMEOUT_S).close()
         except OSError:
             return False
         return True

@@ -212,8 +212,8 @@ class VideoRun:
         reused = sum(sum(plan.written.values()) for plan in self.plans)
         # leave=False: the bar goes when done, the "wrote" lines stay (not a last redraw below them); no bar
         # where stderr is no terminal (disable=None): a log file would get every redraw and its carriage returns
-        shown = None if not self.quiet else True
-        progress = tqdm(total=total, initial=reused, unit="frame", disable=shown, file=sys.stderr, leave=False)
+        hidden = True if self.quiet else None  # tqdm: True hides it, None hides it off a terminal
+        progress = tqdm(total=total, initial=reused, unit="frame", disable=hidden, file=sys.stderr, leave=False)
         try:
             for plan in self.plans:
                 if len(plan.written) == len(plan.segments):
