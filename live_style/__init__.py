@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     if name == "load_model":
-        from live_style.model import load_model
+        from live_style.model.loading import load_model
 
         return load_model
     raise AttributeError(name)

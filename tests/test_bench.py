@@ -8,6 +8,8 @@ from pathlib import Path
 
 from conftest import cli_argv, cli_env
 
+from live_style.model.loading import torch_installed
+
 RUN_FIELDS = {"model", "size", "xla", "batch", "fps", "stages_ms", "macs_per_frame", "gflops", "naive_fps", "speedup"}
 STAGES = {"decode", "preprocess", "stylize", "temporal", "postprocess", "encode"}
 
@@ -50,13 +52,16 @@ def test_a_tiny_run_reports_every_field(tmp_path: Path) -> None:
     good = [m for m in choice["measured"] if m["name"] == "float32" or m["psnr_db"] >= 30]
     assert choice["picked"] == min(good, key=lambda m: m["ms"])["name"]
     assert f"picked {choice['picked']}" in result.stdout and "precision choice on" in result.stdout
-    # the runtimes side by side: the default (the picked precision), OpenVINO int8 and float32 and TensorFlow
-    # at three sizes, and the peers on Magenta's own files at 384x384, every one timed
+    # the runtimes side by side: the default (the picked precision), OpenVINO int8 and float32, TensorFlow and
+    # PyTorch (where the [torch] extra is installed) at three sizes, and the peers on Magenta's own files at
+    # 384x384, every one timed
     timings = report["runtimes"]["ms"]
     sized = [name for name in timings if "@" in name]
     ours = {name.partition("@")[0] for name in sized}
     default = f"openvino {choice['picked']}, the default"
-    assert len(sized) == 3 * len(ours) and len(ours) in (3, 4) and any(default in name for name in ours), ours
+    torch = torch_installed()
+    assert ("live-style (torch float32)" in ours) == torch, ours
+    assert len(sized) == 3 * len(ours) and len(ours) - torch in (3, 4) and any(default in name for name in ours)
     files = ("style_transfer_fp16.tflite", "style_transfer_int8.tflite")
     peers = {f"{runner}, {file}" for runner in ("TF Lite interpreter", "OpenVINO") for file in files}
     assert set(timings) - set(sized) == peers

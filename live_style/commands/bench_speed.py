@@ -28,9 +28,9 @@ from live_style.imaging import bgr_to_rgb01, resize_frames, rgb01_to_bgr, style_
 from live_style.media.decode import VideoFile
 from live_style.media.encode import VideoFileWriter
 from live_style.media.formats import even
-from live_style.model import load_model
 from live_style.model.cpu import cpu_name
 from live_style.model.int8 import nncf_available
+from live_style.model.loading import load_model, torch_installed
 from live_style.model.openvino_runtime import openvino_available
 from live_style.model.stylizer import Stylizer
 from live_style.pipeline.controls import LiveControls
@@ -50,7 +50,11 @@ LIVE_SECONDS = 20.0
 
 
 def device_name(model: Stylizer) -> str:
-    """The CPU's model name and cores, or the GPU's name."""
+    """The CPU's model name and cores, or the GPU's name (torch's: with its memory and driver)."""
+    if model.runtime == "torch" and model.on_gpu:
+        from live_style.model.torch_runtime import device_report
+
+        return f"GPU {device_report(model.torch_device)}"
     if "GPU" in model.device:
         details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
         return f"GPU {details.get('device_name', 'unknown')}"
@@ -218,8 +222,13 @@ def cpu_runtimes(args: argparse.Namespace, model: Stylizer) -> dict[str, Stylize
     """The model on each CPU runtime and precision that runs here, the benchmarked one first."""
     label = f"{model.runtime} {model.candidate}"
     models = {f"live-style ({label}{', the default' if args.runtime == args.precision == 'auto' else ''})": model}
-    for runtime, precision in (("openvino", "int8"), ("openvino", "float32"), ("tensorflow", "float32")):
-        runnable = runtime == "tensorflow" or (openvino_available() and (precision != "int8" or nncf_available()))
+    others = ("openvino", "int8"), ("openvino", "float32"), ("tensorflow", "float32"), ("torch", "float32")
+    for runtime, precision in others:
+        runnable = {
+            "tensorflow": True,
+            "torch": torch_installed(),
+            "openvino": openvino_available() and (precision != "int8" or nncf_available()),
+        }[runtime]
         if f"{runtime} {precision}" != label and runnable:
             other = load_model(args.model, device="cpu", runtime=runtime, precision=precision)
             models[f"live-style ({runtime} {precision})"] = other
@@ -255,7 +264,7 @@ def measure(args: argparse.Namespace, model: Stylizer, sizes: list[int]) -> dict
             report["person_mask"] = segmenter
         else:
             report["person_mask"] = mask_costs(segmenter, read_frames(clip, args.frames), sizes[0])
-        if "CPU" in model.device and hasattr(model.network, "transfer_path"):
+        if not model.on_gpu and hasattr(model.network, "transfer_path"):
             report["runtimes"] = runtime_report(
                 cpu_runtimes(args, model), model.network.transfer_path, scene_content(), style
             )

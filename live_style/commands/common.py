@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from live_style.errors import EXIT_SOME_FAILED, UserError
-from live_style.model import load_model
+from live_style.model.loading import load_model
 from live_style.model.openvino_runtime import INSTALL_HINT, openvino_available
 from live_style.model.segmenter import SegmenterSupply, locate_segmenter
 from live_style.model.stylizer import Stylizer
@@ -74,13 +74,14 @@ def segmenter_supply(args: argparse.Namespace, mode: str) -> SegmenterSupply:
 
 
 def live_controls(
-    args: argparse.Namespace, device: str, default_size: int, style_count: int, recording: bool = False
+    args: argparse.Namespace, on_gpu: bool, default_size: int, style_count: int, recording: bool = False
 ) -> LiveControls:
-    """The live settings from the command line (--size defaults to CPU_LIVE_SIZE on a CPU; auto starts there)."""
+    """The live settings from the command line (--size defaults to CPU_LIVE_SIZE on a CPU, the model's default
+    size on a GPU; auto starts there)."""
     person, person_strength = person_mode(args)
     return LiveControls(
         style_count=style_count,
-        size=args.size if isinstance(args.size, int) else (CPU_LIVE_SIZE if "CPU" in device else default_size),
+        size=args.size if isinstance(args.size, int) else (default_size if on_gpu else CPU_LIVE_SIZE),
         auto_size=args.size == "auto",
         strength=args.strength,
         preserve_colors=args.preserve_colors,

@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         if virtual_camera is not None:
             virtual_camera.close()
         raise
-    controls = live_controls(args, model.device, model.default_size, len(bank), recording=bool(args.record))
+    controls = live_controls(args, model.on_gpu, model.default_size, len(bank), recording=bool(args.record))
     options = LiveOptions(max_frames=args.max_frames, duration=args.duration, interpolate=args.interpolate)
     say(f"live: {source.name} at {source.fps:.4g} fps, styles: {', '.join(bank.names)}")
     recording = None

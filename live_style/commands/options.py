@@ -84,22 +84,30 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "SavedModel folder, a folder holding the two .tflite files (any names), or PREDICT.tflite,TRANSFER.tflite "
         "(default: $LIVE_STYLE_MODEL, else lite on a CPU and hub on a GPU, downloaded once)",
     )
-    group.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"), help="where to run (default: auto)")
+    group.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "gpu", "cuda", "mps"),
+        help="where to run: gpu is the GPU TensorFlow or PyTorch sees, cuda and mps (Apple) PyTorch's (default: auto, "
+        "a GPU when there is one)",
+    )
     group.add_argument(
         "--runtime",
         default="auto",
-        choices=("auto", "tensorflow", "openvino"),
-        help="what runs the transfer network (default auto: OpenVINO on a CPU when the [openvino] extra is "
-        "installed, else TensorFlow)",
+        choices=("auto", "tensorflow", "openvino", "torch"),
+        help="what runs the transfer network (default auto: PyTorch on a GPU only it sees, the faster of TensorFlow "
+        "and PyTorch, measured once, on a GPU both see, OpenVINO on a CPU when the [openvino] extra is installed, "
+        "else TensorFlow)",
     )
     group.add_argument("--xla", action="store_true", help="compile the transfer network with XLA")
     group.add_argument(
         "--precision",
         default="auto",
         choices=("auto", "float32", "float16", "bfloat16", "int8"),
-        help="compute precision of the TF Lite transfer network: float16/bfloat16 (TensorFlow on a GPU, OpenVINO's "
-        "hint on a CPU), int8 quantized per style on OpenVINO (default auto: on OpenVINO the fastest measured on "
-        "this CPU that stays within 30 dB of float32, kept in the cache; on TensorFlow float32)",
+        help="compute precision of the transfer network: float16/bfloat16 (PyTorch, norms in float32; TensorFlow on "
+        "a GPU; OpenVINO's hint on a CPU), int8 quantized per style on OpenVINO (default auto: on OpenVINO the fastest "
+        "measured on this CPU that stays within 30 dB of float32, kept in the cache; PyTorch float16 on a GPU; "
+        "else float32)",
     )
     group.add_argument(
         "--lite-interpreter",

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         styles = gallery.load_styles(files)
         model = ModelThread(open_model(args, "live"))
         options = studio_module.StudioOptions(
-            start=live_controls(args, model.device, model.model.default_size, len(styles)),
+            start=live_controls(args, model.model.on_gpu, model.model.default_size, len(styles)),
             max_sessions=args.max_sessions,
             stall_timeout=args.stall_timeout,
             segmenter=segmenter,

@@ -163,6 +163,12 @@ class HubNetwork:
                 node.attr["shape"].shape.CopyFrom(tf.TensorShape([1, 1, 1, self.vector_size]).as_proto())
         return tf.compat.v1.graph_util.extract_sub_graph(graph_def, [self._inlined.output.partition(":")[0]])
 
+    def torch_weights(self) -> dict[str, np.ndarray]:
+        """The transfer half's weights in the torch runtime's layout (read from its frozen graph)."""
+        from live_style.model.torch_weights import from_frozen_graph
+
+        return from_frozen_graph(self.openvino_source())
+
     def macs_per_frame(self, height: int, width: int) -> int:
         """Multiply-accumulates of one frame's transfer, counted from the graph's layers.
 

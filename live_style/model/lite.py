@@ -287,6 +287,12 @@ class LiteNetwork:
         """What OpenVINO converts: the transfer function itself."""
         return self.transfer
 
+    def torch_weights(self) -> dict[str, np.ndarray]:
+        """The transfer network's weights in the torch runtime's layout."""
+        from live_style.model.torch_weights import from_lite
+
+        return from_lite(self.weights)
+
     def macs_per_frame(self, height: int, width: int) -> int:
         """Multiply-accumulates of one frame, counted from the transfer network's layers."""
         network = LiteTransformer(self.weights)

@@ -31,6 +31,8 @@ class Network(Protocol):
 
     def openvino_source(self) -> Callable | GraphDef: ...
 
+    def torch_weights(self) -> dict[str, np.ndarray]: ...
+
     def macs_per_frame(self, height: int, width: int) -> int: ...
 
 
@@ -46,14 +48,18 @@ class Stylizer:
         xla: bool = False,
         cache: StyleCache | None = None,
         runtime: str = "tensorflow",
+        torch_device: str = "cpu",
     ):
+        """`device`: TensorFlow's (the style network; the transfer too on TensorFlow); `torch_device`: torch's
+        ("cuda", "mps" or "cpu") when `runtime` is "torch"."""
         self.network = network
         self.identity = identity
         self.device = device
         self.xla = xla
         self.runtime = runtime
         self.cache = cache or StyleCache()
-        self.default_size = GPU_DEFAULT_SIZE if "GPU" in device.upper() else CPU_DEFAULT_SIZE
+        self.torch_device = torch_device if runtime == "torch" else None
+        self.default_size = GPU_DEFAULT_SIZE if self.on_gpu else CPU_DEFAULT_SIZE
         signature = [
             tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames_bgr"),
             tf.TensorSpec([1, 1, 1, network.vector_size], tf.float32, name="style_vector"),
@@ -64,19 +70,40 @@ class Stylizer:
         if runtime == "openvino":
             layouts = getattr(network, "layouts", {})
             self._run = self.openvino = OpenVinoTransfer(network.openvino_source(), network.vector_size, layouts)
+        elif runtime == "torch":
+            self.use_precision("float32", wait=True)
         else:
             self.compiled = tf.function(self._transfer_bgr, input_signature=signature, jit_compile=xla or None)
             self._run = lambda frames, vector: self.compiled(frames, vector).numpy()
 
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the transfer network runs on a GPU (TensorFlow's, or torch's CUDA or MPS)."""
+        if self.runtime == "torch":
+            return self.torch_device in ("cuda", "mps")
+        return "GPU" in self.device.upper()
+
     def use_precision(self, candidate: str, wait: bool) -> None:
         """Run OpenVINO as `candidate`: int8 (per style; float32 until ready unless `wait`), or a float precision
         in a layout ("bfloat16", "bfloat16 plain": see `precision_choice`)."""
+        if self.runtime == "torch":
+            self._run = self.torch = self._torch_transfer(candidate)
+            self.precision = candidate
+            return
         if candidate == "int8":
             self.quantize_per_style(wait)
             return
         precision, layout = split_candidate(candidate)
         self.openvino.use_float(precision, layout)
         self.precision, self.layout = precision, layout
+
+    def _torch_transfer(self, precision: str):
+        """The transfer network on torch in this precision, from its weights file (written once into the cache)."""
+        from live_style.model.torch_runtime import TorchTransfer, load_weights
+        from live_style.model.torch_weights import cached_weights
+
+        weights = cached_weights(self.network, self.identity, self.cache.directory.parent / "torch-weights")
+        return TorchTransfer(load_weights(weights), self.torch_device, precision)
 
     @property
     def candidate(self) -> str:
@@ -102,6 +129,12 @@ class Stylizer:
             runs, name = f"OpenVINO, {self.precision}{layout}", self.network.description
             name = name.replace("TF ops, float32", runs) if "TF ops, float32" in name else f"{name} ({runs})"
             return f"{name} on the CPU"
+        if self.runtime == "torch":
+            from live_style.model.torch_runtime import device_report
+
+            runs, name = f"PyTorch, {self.precision}", self.network.description
+            name = name.replace("TF ops, float32", runs) if "TF ops, float32" in name else f"{name} ({runs})"
+            return f"{name} on {device_report(self.torch_device)}"
         return f"{self.network.description} on {self.device}{how}"
 
     def style_vector(self, style_bgr: np.ndarray, remember: bool = True) -> np.ndarray:
@@ -149,9 +182,14 @@ class Stylizer:
         `transfer`red, brought back to `output_size` (width, height), by default the input's.
         """
         batch, single = as_batch(frames)
-        small = resize_frames(batch, *self.processing_shape(*batch.shape[1:3], size))
-        out = self.transfer(small, vector, preserve_colors)
         width, height = output_size or (batch.shape[2], batch.shape[1])
+        shape = self.processing_shape(*batch.shape[1:3], size)
+        if self.runtime == "torch" and self.on_gpu and not preserve_colors:  # one upload, resized on the GPU
+            out = self.torch.resized(batch, vector, shape, (width, height))
+            self.last_shape = shape
+            return out[0] if single else out
+        small = resize_frames(batch, *shape)
+        out = self.transfer(small, vector, preserve_colors)
         out = resize_frames(out, height, width)
         return out[0] if single else out
 

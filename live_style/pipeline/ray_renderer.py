@@ -19,7 +19,7 @@ from pathlib import Path
 
 from live_style.errors import EXIT_SOURCE_LOST, UserError
 from live_style.logs import quiet_native_stderr
-from live_style.model import load_model
+from live_style.model.loading import load_model
 from live_style.pipeline.file_job import SegmentTask, render_segment
 from live_style.pipeline.ray_cluster import (
     AUTH_HINT,
@@ -55,9 +55,9 @@ class SegmentWorker:
         except UserError as error:
             raise UserError(f"on Ray node {ray.util.get_node_ip_address()}: {error}") from None
 
-    def ready(self) -> bool:
-        """Answers once the model is open."""
-        return True
+    def ready(self) -> str:
+        """What runs the model on this worker (answered once it is open)."""
+        return self.model.description
 
     def render(self, task: SegmentTask) -> tuple[bytes, int]:
         """The encoded segment and its frame count."""
@@ -176,11 +176,13 @@ class RayRenderer:
         """Until every worker has its model open; what holds them back is said while waiting."""
         ray = self.ray
         pending = [actor.ready.remote() for actor in self.workers]
-        waited = 0
+        waited, said = 0, set()
         try:
             while pending and waited < START_TIMEOUT_S:
                 ready, pending = self._wait(pending, len(pending), WAITING_NOTE_S)
-                ray.get(ready)
+                for description in set(ray.get(ready)) - said:
+                    log.info(f"ray: a worker runs {description}")
+                    said.add(description)
                 waited += WAITING_NOTE_S
                 if pending and waited < START_TIMEOUT_S:
                     free = ray.available_resources()
