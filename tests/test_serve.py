@@ -301,6 +301,11 @@ def test_watch_mode_shows_and_steers_the_servers_own_source(browser: Browser, ca
         playing(page, "stylized", 60)
         playing(page, "original", 30)
         assert "server's camera" in page.inner_text("#message")
+        # the latency from the server's camera's capture to this screen
+        until(page, lambda: page.inner_text("#latency").isdigit(), 30, "a latency figure")
+        title = page.get_attribute("#latency-figure", "title")
+        assert title.startswith("from the server's camera to this screen") and "camera to server" not in title
+        assert 0 < int(page.inner_text("#latency")) < 2000
         assert distance_to_clip(grab(page, "original"), clip) < 10
         stylized = grab(page, "stylized")
         assert distance_to_clip(stylized, clip) > 35

@@ -2,7 +2,7 @@
 
 Routes (every one behind the guard: Host, token, Origin; see `live_style.server.guard`):
   GET  /                        the page (static/index.html) with a fresh page secret; ?token=T sets a cookie
-  GET  /static/studio.js|.css   its script and style sheet (only these two files)
+  GET  /static/NAME             its scripts and style sheet (only the files in STATIC_FILES)
   GET  /api/config              mode, model, styles with thumbnails, starting settings
   POST /api/offer               JSON {sdp, type} -> the answer and the new session's id (503 when busy)
   POST /api/sessions/ID/styles  an uploaded style image (the raw file) -> the new style
@@ -28,7 +28,12 @@ from live_style.server.session import Session
 from live_style.server.studio import Busy, Studio
 
 STATIC = Path(__file__).with_name("static")
-STATIC_FILES = {"studio.js": "text/javascript", "studio.css": "text/css"}
+STATIC_FILES = {
+    "studio.js": "text/javascript",
+    "latency.js": "text/javascript",
+    "sender-times.js": "text/javascript",  # a worker: the camera's sender's frame times (latency.js)
+    "studio.css": "text/css",
+}
 PAGE_SECRET_SLOT = "{{page_secret}}"
 MAX_CLOSE_BYTES = 1024
 STUDIO = web.AppKey("studio", Studio)

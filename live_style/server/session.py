@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -134,6 +135,7 @@ class Session:
         self.pipeline: LivePipeline | None = None
         self.end_reason: str | None = None
         self._capture: TrackCapture | None = None
+        self._shown: FeedTrack | None = None  # the stylized track: its sends go to the page, for the latency
         self._thread: threading.Thread | None = None
         self._tasks: list[asyncio.Task] = []
         self._closing: asyncio.Task | None = None
@@ -151,7 +153,8 @@ class Session:
         if self.pc.sctp is not None:
             pass_bad_text_as_bytes(self.pc.sctp)
         if self.watch is not None:
-            self.pc.addTrack(FeedTrack(self.watch.stylized))
+            self._shown = FeedTrack(self.watch.stylized)
+            self.pc.addTrack(self._shown)
             self.pc.addTrack(FeedTrack(self.watch.original))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self._tasks.append(asyncio.ensure_future(self._expect_video()))
@@ -180,7 +183,8 @@ class Session:
         self._capture = TrackCapture(track)
         self._tasks.append(asyncio.ensure_future(self._capture.drain()))
         feed = FrameFeed(self.loop)
-        self.pc.addTrack(FeedTrack(feed))
+        self._shown = FeedTrack(feed)
+        self.pc.addTrack(self._shown)
         source = track_source(self._capture, f"browser session {self.number}", self.setup.stall_timeout)
         self.pipeline = self.setup.make_pipeline(source, self.controls, self.bank, feed)
         self._thread = threading.Thread(target=self._run_pipeline, name=f"session {self.number}", daemon=True)
@@ -207,14 +211,15 @@ class Session:
         self._tasks.append(asyncio.ensure_future(self._send_stats(channel)))
 
     def _on_message(self, text: str | bytes) -> None:
-        """A ping (answered at once, for the page's round trip) or new settings; anything else gets an error reply."""
+        """A ping (answered at once with the server's clock: the page's round trip and clock offset) or new
+        settings; anything else gets an error reply."""
         try:
             message = parse_json_object(text, "a control message", MAX_MESSAGE_BYTES)
             if "ping" in message:
                 ping = message["ping"]
                 if isinstance(ping, bool) or not isinstance(ping, int | float):
                     raise UserError("ping must be a number")
-                self._send({"pong": ping})
+                self._send({"pong": ping, "server_clock_ms": round(1000 * time.monotonic(), 3)})
             else:
                 apply_settings(self.controls, message, len(self.bank))
         except (Refused, UserError) as error:
@@ -225,12 +230,23 @@ class Session:
             self.channel.send(json.dumps(message))
 
     async def _send_stats(self, channel: RTCDataChannel) -> None:
-        """fps, server-side latency, processing size, model and style, twice a second."""
+        """fps, server-side latency, processing size, model and style, and the frames sent since, twice a second."""
         while channel.readyState in ("connecting", "open"):
             pipeline = self.pipeline or (self.watch.pipeline if self.watch else None)
             if channel.readyState == "open" and pipeline is not None:
-                self._send(self.setup.figures(pipeline, self.controls, self.bank))
+                self._send({**self.setup.figures(pipeline, self.controls, self.bank), "sent": self._sent_since()})
             await asyncio.sleep(STATS_EVERY_S)
+
+    def _sent_since(self) -> list[list[float | None]]:
+        """The stylized frames sent since last asked, each [sent, source arrived] on the server's clock (ms) and
+        [source time] on the source's (s): what the page needs to tell capture from display (see latency.js)."""
+        sent = self._shown.sent if self._shown is not None else []
+        taken = []
+        while sent:
+            one = sent.popleft()
+            arrived = round(1000 * one.source_arrived, 3) if one.source_arrived is not None else None
+            taken.append([round(1000 * one.at, 3), round(one.source_time, 6), arrived])
+        return taken
 
     async def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed"):

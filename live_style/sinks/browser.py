@@ -2,7 +2,8 @@
 
 `FrameFeed` is a sink like the virtual camera: the live pipeline submits frames from its threads and
 only the newest is kept. Each viewer's `FeedTrack` awaits the next new frame on the server's event
-loop, so a track never queues old frames: latency stays bounded however slow the model is.
+loop, so a track never queues old frames: latency stays bounded however slow the model is. A track keeps
+what it sent (`Sent`: when, and which source frame), which the page matches to the frames it shows.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass
 from fractions import Fraction
 
-import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
@@ -21,6 +23,16 @@ from live_style.media.timeline import from_clock, ticks
 from live_style.sinks import OutputFrame
 
 CLOCK = Fraction(1, 90_000)  # the RTP video clock
+SENT_KEPT = 256  # sends remembered for the page (8 s at 30 fps; it takes them twice a second)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One frame sent to a viewer: when (time.monotonic()), its source frame's time, when that arrived."""
+
+    at: float
+    source_time: float
+    source_arrived: float | None
 
 
 class FrameFeed:
@@ -32,14 +44,14 @@ class FrameFeed:
         self.loop = loop
         self.version = 0
         self.closed = False
-        self._image: np.ndarray | None = None
+        self._frame: OutputFrame | None = None
         self._lock = threading.Lock()
         self._waiters: set[asyncio.Event] = set()
 
     def write(self, frame: OutputFrame) -> None:
         """Make the frame the one to send next (called from any thread; never blocks)."""
         with self._lock:
-            self._image, self.version = frame.image, self.version + 1
+            self._frame, self.version = frame, self.version + 1
         self._wake()
 
     def close(self) -> None:
@@ -55,8 +67,8 @@ class FrameFeed:
         for waiter in self._waiters:
             waiter.set()
 
-    async def newer_than(self, version: int) -> tuple[int, np.ndarray] | None:
-        """(version, image) once a frame newer than `version` is there; None when the feed is closed."""
+    async def newer_than(self, version: int) -> tuple[int, OutputFrame] | None:
+        """(version, frame) once a frame newer than `version` is there; None when the feed is closed."""
         waiter = asyncio.Event()
         self._waiters.add(waiter)
         try:
@@ -66,17 +78,19 @@ class FrameFeed:
         finally:
             self._waiters.discard(waiter)
         with self._lock:
-            return None if self.closed else (self.version, self._image)
+            return None if self.closed else (self.version, self._frame)
 
 
 class FeedTrack(MediaStreamTrack):
-    """A video track sending each new frame of a feed once, stamped with the time it was sent."""
+    """A video track sending each new frame of a feed once, stamped with the time it was sent (so the browser's
+    jitter buffer sees the network's jitter, not the model's), and remembering each send in `sent`."""
 
     kind = "video"
 
     def __init__(self, feed: FrameFeed):
         super().__init__()
         self.feed = feed
+        self.sent: deque[Sent] = deque(maxlen=SENT_KEPT)
         self._version = 0
         self._started: float | None = None
 
@@ -85,9 +99,10 @@ class FeedTrack(MediaStreamTrack):
         if newer is None:
             self.stop()
             raise MediaStreamError
-        self._version, image = newer
-        frame = VideoFrame.from_ndarray(image, format="bgr24")
+        self._version, finished = newer
+        frame = VideoFrame.from_ndarray(finished.image, format="bgr24")
         now = time.monotonic()
         self._started = self._started if self._started is not None else now
         frame.pts, frame.time_base = ticks(from_clock(now - self._started), CLOCK), CLOCK
+        self.sent.append(Sent(now, float(finished.pts), finished.captured_at))
         return frame

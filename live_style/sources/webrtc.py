@@ -3,7 +3,9 @@
 aiortc queues every decoded frame without bound, so a slow consumer would fall further and further
 behind. `TrackCapture` drains that queue as frames arrive and keeps only the newest; the live
 pipeline reads it through the same `Capture` protocol as a webcam, so newest-frame-only, drop
-counting and the stall timeout are the ones every live source has.
+counting and the stall timeout are the ones every live source has. Each frame's time is its own, from
+its RTP timestamp (the browser's capture clock, from 0 at the first frame received): the page maps it
+back to its camera's capture time to show the latency a viewer sees.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
+from live_style.media.timeline import Seconds
 from live_style.sources.capture import DEFAULT_FPS, VideoSource
 
 READ_WAIT_S = 0.1  # how long a read waits for a frame before saying "none yet" (the source then retries)
@@ -31,6 +34,7 @@ class TrackCapture:
         self._ended = False
         self._changed = threading.Condition()
         self._size = (0, 0)
+        self._read_time = Seconds(0)
 
     async def drain(self) -> None:
         """Receive every frame as it comes, keeping the newest (run as a task on the server's event loop)."""
@@ -54,7 +58,12 @@ class TrackCapture:
             frame, self._newest = self._newest, None
         if frame is None:
             return False, None
+        self._read_time = Seconds(frame.pts * frame.time_base) if frame.pts is not None else self._read_time
         return True, frame.to_ndarray(format="bgr24")  # converted off the event loop, in the capture thread
+
+    def frame_time(self) -> Seconds:
+        """The time of the frame read last, on the browser's capture clock (its RTP timestamp, 0 at the first)."""
+        return self._read_time
 
     def get(self, prop: int) -> float:
         """Frame size once known; the browser picks the rate, so the usual webcam rate is assumed."""
@@ -78,5 +87,5 @@ async def discard(track: MediaStreamTrack) -> None:
 
 
 def track_source(capture: TrackCapture, name: str, stall_timeout: float) -> VideoSource:
-    """A live source over a browser's track (newest frame only)."""
-    return VideoSource(capture, name, live=True, paced=False, stall_timeout=stall_timeout)
+    """A live source over a browser's track (newest frame only, each at its capture time)."""
+    return VideoSource(capture, name, live=True, paced=False, stall_timeout=stall_timeout, timed=True)

@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 // This page's own secret: the server takes state-changing requests only with it (no other site has it).
 const PAGE_SECRET = document.querySelector('meta[name="live-style-page"]').content;
 const ICE_GATHERING_WAIT_MS = 3000;
-const state = { pc: null, channel: null, session: null, rttMs: 0, serverMs: 0, jitterMs: 0, jitterLast: null, recorder: null };
+const state = { pc: null, channel: null, session: null, mode: null, recorder: null };
 
 function say(text, isError = false) {
   $("message").textContent = text;
@@ -129,34 +129,32 @@ function wireControls() {
   $("record").addEventListener("click", toggleRecording);
 }
 
-// --- figures: fps and processing size from the server, the round trip measured here -------------
+// --- figures: fps and processing size from the server, the latency measured here (latency.js) --------
 function onServerMessage(message) {
   if ("pong" in message) {
-    state.rttMs = performance.now() - message.pong;
+    Latency.onPong(message.pong, message.server_clock_ms);
   } else if ("error" in message) {
     say(message.error, true);
   } else if ("fps" in message) {
-    state.serverMs = message.server_ms;
     $("fps").textContent = message.fps.toFixed(1);
     $("size").textContent = message.size + ($("size-select").value === "auto" ? " (auto)" : "");
     $("model").textContent = message.model;
     $("person-state").textContent = ["loading", "unavailable"].includes(message.person) ? message.person : "";
-    $("latency").textContent = String(Math.round(state.rttMs + state.serverMs + state.jitterMs));
+    Latency.onSent(message.sent || []);
+    showLatency(Latency.measure(state.mode));
     if (message.ended) say(`The stream stopped: ${message.ended}. Reload the page to start again.`, true);
   }
 }
 
-async function measureJitterBuffer() {
-  if (!state.pc) return;
-  const stats = await state.pc.getStats();
-  stats.forEach((report) => {
-    if (report.type !== "inbound-rtp" || report.kind !== "video" || !report.jitterBufferEmittedCount) return;
-    const last = state.jitterLast;
-    if (last && report.jitterBufferEmittedCount > last.count) {
-      state.jitterMs = (1000 * (report.jitterBufferDelay - last.delay)) / (report.jitterBufferEmittedCount - last.count);
-    }
-    state.jitterLast = { delay: report.jitterBufferDelay, count: report.jitterBufferEmittedCount };
-  });
+function showLatency(seen) {
+  if (!seen) return;
+  const ms = (value) => `${Math.round(value)} ms`;
+  $("latency").textContent = String(Math.round(seen.total));
+  const from = state.mode === "camera" ? "your camera" : "the server's camera";
+  const up = state.mode === "camera" ? `camera to server ${ms(seen.up)}, ` : "";
+  $("latency-figure").title =
+    `from ${from} to this screen, median of the last 2 s (${seen.frames} frames, ${ms(seen.fastest)} to ` +
+    `${ms(seen.slowest)}): ${up}server ${ms(seen.server)}, server to screen ${ms(seen.down)}`;
 }
 
 // --- snapshot and recording -------------------------------------------------------------------------
@@ -237,10 +235,13 @@ async function connect(config) {
   state.channel = pc.createDataChannel("controls");
   state.channel.onopen = () => send(settings());
   state.channel.onmessage = (event) => onServerMessage(JSON.parse(event.data));
+  state.mode = config.mode;
+  Latency.watchFrames($("stylized"), Latency.onShownFrame);
   if (config.mode === "camera") {
+    Latency.watchFrames($("original"), Latency.onCameraFrame);
     const stream = await openCamera();
     $("original").srcObject = stream;
-    stream.getVideoTracks().forEach((track) => pc.addTrack(track, stream));
+    stream.getVideoTracks().forEach((track) => Latency.watchSender(pc.addTrack(track, stream)));
   } else {
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("video", { direction: "recvonly" });
@@ -289,7 +290,6 @@ async function start() {
     state.pc.close();
   });
   setInterval(() => send({ ping: performance.now() }), 1000);
-  setInterval(measureJitterBuffer, 1000);
 }
 
 start();
