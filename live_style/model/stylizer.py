@@ -184,7 +184,8 @@ class Stylizer:
         batch, single = as_batch(frames)
         width, height = output_size or (batch.shape[2], batch.shape[1])
         shape = self.processing_shape(*batch.shape[1:3], size)
-        if self.runtime == "torch" and self.on_gpu and not preserve_colors:  # one upload, resized on the GPU
+        # on CUDA one upload, resized on the GPU (MPS's area resize takes whole ratios only: the CPU resizes there)
+        if self.torch_device == "cuda" and not preserve_colors:
             out = self.torch.resized(batch, vector, shape, (width, height))
             self.last_shape = shape
             return out[0] if single else out

@@ -206,7 +206,7 @@ class TorchTransfer:
         """uint8 BGR [N,H,W,3] on the device -> uint8 BGR [N,H,W,3] on the device (the whole frame step)."""
         x = frames.permute(0, 3, 1, 2).flip(1).to(self.dtype).div_(255)  # NCHW view of NHWC: channels-last
         y = self.network(x.contiguous(memory_format=torch.channels_last), self._params)
-        return y.mul(255).round_().clamp_(0, 255).to(torch.uint8).flip(1).permute(0, 2, 3, 1)
+        return y.mul(255).round_().clamp_(0, 255).to(torch.uint8).flip(1).permute(0, 2, 3, 1).contiguous()
 
     def __call__(self, frames: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Stylize uint8 BGR frames [N,H,W,3] at the shape given (multiples of 4)."""
@@ -224,11 +224,11 @@ class TorchTransfer:
         self.use_style(vector)
         with torch.inference_mode():
             full = upload(frames, self.device).permute(0, 3, 1, 2).float()
-            small = F.interpolate(full, size=shape, mode="area")  # averaging: no aliasing, on every backend
+            small = F.interpolate(full, size=shape, mode="area")  # averaging: no aliasing (MPS: whole ratios only)
             styled = self.network_on(small.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1))
             width, height = output_size
             big = F.interpolate(styled.permute(0, 3, 1, 2).float(), size=(height, width), mode="bilinear")
-            return big.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            return big.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
     def _on_cuda(self, frames: np.ndarray) -> np.ndarray:
         """Frame by frame through the shape's CUDA graph (two output slots), each download on a copy stream while
