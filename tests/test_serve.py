@@ -176,9 +176,11 @@ def test_latency_stays_bounded_over_20_seconds(browser: Browser, studio: Server)
     latencies, times = [], []
     for _ in range(20):
         page.wait_for_timeout(1000)
-        latencies.append(int(page.inner_text("#latency")))
+        shown = page.inner_text("#latency")  # a dash while no stylized frame was shown for 2 s
+        latencies.extend([int(shown)] if shown.isdigit() else [])
         times.append(page.evaluate("document.getElementById('stylized').currentTime"))
     assert times[-1] - times[0] > 15, f"the stylized video stalled: {times}"
+    assert len(latencies) >= 15, latencies
     first, last = np.median(latencies[:5]), np.median(latencies[-5:])
     assert max(latencies) < 1500, latencies
     assert last < 1.5 * first + 100, f"latency grew from {first} to {last} ms: {latencies}"

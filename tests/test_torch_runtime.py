@@ -61,7 +61,9 @@ def test_torch_draws_tensorflows_picture_in_float32_at_every_shape(
         assert psnr(got[0], frames[0]) < 25  # stylized, not passed through
 
 
-@pytest.mark.parametrize(("network", "precision"), [("lite", "bfloat16"), ("lite", "float16"), ("hub", "bfloat16")])
+@pytest.mark.parametrize(
+    ("network", "precision"), [("lite", "bfloat16"), ("lite", "float16"), ("hub", "bfloat16"), ("hub", "float16")]
+)
 def test_half_precision_keeps_the_picture_within_35_db(
     network: str, precision: str, hub_model_dir: Path, cache_dir: Path, content: np.ndarray, wave: np.ndarray
 ) -> None:
@@ -109,6 +111,17 @@ def test_the_weights_are_cached_once_as_safetensors(lite_model, tmp_path: Path) 
         names = set(opened.keys())
         assert opened.metadata()["model"] == lite_model.identity
     assert {"contract.0.weight", "residual.4.1.gamma.weight", "expand.2.bias"} <= names
+
+
+def test_each_transfer_file_gets_its_own_weights(tmp_path: Path, content: np.ndarray, wave: np.ndarray) -> None:
+    """One predict file pairs with several transfer files: the cached weights follow the transfer file."""
+    predict = LITE_DIR / "style_predict_int8.tflite"
+    outputs = []
+    for transfer in ("style_transfer_fp16.tflite", "style_transfer_dynamic_int8.tflite"):
+        model = load_model(f"{predict},{LITE_DIR / transfer}", cache_dir=tmp_path, runtime="torch", device="cpu")
+        outputs.append(model.transfer(resize_frames(content[None], 64, 96), model.style_vector(wave)))
+    assert len(list((tmp_path / "torch-weights").glob("*.safetensors"))) == 2
+    assert 30 < psnr(outputs[0][0], outputs[1][0]) < 60  # the same network, weights stored apart
 
 
 def test_image_and_live_run_on_torch(tmp_path: Path) -> None:
@@ -214,6 +227,7 @@ def test_the_faster_runtime_is_measured_once_and_kept(lite_model, tmp_path: Path
         (("--device", "cuda"), "--device cuda: PyTorch sees no CUDA device here"),
         (("--device", "mps", "--runtime", "torch"), "--device mps: PyTorch sees no MPS device here"),
         (("--device", "gpu"), "--device gpu: neither TensorFlow nor PyTorch sees a GPU"),
+        (("--device", "cuda", "--runtime", "tensorflow"), "--device cuda names a PyTorch device; use --runtime torch"),
     ],
 )
 def test_torch_options_that_cannot_run_here_are_one_line(args: tuple[str, ...], says: str, tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def decision_key(models: dict[str, Stylizer]) -> str:
         tf.__version__,
         str(tf.config.list_physical_devices("GPU")),
         torch.__version__,
-        torch_model.identity,
+        torch_model.transfer_identity,
         SHAPE,
         QUALITY_FLOOR_DB,
         VERSION,

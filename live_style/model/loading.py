@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
 from collections.abc import Callable
@@ -31,6 +32,9 @@ def pick_device(device: str = "auto", gpu_elsewhere: bool = False) -> str:
     if device not in DEVICES:
         raise UserError(f"--device {device}: choose one of {', '.join(DEVICES)}")
     gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:  # take memory as needed, not all of it at once: PyTorch or other Ray workers share the card
+        with contextlib.suppress(RuntimeError):  # already initialized (a second model in this process): as it is
+            tf.config.experimental.set_memory_growth(gpu, True)
     if device == "gpu" and not gpus and not gpu_elsewhere:
         raise UserError(
             "--device gpu: neither TensorFlow nor PyTorch sees a GPU; install a CUDA build of either (PyTorch: "
@@ -79,7 +83,7 @@ def open_network(files: ModelFiles, precision: str, interpreter: bool, runtime: 
         return HubNetwork(files.paths[0])
     from live_style.model.lite import LiteNetwork
 
-    tensorflow_dtype = runtime == "tensorflow" and precision in PRECISIONS  # OpenVINO, torch: their own precision
+    tensorflow_dtype = runtime in ("tensorflow", "measure") and precision in PRECISIONS  # OpenVINO, torch: their own
     dtype = PRECISIONS[precision] if tensorflow_dtype else tf.float32
     return LiteNetwork(*files.paths, dtype=dtype, interpreter=interpreter)
 
@@ -181,7 +185,8 @@ def load_model(
         raise UserError(f"--precision {precision}: choose one of {', '.join(CHOICES)}")
     if xla and lite_interpreter:
         raise UserError("--xla cannot compile the TF Lite interpreter; drop --lite-interpreter or --xla")
-    gpu = torch_gpu() if runtime in ("auto", "torch") and device != "cpu" else None
+    gpu = torch_gpu() if runtime in ("auto", "torch") or device in ("gpu", "cuda", "mps") else None
+    gpu = gpu if device != "cpu" else None
     tf_device = pick_device(device, gpu_elsewhere=gpu is not None)
     files = locate_model(spec, gpu="GPU" in tf_device or gpu is not None)
     tensorflow_only = [
@@ -192,9 +197,9 @@ def load_model(
         )
         if given
     ]
-    torch_device = pick_torch_device(device, gpu)
-    chosen = pick_runtime(runtime, tf_device, tensorflow_only, precision == "int8", gpu if device != "cpu" else None)
-    check_device(device, chosen, tf_device)
+    chosen = pick_runtime(runtime, tf_device, tensorflow_only, precision == "int8", gpu)
+    check_device(device, runtime, chosen, tf_device, gpu)
+    torch_device = pick_torch_device(device, gpu) if chosen in ("torch", "measure") else "cpu"
     network = open_network(files, precision, lite_interpreter, chosen)
 
     def stylizer(on: str) -> Stylizer:
@@ -218,11 +223,18 @@ def load_model(
     return model
 
 
-def check_device(device: str, runtime: str, tf_device: str) -> None:
-    """Refuse a --device the runtime picked cannot honour: TensorFlow's GPU that is not there, torch's names."""
-    if runtime in ("tensorflow", "openvino") and device in ("cuda", "mps"):
-        raise UserError(
-            f"--device {device} names a PyTorch device; use --runtime torch (or --device gpu for TensorFlow)"
-        )
+def check_device(device: str, asked: str, runtime: str, tf_device: str, torch_gpu_seen: str | None) -> None:
+    """Refuse a --device the runtime picked cannot honour: a GPU its library does not see, torch's names elsewhere."""
+    if device in ("cuda", "mps") and runtime not in ("torch", "measure"):
+        if asked == "auto":
+            raise UserError(
+                f"--device {device}: PyTorch sees no {device.upper()} device here; use --device cpu or auto"
+            )
+        raise UserError(f"--device {device} names a PyTorch device; use --runtime torch (or --device gpu: TensorFlow)")
     if runtime in ("tensorflow", "openvino") and device == "gpu" and "GPU" not in tf_device:
         raise UserError("--device gpu: TensorFlow sees no GPU, PyTorch does; use --runtime torch or auto")
+    if runtime == "torch" and device == "gpu" and torch_gpu_seen is None:
+        raise UserError(
+            f"--device gpu: PyTorch sees no GPU (TensorFlow does); install PyTorch's CUDA build ({TORCH_HINT}) or "
+            "use --runtime tensorflow"
+        )

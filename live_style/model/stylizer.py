@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework.graph_pb2 import GraphDef
 
+from live_style.atomic import sha256_of
 from live_style.imaging import SIZE_MULTIPLE, as_batch, processing_shape, resize_frames, style_input
 from live_style.imaging import preserve_colors as keep_colors
 from live_style.model.openvino_runtime import DEFAULT_LAYOUT, OpenVinoTransfer, split_candidate
@@ -102,8 +103,15 @@ class Stylizer:
         from live_style.model.torch_runtime import TorchTransfer, load_weights
         from live_style.model.torch_weights import cached_weights
 
-        weights = cached_weights(self.network, self.identity, self.cache.directory.parent / "torch-weights")
+        weights = cached_weights(self.network, self.transfer_identity, self.cache.directory.parent / "torch-weights")
         return TorchTransfer(load_weights(weights), self.torch_device, precision)
+
+    @property
+    def transfer_identity(self) -> str:
+        """What the transfer network's weights depend on: the model's identity (its style files) and, for a TF Lite
+        pair, the transfer file's content (one predict file pairs with several transfer files)."""
+        source = getattr(self.network, "transfer_path", None)
+        return self.identity if source is None else f"{self.identity} {sha256_of(source)}"
 
     @property
     def candidate(self) -> str:

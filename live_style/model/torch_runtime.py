@@ -190,7 +190,7 @@ class TorchTransfer:
 
     def use_style(self, vector: np.ndarray) -> None:
         """Compute the norms' shifts and scales for this style vector (once; again only when it changes)."""
-        vector = np.asarray(vector, np.float32).reshape(-1)
+        vector = np.array(vector, np.float32).reshape(-1)  # a copy: the caller may reuse its buffer
         if self._vector is not None and np.array_equal(vector, self._vector):
             return
         with torch.inference_mode():
@@ -280,9 +280,11 @@ class CapturedFrame:
                 step(self.input)
         torch.cuda.current_stream().wait_stream(side)
         self.graphs, self.outputs = [], []
-        for _ in range(2):
+        for _ in range(2):  # the second shares the first's memory pool (the first's output stays allocated)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
+            pool = self.graphs[0].pool() if self.graphs else None
+            # thread_local: another thread's CUDA work meanwhile (a second session) does not break the capture
+            with torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local"):
                 self.outputs.append(step(self.input))
             self.graphs.append(graph)
         self.computed = [torch.cuda.Event(), torch.cuda.Event()]

@@ -80,10 +80,10 @@ def from_frozen_graph(graph_def: GraphDef) -> dict[str, np.ndarray]:
         if f"{scope}/BiasAdd" in nodes:
             bias = constant(nodes[f"{scope}/BiasAdd"].input[1])
         norm = nodes.get(f"{scope}/BatchNorm/FusedBatchNormV3")
-        if norm is not None:  # y = (x - mean) * scale / sqrt(variance + eps) + offset, folded into the conv
+        if norm is not None:  # y = (conv + bias - mean) * scale / sqrt(variance + eps) + offset, folded into it
             scale, offset, mean, variance = (constant(i) for i in norm.input[1:5])
             factor = scale / np.sqrt(variance + norm.attr["epsilon"].f)
-            kernel, bias = kernel * factor[:, None, None, None], offset - mean * factor
+            kernel, bias = kernel * factor[:, None, None, None], (bias - mean) * factor + offset
         return kernel, bias
 
     return renamed(residual_count(list(nodes)), conv)

@@ -46,11 +46,8 @@ class SegmentWorker:
 
     def __init__(self, model_options: dict):
         import ray
-        import tensorflow as tf
 
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)  # share the card with the other workers
-        try:
+        try:  # TensorFlow takes GPU memory as needed (pick_device): workers share a card
             self.model = load_model(**model_options)
         except UserError as error:
             raise UserError(f"on Ray node {ray.util.get_node_ip_address()}: {error}") from None

@@ -15,7 +15,8 @@
 // - camera RTP time <-> capture time: the browser derives a frame's RTP time from its capture time, so the
 //   two differ by one constant. Its candidates lie a frame interval apart; the true one is the latest that
 //   has (nearly) every frame captured before it left the encoder.
-// - source time 0 is the first frame the page sent (the server counts from the first it received).
+// - the server's source time 0 is the first camera frame it received: the first the page sent, unless that
+//   was lost (then the one offset that fits every source time to a frame sent, where the camera's pace allows).
 // Watch mode needs only the first: the source is the server's camera, whose capture times the server knows.
 "use strict";
 
@@ -30,7 +31,8 @@ const Latency = (() => {
     rtts: [],
     captures: [], // camera frames on screen: capture time (page clock)
     encoded: [], // camera frames sent: { rtp (ms), at: when out of the encoder }
-    firstSent: null, // RTP time (ms) of the first camera frame sent: source time 0
+    firstSent: null, // RTP time (ms) of the first camera frame sent
+    sourceZero: null, // RTP time (ms) of the server's source time 0: the first frame it received
     captureMinusRtp: null,
     shown: [], // stylized frames on screen: { rtp (ms), display }
     sent: [], // from the server: { at, source (s), arrived } (server clock, ms)
@@ -64,6 +66,14 @@ const Latency = (() => {
   // The camera's sender: every encoded frame's RTP time and when it left the encoder (a worker sees them).
   function watchSender(sender) {
     if (typeof RTCRtpScriptTransform !== "function") return;
+    try {
+      attachWorker(sender);
+    } catch {
+      // no figure rather than no camera: the frames go on untransformed
+    }
+  }
+
+  function attachWorker(sender) {
     const worker = new Worker("static/sender-times.js");
     worker.onmessage = (event) => {
       const [rtp, absolute] = event.data;
@@ -112,11 +122,30 @@ const Latency = (() => {
     const support = (key) => (votes.get(key - 1) || 0) + (votes.get(key) || 0) + (votes.get(key + 1) || 0);
     const ranked = [...votes.keys()].map((key) => ({ key, count: support(key) })).sort((a, b) => b.count - a.count);
     const best = ranked[0];
-    const rival = ranked.find((other) => Math.abs(other.key - best.key) > 1);
+    const rival = ranked.find((other) => Math.abs(other.key - best.key) > 2); // beyond the best's own window
     if (!best || best.count < 5 || best.count < 0.6 * shown.length || (rival && rival.count > best.count / 2)) {
       return null;
     }
     return best.key * MATCH_MS;
+  }
+
+  // The RTP time of the server's source time 0: every source time plus it is the RTP time of a frame sent. A
+  // camera's regular pace makes several offsets fit; of those that fit (nearly) as well as the best, the first
+  // frame sent (the server counts from the first it receives: the same one unless it was lost).
+  function findSourceZero() {
+    const sent = state.sent.slice(-60);
+    if (sent.length < 5 || state.firstSent === null) return null;
+    const votes = new Map();
+    for (const one of sent) {
+      const keys = new Set(state.encoded.map((frame) => Math.round((frame.rtp - 1000 * one.source) / MATCH_MS)));
+      for (const key of keys) votes.set(key, (votes.get(key) || 0) + 1);
+    }
+    const support = (key) => (votes.get(key - 1) || 0) + (votes.get(key) || 0) + (votes.get(key + 1) || 0);
+    const first = Math.round(state.firstSent / MATCH_MS);
+    const best = Math.max(...[...votes.keys()].map(support));
+    if (support(first) >= 0.9 * best) return state.firstSent;
+    const fits = [...votes.keys()].filter((key) => support(key) === best);
+    return fits.length === 1 && best >= 0.9 * sent.length ? fits[0] * MATCH_MS : null;
   }
 
   // capture - rtp of camera frames: of the candidates (the last capture on screen before each frame left the
@@ -158,19 +187,21 @@ const Latency = (() => {
   // frames; null until the constants are found.
   function measure(mode) {
     state.shownToSent = findShownToSent() ?? state.shownToSent;
-    if (mode === "camera") state.captureMinusRtp = findCaptureMinusRtp() ?? state.captureMinusRtp;
+    if (mode === "camera") {
+      state.captureMinusRtp = findCaptureMinusRtp() ?? state.captureMinusRtp;
+      state.sourceZero = findSourceZero() ?? state.sourceZero;
+    }
     if (state.shownToSent === null || state.clock === null) return null;
-    if (mode === "camera" && state.captureMinusRtp === null) return null;
+    if (mode === "camera" && (state.captureMinusRtp === null || state.sourceZero === null)) return null;
     const parts = { total: [], up: [], server: [], down: [] };
-    const latest = state.shown.length ? state.shown[state.shown.length - 1].display : 0;
+    const now = performance.now();
     for (const frame of state.shown) {
-      if (latest - frame.display > WINDOW_MS) continue;
+      if (now - frame.display > WINDOW_MS) continue; // a stalled stream shows no figure, not an old one
       const at = frame.rtp - state.shownToSent;
       const sent = state.sent.find((candidate) => Math.abs(candidate.at - at) < MATCH_MS);
       if (!sent || sent.arrived === null) continue;
       const arrived = sent.arrived + state.clock;
-      const captured =
-        mode === "camera" ? state.firstSent + 1000 * sent.source + state.captureMinusRtp : arrived;
+      const captured = mode === "camera" ? state.sourceZero + 1000 * sent.source + state.captureMinusRtp : arrived;
       parts.total.push(frame.display - captured);
       parts.up.push(arrived - captured);
       parts.server.push(sent.at - sent.arrived);

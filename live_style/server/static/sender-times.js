@@ -6,8 +6,12 @@ onrtctransform = (event) => {
   const { readable, writable } = event.transformer;
   const tell = new TransformStream({
     transform(frame, controller) {
-      postMessage([frame.getMetadata().rtpTimestamp ?? frame.timestamp, performance.timeOrigin + performance.now()]);
-      controller.enqueue(frame);
+      try {
+        const rtp = frame.getMetadata().rtpTimestamp;
+        if (rtp !== undefined) postMessage([rtp, performance.timeOrigin + performance.now()]);
+      } finally {
+        controller.enqueue(frame); // the camera's frames go on whatever happens here
+      }
     },
   });
   readable.pipeThrough(tell).pipeTo(writable);

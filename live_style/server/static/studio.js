@@ -140,14 +140,18 @@ function onServerMessage(message) {
     $("size").textContent = message.size + ($("size-select").value === "auto" ? " (auto)" : "");
     $("model").textContent = message.model;
     $("person-state").textContent = ["loading", "unavailable"].includes(message.person) ? message.person : "";
+    if (message.ended) say(`The stream stopped: ${message.ended}. Reload the page to start again.`, true);
     Latency.onSent(message.sent || []);
     showLatency(Latency.measure(state.mode));
-    if (message.ended) say(`The stream stopped: ${message.ended}. Reload the page to start again.`, true);
   }
 }
 
 function showLatency(seen) {
-  if (!seen) return;
+  if (!seen) {
+    $("latency").textContent = "–";
+    $("latency-figure").title = "from the camera to this screen: measuring (no frames shown in the last 2 s yet)";
+    return;
+  }
   const ms = (value) => `${Math.round(value)} ms`;
   $("latency").textContent = String(Math.round(seen.total));
   const from = state.mode === "camera" ? "your camera" : "the server's camera";
