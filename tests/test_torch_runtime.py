@@ -4,7 +4,6 @@ pinned uploads, the overlapped download) run only where a GPU is: `bench/gpu.py`
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 from conftest import CHICAGO, LITE_DIR, ROOT, SHARED, cli_argv, cli_env, psnr, run_cli, run_cli_here
 from jobs import stylize_args
 from media import av_facts, write_av_clip, write_clip
-from studio import Client, Server
+from studio import Client, Server, run_async
 
 from live_style import load_model
 from live_style.commands.bench_temporal import read_frames
@@ -177,7 +176,7 @@ def test_the_studio_streams_on_torch(cache_dir: Path, tmp_path: Path) -> None:
             await client.close()
 
     try:
-        frames = asyncio.run(session())
+        frames = run_async(session())
     finally:
         server.stop()
     assert "PyTorch, float32" in server.errors()
