@@ -14,17 +14,16 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from live_style.model.precision_choice import (
-    CALLS,
     QUALITY_FLOOR_DB,
-    ROUNDS,
     STYLE_PAINTING,
     Decisions,
     Measured,
-    best_median_ms,
     paintings,
+    timed_against,
 )
-from live_style.temporal.metrics import psnr
 
 if TYPE_CHECKING:
     from live_style.model.stylizer import Stylizer
@@ -59,17 +58,14 @@ def measure(models: dict[str, Stylizer]) -> list[Measured]:
     """Each runtime's ms per frame at SHAPE (interleaved rounds) and picture against TensorFlow's."""
     from live_style.paintings import paint
 
-    first = next(iter(models.values()))
-    vector = first.style_vector(paint(STYLE_PAINTING, 512, 0), remember=False)
-    frames = [frame[None] for frame in paintings(SHAPE)]
-    outputs = {name: [model.transfer(frame, vector)[0] for frame in frames] for name, model in models.items()}
-    calls = {name: functools.partial(model.transfer, frames[0], vector) for name, model in models.items()}
-    best = best_median_ms(calls, ROUNDS, CALLS)
-    reference = outputs["tensorflow"]
-    return [
-        Measured(name, best[name], min(psnr(out, ref) for out, ref in zip(outputs[name], reference, strict=True)))
-        for name in models
-    ]
+    vector = models["tensorflow"].style_vector(paint(STYLE_PAINTING, 512, 0), remember=False)
+    runs = {name: functools.partial(one_frame, model, vector) for name, model in models.items()}
+    return timed_against(runs, paintings(SHAPE), "tensorflow")
+
+
+def one_frame(model: Stylizer, vector: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """One BGR frame through a model's transfer."""
+    return model.transfer(frame[None], vector)[0]
 
 
 def choose(models: dict[str, Stylizer], report: Callable[[str], None]) -> str:

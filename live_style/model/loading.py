@@ -185,8 +185,8 @@ def load_model(
         raise UserError(f"--precision {precision}: choose one of {', '.join(CHOICES)}")
     if xla and lite_interpreter:
         raise UserError("--xla cannot compile the TF Lite interpreter; drop --lite-interpreter or --xla")
-    gpu = torch_gpu() if runtime in ("auto", "torch") or device in ("gpu", "cuda", "mps") else None
-    gpu = gpu if device != "cpu" else None
+    wants_torch = runtime in ("auto", "torch") or device in ("gpu", "cuda", "mps")
+    gpu = torch_gpu() if wants_torch and device != "cpu" else None
     tf_device = pick_device(device, gpu_elsewhere=gpu is not None)
     files = locate_model(spec, gpu="GPU" in tf_device or gpu is not None)
     tensorflow_only = [

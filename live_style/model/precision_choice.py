@@ -134,14 +134,18 @@ def measure(model: Stylizer, candidates: list[str]) -> list[Measured]:
     vector = model.style_vector(paint(STYLE_PAINTING, 512, 0), remember=False)  # not a style of the user's
     int8_directory = model.cache.directory.parent / "int8-transfer"
     runners = {name: transfer.runner(name, vector, model.identity, int8_directory, SHAPE) for name in candidates}
-    frames = paintings(SHAPE)
-    outputs = {name: [run(frame) for frame in frames] for name, run in runners.items()}
-    calls = {name: functools.partial(run, frames[0]) for name, run in runners.items()}
-    best = best_median_ms(calls, ROUNDS, CALLS)
-    reference = outputs["float32"]
+    return timed_against(runners, paintings(SHAPE), "float32")
+
+
+def timed_against(runs: dict[str, Callable[[np.ndarray], np.ndarray]], frames: list, reference: str) -> list[Measured]:
+    """Each run's ms per frame (interleaved rounds) and its worst picture over `frames` against `reference`'s."""
+    outputs = {name: [run(frame) for frame in frames] for name, run in runs.items()}
+    best = best_median_ms({name: functools.partial(run, frames[0]) for name, run in runs.items()}, ROUNDS, CALLS)
     return [
-        Measured(name, best[name], min(psnr(out, ref) for out, ref in zip(outputs[name], reference, strict=True)))
-        for name in runners
+        Measured(
+            name, best[name], min(psnr(out, ref) for out, ref in zip(outputs[name], outputs[reference], strict=True))
+        )
+        for name in runs
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Protocol
 
@@ -99,14 +100,22 @@ class Stylizer:
         self.precision, self.layout = precision, layout
 
     def _torch_transfer(self, precision: str):
-        """The transfer network on torch in this precision, from its weights file (written once into the cache)."""
-        from live_style.model.torch_runtime import TorchTransfer, load_weights
+        """The transfer network on torch in this precision."""
+        from live_style.model.torch_runtime import TorchTransfer
+
+        return TorchTransfer(self._torch_weights, self.torch_device, precision)
+
+    @functools.cached_property
+    def _torch_weights(self) -> dict:
+        """The transfer network's torch weights, from their file (written once into the cache), read once."""
+        from live_style.model.torch_runtime import load_weights
         from live_style.model.torch_weights import cached_weights
 
-        weights = cached_weights(self.network, self.transfer_identity, self.cache.directory.parent / "torch-weights")
-        return TorchTransfer(load_weights(weights), self.torch_device, precision)
+        return load_weights(
+            cached_weights(self.network, self.transfer_identity, self.cache.directory.parent / "torch-weights")
+        )
 
-    @property
+    @functools.cached_property
     def transfer_identity(self) -> str:
         """What the transfer network's weights depend on: the model's identity (its style files) and, for a TF Lite
         pair, the transfer file's content (one predict file pairs with several transfer files)."""

@@ -114,13 +114,7 @@ const Latency = (() => {
   // shown.rtp - sent.at: the constant most shown frames agree on, and only if clearly so.
   function findShownToSent() {
     const shown = state.shown.slice(-60);
-    const votes = new Map();
-    for (const frame of shown) {
-      const keys = new Set(state.sent.map((sent) => Math.round((frame.rtp - sent.at) / MATCH_MS)));
-      for (const key of keys) votes.set(key, (votes.get(key) || 0) + 1);
-    }
-    const support = (key) => (votes.get(key - 1) || 0) + (votes.get(key) || 0) + (votes.get(key + 1) || 0);
-    const ranked = [...votes.keys()].map((key) => ({ key, count: support(key) })).sort((a, b) => b.count - a.count);
+    const { support, ranked } = tally(shown, state.sent, (frame, sent) => frame.rtp - sent.at);
     const best = ranked[0];
     const rival = ranked.find((other) => Math.abs(other.key - best.key) > 2); // beyond the best's own window
     if (!best || best.count < 5 || best.count < 0.6 * shown.length || (rival && rival.count > best.count / 2)) {
@@ -135,17 +129,26 @@ const Latency = (() => {
   function findSourceZero() {
     const sent = state.sent.slice(-60);
     if (sent.length < 5 || state.firstSent === null) return null;
+    const { support, ranked } = tally(sent, state.encoded, (one, frame) => frame.rtp - 1000 * one.source);
+    const best = ranked[0];
+    if (!best) return null;
+    if (support(Math.round(state.firstSent / MATCH_MS)) >= 0.9 * best.count) return state.firstSent;
+    const rival = ranked.find((other) => Math.abs(other.key - best.key) > 2); // beyond the best's own window
+    const unique = !rival || rival.count < best.count;
+    return unique && best.count >= 0.9 * sent.length ? best.key * MATCH_MS : null;
+  }
+
+  // Offsets between two kinds of frame, each counted once per frame of the first kind that some frame of the
+  // second kind fits (to MATCH_MS, either side): support(key), and every key ranked by it.
+  function tally(firsts, seconds, offset) {
     const votes = new Map();
-    for (const one of sent) {
-      const keys = new Set(state.encoded.map((frame) => Math.round((frame.rtp - 1000 * one.source) / MATCH_MS)));
+    for (const first of firsts) {
+      const keys = new Set(seconds.map((second) => Math.round(offset(first, second) / MATCH_MS)));
       for (const key of keys) votes.set(key, (votes.get(key) || 0) + 1);
     }
     const support = (key) => (votes.get(key - 1) || 0) + (votes.get(key) || 0) + (votes.get(key + 1) || 0);
-    const first = Math.round(state.firstSent / MATCH_MS);
-    const best = Math.max(...[...votes.keys()].map(support));
-    if (support(first) >= 0.9 * best) return state.firstSent;
-    const fits = [...votes.keys()].filter((key) => support(key) === best);
-    return fits.length === 1 && best >= 0.9 * sent.length ? fits[0] * MATCH_MS : null;
+    const ranked = [...votes.keys()].map((key) => ({ key, count: support(key) })).sort((a, b) => b.count - a.count);
+    return { support, ranked };
   }
 
   // capture - rtp of camera frames: of the candidates (the last capture on screen before each frame left the
