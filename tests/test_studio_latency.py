@@ -119,7 +119,8 @@ def test_the_latency_shown_is_the_camera_to_screen_time_of_the_frames_shown(
         page.close()
     finally:
         server.stop()
-    flashes = flashes_seen(probe)
+    # the probe runs on after the last figure was read: a flash shown in the last 1.8 s has no figure to check
+    flashes = [flash for flash in flashes_seen(probe) if flash[0] + 1800 < samples[-1][0]]
     assert len(flashes) >= 3, (len(probe["camera"]), len(probe["stylized"]))
     assert "from your camera to this screen" in title and "camera to server" in title
     for shown, seen in flashes:
