@@ -24,6 +24,7 @@ from media import encode_tone, scene, write_clip
 from stub_network import stub_stylizer
 
 from live_style.imaging import processing_shape
+from live_style.media.decode import VideoFile
 from live_style.model.shared import ModelThread
 from live_style.pipeline.controls import LiveControls
 from live_style.pipeline.job_folder import JobFolder
@@ -237,3 +238,28 @@ def test_real_files_keep_every_frame_at_its_time(stub, tmp_path: Path, path: Pat
     assert (height > width) == (played[0] > played[1]) or abs(height - width) < 4  # upright as players show it
     assert [float(t) for t in made["times"]] == pytest.approx([float(t) for t in given_["times"]], abs=1e-3)
     assert_sound_beside_the_picture(path, given_, made, 0.0015)
+
+
+def frames_from(video: VideoFile, index, first: int, count: int = 24) -> dict[int, np.ndarray]:
+    """The frames a segment starting at position `first` decodes (a seek, then decoding), by stamp."""
+    return {frame.pts: frame.image for frame in video.frames_at(index.pts[first : first + count], first)}
+
+
+@pytest.mark.parametrize("path", [path for path in REAL_VIDEOS if path.stat().st_size], ids=lambda path: path.name)
+def test_a_segment_decodes_the_frames_a_player_shows_wherever_it_starts(path: Path) -> None:
+    """Starting at a keyframe, just before or just after one, every frame is the one decoding from the file's start
+    gives at that time: an MXF's seeks label packets frames off, an OGM's open GOPs shift stamps after a seek."""
+    video = VideoFile(path)
+    try:
+        index = video.index_frames()
+        whole = {frame.pts: frame.image for frame in video.frames()}
+        starts = sorted({max(0, start + shift) for start in index.keyframes[1:] for shift in (-1, 0, 1)} - {0})
+        for first in starts:
+            decoded = frames_from(video, index, first)
+            # a hidden VP9 frame shows nothing, and its packet may share its stamp with the frame it becomes
+            wanted = list(dict.fromkeys(pts for pts in index.pts[first : first + 24] if pts in whole))
+            assert sorted(decoded) == wanted, (first, sorted(decoded), wanted)
+            wrong = [pts for pts in wanted if not np.array_equal(decoded[pts], whole[pts])]
+            assert not wrong, (first, wrong)
+    finally:
+        video.close()

@@ -4,8 +4,10 @@ audio packets.
 What a file holds is measured, not taken from its header: the frames are counted and timed by reading
 its packets once (`index_frames`), which is also how MPEG-TS/PS files, whose timestamps may start
 anywhere and whose seeking is approximate, are cut into segments. Decoding starts at a keyframe
-found by seeking, checked, and from the file's start when a seek lands past it. A packet that does
-not decode (a damaged stretch) is skipped, as FFmpeg's tools do.
+found by seeking, checked; where a seek lands past it, or in a file whose seeks mislabel packets (an MXF labels
+them from its index table after a seek, frames off: tried once, when indexing), the packets are read from the
+file's start and decoded from that keyframe. A packet that does not decode (a damaged stretch) is skipped, as
+FFmpeg's tools do.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import struct
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -28,6 +31,7 @@ from live_style.media.timeline import Seconds, seconds, ticks
 
 DEFAULT_RATE = Fraction(30)
 SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)  # seek this far before the frame wanted, then from the file's start
+SEEK_CHECKS, SEEK_CHECKED_PACKETS = 3, 48  # keyframes a seek is tried at when indexing, packets compared after each
 MP4_SUFFIXES = {".mp4", ".m4v", ".mov", ".3gp", ".3g2"}
 DECODER_DELAY = 16  # packets a threaded decoder may be behind the demuxer
 REORDER_PROBE = 48  # frames decoded up front: the first shown, and whether stamps are in decode order
@@ -58,6 +62,7 @@ class FrameIndex:
     cut_at: float | None = None
     reorder: int = 0  # > 0: the file stores decode-order stamps (AVI, OGM with B-frames), put back in order
     origin_pts: int | None = None  # time 0, when not the first frame (a stretch of the file timed from its own)
+    seekable: bool = True  # False: a seek mislabels packets, so packets are always read from the file's start
 
     @property
     def origin(self) -> Seconds:
@@ -161,7 +166,7 @@ class VideoFile:
         self._index = index
 
     def _read_index(self) -> FrameIndex:
-        stamps, packets_end, damaged_tail = self._packet_stamps()
+        stamps, offsets, packets_end, damaged_tail = self._packet_stamps()
         if self.timed_by_rate or any(pts is None for pts, _ in stamps):
             self.timed_by_rate = True
             return self._timed_by_rate(len(stamps))
@@ -170,15 +175,18 @@ class VideoFile:
         if first_shown is not None:  # leading frames that never decode (an open GOP's) are not part of the video
             stamps = [(pts, key) for pts, key in stamps if pts >= first_shown]
         keyframes = [i for i, (_, key) in enumerate(stamps) if key]
-        index = FrameIndex([pts for pts, _ in stamps], keyframes, self.time_base, reorder=reorder)
+        seekable = self._seeks_label_as_read(offsets, [pts for pts, key in stamps if key])
+        index = FrameIndex([pts for pts, _ in stamps], keyframes, self.time_base, reorder=reorder, seekable=seekable)
         self.rate = measured_rate(index.pts, self.time_base, self.rate)
         if damaged_tail or self._cut_short(packets_end):
             index = replace(index, cut_at=float(index.time_of(index.pts[-1]) + 1 / self.rate) if index.pts else 0.0)
         return index
 
-    def _packet_stamps(self) -> tuple[list[tuple[int | None, bool]], float, bool]:
-        """(pts and keyframe flag of every video packet, where the packets of any stream end (s), a damaged tail)."""
+    def _packet_stamps(self) -> tuple[list[tuple[int | None, bool]], tuple[array, array], float, bool]:
+        """(pts and keyframe flag of every video packet, the byte offsets and stamps of those with both, where the
+        packets of any stream end (s), a damaged tail)."""
         stamps: list[tuple[int | None, bool]] = []
+        offsets, offset_stamps = array("q"), array("q")
         end = 0.0
         try:
             for packet in self.container.demux():
@@ -188,11 +196,38 @@ class VideoFile:
                     end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                 if packet.stream is self.video:
                     stamps.append((packet.pts, packet.is_keyframe))
+                    if packet.pts is not None and packet.pos is not None and packet.pos >= 0:
+                        offsets.append(packet.pos)
+                        offset_stamps.append(packet.pts)
         except av.FFmpegError:
-            return stamps, end, True  # the frames before it are what there is
+            return stamps, (offsets, offset_stamps), end, True  # the frames before it are what there is
         finally:
             self._seek_start()
-        return stamps, end, False
+        return stamps, (offsets, offset_stamps), end, False
+
+    def _seeks_label_as_read(self, offsets: tuple[array, array], keyframes: list[int]) -> bool:
+        """Whether the packets after a seek to a keyframe carry the stamps they had when read in order (matched by
+        byte offset), tried at keyframes spread over the file. Packets without offsets are taken as labelled right."""
+        positions, stamps = offsets
+        tried = keyframes[1:][:: max(1, len(keyframes) // SEEK_CHECKS)][:SEEK_CHECKS]
+        try:
+            for keyframe in tried:
+                if keyframe not in stamps:
+                    continue
+                at = stamps.index(keyframe)
+                around = range(max(0, at - SEEK_CHECKED_PACKETS), min(len(stamps), at + 2 * SEEK_CHECKED_PACKETS))
+                read: dict[int, int | None] = {}
+                for i in around:  # several frames in one packet (ASF) share an offset: not compared
+                    read[positions[i]] = stamps[i] if positions[i] not in read else None
+                self._seek_before(keyframe)
+                for packet in itertools.islice(self._packets(self.video), SEEK_CHECKED_PACKETS):
+                    if read.get(packet.pos) is not None and read[packet.pos] != packet.pts:
+                        return False
+        except av.FFmpegError:
+            return False
+        finally:
+            self._seek_start()
+        return True
 
     def _probe_decoding(self) -> tuple[int | None, int]:
         """Decode the first frames: (the first shown frame's stamp, the reorder window its stamps need: 0 when the
@@ -269,19 +304,39 @@ class VideoFile:
         return False
 
     def _decoded_from(self, target: int) -> Iterator[av.VideoFrame]:
-        """Decoded frames from a keyframe at or before `target`: a seek, checked, further back, else from the start."""
-        for back in SEEK_BACK_S:
-            frames = self._decoded_after_seek(target - ticks(Fraction(back), self.time_base))
+        """Decoded frames from a keyframe at or before `target`: a seek, checked, further back, else from the start.
+
+        In a file stamped in decode order, the frames just after a keyframe can be its open GOP's leading frames,
+        which do not decode after a seek and shift the stamps given back: the seek must land that far earlier."""
+        index = self.index_frames()
+        margin = ticks(Fraction(index.reorder) / self.rate, self.time_base)
+        for back in SEEK_BACK_S if index.seekable else ():
+            frames = self._decoded_after_seek(target - margin - ticks(Fraction(back), self.time_base))
             first = next(frames, None)
-            if first is not None and (first.pts is None or first.pts <= target):
+            if first is not None and (first.pts is None or first.pts <= target - margin):
                 break
         else:
-            self._seek_start()
-            frames = self._decoded(self._packets(self.video))
+            frames = self._decoded(self._packets_from_keyframe(target - margin))
             first = next(frames, None)
         if first is not None:
             yield first
             yield from frames
+
+    def _packets_from_keyframe(self, target: int) -> Iterator[av.Packet]:
+        """The video packets read from the file's start, from the last keyframe at or before `target` on: those
+        before it are read in order (so labelled right) but not decoded."""
+        self._seek_start()
+        packets = self._packets(self.video)
+        held: list[av.Packet] = []  # since the last keyframe at or before the target
+        for packet in packets:
+            if packet.is_keyframe and packet.pts is not None:
+                if packet.pts > target:
+                    held.append(packet)
+                    break
+                held = []
+            held.append(packet)
+        yield from held
+        yield from packets
 
     def _decoded_after_seek(self, target: int) -> Iterator[av.VideoFrame]:
         self._seek_before(target)
