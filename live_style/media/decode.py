@@ -316,31 +316,46 @@ class VideoFile:
             if first is not None and (first.pts is None or first.pts <= target - margin):
                 break
         else:
-            frames = self._decoded(self._packets_from_keyframe(target - margin))
+            frames = self._decoded_read_from_start(target - margin)
             first = next(frames, None)
         if first is not None:
             yield first
             yield from frames
 
-    def _packets_from_keyframe(self, target: int) -> Iterator[av.Packet]:
-        """The video packets read from the file's start, from the last keyframe at or before `target` on: those
-        before it are read in order (so labelled right) but not decoded."""
+    def _decoded_read_from_start(self, target: int) -> Iterator[av.VideoFrame]:
+        """Decoded frames from the last keyframe at or before `target`, its packets read from the file's start: those
+        before that keyframe are read in order (so labelled right) but not decoded."""
         self._seek_start()
         packets = self._packets(self.video)
         held: list[av.Packet] = []  # since the last keyframe at or before the target
+        skipped = False
         for packet in packets:
             if packet.is_keyframe and packet.pts is not None:
                 if packet.pts > target:
                     held.append(packet)
                     break
-                held = []
+                skipped, held = skipped or bool(held), []
             held.append(packet)
-        yield from held
-        yield from packets
+        chained = itertools.chain(held, packets)
+        return self._decoded_from_keyframe(chained) if skipped else self._decoded(chained)
 
     def _decoded_after_seek(self, target: int) -> Iterator[av.VideoFrame]:
         self._seek_before(target)
-        return self._decoded(self._packets(self.video))
+        return self._decoded_from_keyframe(
+            itertools.dropwhile(lambda packet: not packet.is_keyframe, self._packets(self.video))
+        )
+
+    def _decoded_from_keyframe(self, packets: Iterator[av.Packet]) -> Iterator[av.VideoFrame]:
+        """Decoded frames from a keyframe's packet on, less those shown before it: an open GOP's leading frames,
+        whose references were never decoded (FFmpeg conceals them rather than drop them). In a file stamped in
+        decode order the stamps cannot tell them (`_decoded_from` seeks earlier instead)."""
+        first = next(packets, None)
+        if first is None:
+            return iter(())
+        frames = self._decoded(itertools.chain([first], packets))
+        if first.pts is None or self.index_frames().reorder:
+            return frames
+        return (frame for frame in frames if frame.pts is None or frame.pts >= first.pts)
 
     def _seek_before(self, target: int) -> None:
         """Position the demuxer at the keyframe at or before `target` (the start, when the index is truncated)."""
@@ -357,12 +372,11 @@ class VideoFile:
         return demuxed(self.container, *streams)
 
     def _seek_start(self) -> None:
-        try:
-            self.container.seek(0)
-        except av.FFmpegError:
-            self.container.close()
-            self.container = av.open(str(self.path))
-            self._use_streams()
+        """Back to the first packet, by opening the file again: a seek to 0 lands past it in some MPEG-TS files
+        (then the first GOP, up to a second of video, was lost)."""
+        self.container.close()
+        self.container = av.open(str(self.path))
+        self._use_streams()
 
     def _use_streams(self) -> None:
         """The video and audio streams a player picks (the video decoded with threads), of the container now open."""
