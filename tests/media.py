@@ -10,7 +10,7 @@ import numpy as np
 
 from live_style.synthetic_media import scene, write_clip
 
-__all__ = ["av_facts", "scene", "video_facts", "write_av_clip", "write_clip"]
+__all__ = ["av_facts", "scene", "video_facts", "with_a_repeated_audio_packet", "write_av_clip", "write_clip"]
 
 
 def video_facts(path: Path) -> dict:
@@ -108,3 +108,28 @@ def av_facts(path: Path) -> dict:
             "audio": audio.codec_context.name if audio is not None else None,
             "audio_seconds": audio_seconds,
         }
+
+
+def with_a_repeated_audio_packet(source: Path, target: Path, which: int = 10) -> Path:
+    """The MPEG-TS `source` with its audio PES number `which` sent twice, as broadcast streams now and then do: its
+    188-byte TS packets repeated, the continuity counters of that PID renumbered after it (so no demuxer drops it)."""
+    import av
+
+    data = source.read_bytes()
+    packets = [bytearray(data[i : i + 188]) for i in range(0, len(data), 188)]
+    with av.open(str(source)) as container:
+        audio_pid = container.streams.audio[0].id
+
+    def pid(packet: bytearray) -> int:
+        return ((packet[1] & 0x1F) << 8) | packet[2]
+
+    starts = [i for i, packet in enumerate(packets) if pid(packet) == audio_pid and packet[1] & 0x40]
+    first, stop = starts[which], starts[which + 1]
+    packets[stop:stop] = [bytearray(packet) for packet in packets[first:stop] if pid(packet) == audio_pid]
+    counter = 0
+    for packet in packets:
+        if pid(packet) == audio_pid and packet[3] & 0x10:  # a packet with payload counts
+            packet[3] = (packet[3] & 0xF0) | counter
+            counter = (counter + 1) % 16
+    target.write_bytes(b"".join(packets))
+    return target

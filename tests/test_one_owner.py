@@ -20,7 +20,7 @@ import pytest
 from conftest import SHARED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from media import encode_tone, scene, write_clip
+from media import encode_tone, scene, with_a_repeated_audio_packet, write_av_clip, write_clip
 from stub_network import stub_stylizer
 
 from live_style.imaging import processing_shape
@@ -213,6 +213,22 @@ def test_every_frame_comes_out_once_at_its_time_with_its_sound(
     assert made["discarded"] == made["before_zero"] == 0
     assert [float(t) for t in made["times"]] == pytest.approx([float(t) for t in given_["times"]], abs=2e-4)
     assert_sound_beside_the_picture(source, given_, made, 1.5 / 44100)
+
+
+def test_an_audio_packet_a_broadcast_repeats_is_copied_once(stub, tmp_path: Path) -> None:
+    """The MP4 muxer refuses a packet timed like the one before it (the whole output failed: 'Invalid argument');
+    a player skips it, and so does the copy."""
+    model, _network, vector = stub
+    plain = write_av_clip(tmp_path / "plain.ts", frames=50, fps=25, size=(64, 48), audio="mp2")
+    source = with_a_repeated_audio_packet(plain, tmp_path / "repeated.ts")
+    with av.open(str(source)) as container:
+        sent = [packet.pts for packet in container.demux(container.streams.audio[0]) if packet.size]
+    assert len(sent) == len(set(sent)) + 1  # the repeat is there, as FFmpeg reads it
+    out = run_video_job(model, vector, source, tmp_path / "out.mp4").out
+    with av.open(str(out)) as container:
+        copied = [packet.pts for packet in container.demux(container.streams.audio[0]) if packet.size]
+    assert len(copied) == len(set(sent)) and copied == sorted(copied)
+    assert_sound_beside_the_picture(source, reference(source), reference(out), 1.5 / 44100)
 
 
 def played_shape(path: Path, folder: Path) -> tuple[int, int]:

@@ -59,6 +59,7 @@ class AudioTrack:
         self.copied = container_accepts(suffix, audio)
         self._resampler = None
         self._pending: list[av.Packet] = []
+        self._last_dts: int | None = None  # of the audio packets copied
         if self.copied:
             self.stream = container.add_stream_from_template(audio)
             return
@@ -83,12 +84,25 @@ class AudioTrack:
 
     def _mux(self, packet: av.Packet) -> None:
         if self.copied:
+            if packet.stream.type == "audio" and self._repeated(packet):
+                return
             packet.stream = self.stream
             self.container.mux(packet)
             return
         self._decoder = packet.stream.codec_context, packet.time_base
         with contextlib.suppress(av.FFmpegError):  # a damaged packet is a moment of silence
             self._reencode(packet.decode(), packet.pts, packet.time_base)
+
+    def _repeated(self, packet: av.Packet) -> bool:
+        """Whether an audio packet is timed at or before the last one copied: a broadcast TS repeats one now and then
+        (an MPEG-2 TS from FFmpeg's samples, MP3 at 53072 twice), which the MP4 muxer refuses outright and players
+        skip, so it is left out."""
+        if packet.dts is None:
+            return False
+        if self._last_dts is not None and packet.dts <= self._last_dts:
+            return True
+        self._last_dts = packet.dts
+        return False
 
     def _reencode(self, frames: list[av.AudioFrame], stamp: int | None, time_base: Fraction) -> None:
         """Decoded frames resampled and encoded, each at its time (a decoder that holds samples back, as WMA's
