@@ -25,10 +25,10 @@ def test_the_fastest_candidate_above_the_floor_is_picked() -> None:
     assert pick(measured) == "bfloat16"  # int8 is faster but below the floor
     assert pick(measured, floor_db=20.0) == "int8"
     assert pick([Measured("float32", 40.0, float("inf")), Measured("float16", 41.0, 60.0)]) == "float32"
-    assert offered(["FP32", "BF16", "INT8"], int8=True) == ["float32", "bfloat16", "int8"]
+    assert offered(["FP32", "BF16", "INT8"], int8=True) == ["float32", "bfloat16", "int8", "int8 bfloat16"]
     assert offered(["FP32", "FP16"], int8=False) == ["float32", "float16"]
     both = offered(["FP32", "BF16"], True, ("phased", "plain"))
-    assert both == ["float32", "float32 plain", "bfloat16", "bfloat16 plain", "int8"]
+    assert both == ["float32", "float32 plain", "bfloat16", "bfloat16 plain", "int8", "int8 bfloat16"]
 
 
 @dataclass

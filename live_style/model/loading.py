@@ -13,7 +13,7 @@ import tensorflow as tf
 from live_style.errors import UserError
 from live_style.model.int8 import INSTALL_HINT as NNCF_HINT
 from live_style.model.int8 import nncf_available
-from live_style.model.openvino_runtime import import_openvino, openvino_available
+from live_style.model.openvino_runtime import import_openvino, int8_rest, openvino_available
 from live_style.model.spec import ModelFiles, locate_model
 from live_style.model.style_cache import StyleCache
 from live_style.model.stylizer import Network, Stylizer
@@ -137,7 +137,7 @@ def pick_precision(precision: str, runtime: str, workload: str, torch_device: st
     on a CPU."""
     if workload not in WORKLOADS:
         raise ValueError(f"workload {workload!r}: one of {WORKLOADS}")
-    if precision == "int8" and not nncf_available():
+    if int8_rest(precision) is not None and not nncf_available():
         raise UserError(f"--precision int8 needs NNCF: {NNCF_HINT}")
     if precision != "auto":
         return precision
@@ -197,7 +197,7 @@ def load_model(
         )
         if given
     ]
-    chosen = pick_runtime(runtime, tf_device, tensorflow_only, precision == "int8", gpu)
+    chosen = pick_runtime(runtime, tf_device, tensorflow_only, int8_rest(precision) is not None, gpu)
     check_device(device, runtime, chosen, tf_device, gpu)
     torch_device = pick_torch_device(device, gpu) if chosen in ("torch", "measure") else "cpu"
     network = open_network(files, precision, lite_interpreter, chosen)

@@ -45,6 +45,18 @@ def split_candidate(name: str) -> tuple[str, str]:
     return precision, layout or DEFAULT_LAYOUT
 
 
+def int8_rest(name: str) -> str | None:
+    """The float precision an int8 candidate runs the rest of the network in ("int8": float32, "int8 bfloat16":
+    bfloat16); None for a float candidate."""
+    precision, _, rest = name.partition(" ")
+    return (rest or "float32") if precision == "int8" else None
+
+
+def int8_candidate(rest: str) -> str:
+    """The candidate's name for int8 with the rest in `rest` (the inverse of `int8_rest`)."""
+    return "int8" if rest == "float32" else f"int8 {rest}"
+
+
 def without_telemetry() -> None:
     """Make `openvino_telemetry` unimportable, the state in which OpenVINO and NNCF send nothing."""
     sys.modules.setdefault("openvino_telemetry", None)
@@ -78,7 +90,8 @@ def vector_input(vector: np.ndarray) -> np.ndarray:
 class OpenVinoTransfer:
     """The transfer network compiled by OpenVINO for the CPU: uint8 BGR frames + style vector -> uint8 BGR.
 
-    `int8_models` (a `QuantizedModels` over `self.model`) runs each style's int8 network once it exists.
+    `int8_models` (a `QuantizedModels` over `self.model`) runs each style's int8 network once it exists, its
+    unquantized part (the normalization, the style's own convolutions) in `int8_rest`.
     """
 
     def __init__(self, transfer: Transfer | GraphDef, vector_size: int, layouts: dict[str, Transfer] | None = None):
@@ -87,7 +100,7 @@ class OpenVinoTransfer:
         self.core = import_openvino().Core()
         self.model = self._convert(transfer)
         self.int8_models: QuantizedModels | None = None
-        self.float_precision, self.layout = "float32", DEFAULT_LAYOUT
+        self.float_precision, self.layout, self.int8_rest = "float32", DEFAULT_LAYOUT, "float32"
         self._layout_sources = layouts or {}
         self._layouts = {DEFAULT_LAYOUT: self.model}
         self.requests: OrderedDict[tuple[str, int, int], InferRequest] = OrderedDict()
@@ -132,8 +145,10 @@ class OpenVinoTransfer:
         self.int8_models = None
         self.float_precision, self.layout = precision, layout
 
-    def quantize(self, identity: str, directory: Path, wait: bool) -> None:
-        """Run int8 networks, quantized per style vector and stored in `directory` (see `QuantizedModels`)."""
+    def quantize(self, identity: str, directory: Path, wait: bool, rest: str) -> None:
+        """Run int8 networks, quantized per style vector and stored in `directory` (see `QuantizedModels`), the
+        rest of each in the float precision `rest`."""
+        self.int8_rest = rest
         self.int8_models = QuantizedModels(self.core, self.model, identity, directory, wait)
 
     def prepare(self, vector: np.ndarray) -> None:
@@ -148,7 +163,8 @@ class OpenVinoTransfer:
         int8_models = self.int8_models  # once: the precision-choice thread may drop it meanwhile
         ready = int8_models.get(style) if int8_models else None
         if ready:
-            return (*ready, HINTS["float32"])
+            key, network = ready
+            return f"{key} {self.int8_rest}", network, HINTS[self.int8_rest]
         name = f"{self.float_precision} {self.layout}"
         return name, self.network(self.layout), HINTS[self.float_precision]
 
@@ -176,12 +192,14 @@ class OpenVinoTransfer:
     def runner(
         self, precision: str, vector: np.ndarray, identity: str, int8_directory: Path, shape: tuple[int, int]
     ) -> Callable[[np.ndarray], np.ndarray]:
-        """A BGR frame -> BGR frame function for a candidate ("int8", or a float precision with its layout, e.g.
-        "bfloat16 plain"), on an infer request of its own (for measuring)."""
+        """A BGR frame -> BGR frame function for a candidate (int8 with the rest in a float precision, e.g.
+        "int8 bfloat16", or a float precision with its layout, e.g. "bfloat16 plain"), on an infer request of its
+        own (for measuring)."""
         style = vector_input(vector)
-        if precision == "int8":
+        rest = int8_rest(precision)
+        if rest is not None:
             network = QuantizedModels(self.core, self.model, identity, int8_directory, wait=True).get(style)[1]
-            request = self.compile(network, HINTS["float32"], *shape)
+            request = self.compile(network, HINTS[rest], *shape)
         else:
             float_precision, layout = split_candidate(precision)
             request = self.compile(self.network(layout), HINTS[float_precision], *shape)

@@ -1,10 +1,11 @@
 """The CPU path's precision, measured on this machine instead of a fixed rule, and remembered.
 
 Which precision is fastest depends on the CPU: int8 wins where bf16 is emulated (AVX2, AVX-512 VNNI),
-bf16 where the CPU has it in silicon (AMX: 1.3-1.4x faster than int8, and 49 dB against float32
-where int8 gives 32). So on first use of a network on a machine, every precision OpenVINO offers
-here (float32; bfloat16 and float16 where the CPU reports them; int8, quantized for a painting of
-the project's own) is timed on the project's paintings, interleaved; any whose picture falls below
+bf16 where the CPU has it in silicon (AMX: 1.3-1.4x faster than the former int8 recipe, and 49 dB
+against float32 where it gave 32). So on first use of a network on a machine, every precision OpenVINO
+offers here (float32; bfloat16 and float16 where the CPU reports them; int8, quantized for a painting
+of the project's own, its unquantized rest in each of those) is timed on the project's paintings,
+interleaved; any whose picture falls below
 QUALITY_FLOOR_DB against float32 is dropped, and the fastest of the rest is picked. The decision is
 stored in the user's cache under a key of everything that makes it valid (the CPU's name and
 features, OpenVINO's version, the network, the shape), so later runs reuse it at no cost.
@@ -26,6 +27,7 @@ import numpy as np
 
 from live_style.atomic import write_atomically
 from live_style.model.cpu import cpu_flags
+from live_style.model.openvino_runtime import int8_candidate
 from live_style.temporal.metrics import psnr
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ SHAPE = (384, 384)  # the CPU default size (on the AMX Xeon the order held at 25
 ROUNDS, CALLS = 3, 3
 STYLE_PAINTING = "wave"  # the style the int8 candidate is quantized for (its ranges are per style)
 CONTENT_PAINTINGS = ("flow", "mosaic", "cubist")
-VERSION = "v2"  # v2: each float precision in both layouts of the network
+VERSION = "v3"  # v2: each float precision in both layouts of the network; v3: int8's new recipe, its rest in each
 CAPABILITY = {"bfloat16": "BF16", "float16": "FP16"}
 
 
@@ -51,10 +53,10 @@ class Measured:
 
 def offered(capabilities: list[str], int8: bool, layouts: tuple[str, ...] = ("phased",)) -> list[str]:
     """The candidates OpenVINO offers on this CPU, float32 first: each float precision in each layout of the
-    network (the default layout's name left out), then int8."""
+    network (the default layout's name left out), then int8 with the rest in each float precision."""
     floats = ["float32", *(name for name, flag in CAPABILITY.items() if flag in capabilities)]
     named = [name if layout == layouts[0] else f"{name} {layout}" for name in floats for layout in layouts]
-    return [*named, *(["int8"] if int8 else [])]
+    return [*named, *([int8_candidate(rest) for rest in floats] if int8 else [])]
 
 
 def pick(measured: list[Measured], floor_db: float = QUALITY_FLOOR_DB) -> str:

@@ -13,7 +13,13 @@ from tensorflow.core.framework.graph_pb2 import GraphDef
 from live_style.atomic import sha256_of
 from live_style.imaging import SIZE_MULTIPLE, as_batch, processing_shape, resize_frames, style_input
 from live_style.imaging import preserve_colors as keep_colors
-from live_style.model.openvino_runtime import DEFAULT_LAYOUT, OpenVinoTransfer, split_candidate
+from live_style.model.openvino_runtime import (
+    DEFAULT_LAYOUT,
+    OpenVinoTransfer,
+    int8_candidate,
+    int8_rest,
+    split_candidate,
+)
 from live_style.model.style_cache import StyleCache, style_key
 
 GPU_DEFAULT_SIZE = 512
@@ -86,14 +92,16 @@ class Stylizer:
         return "GPU" in self.device.upper()
 
     def use_precision(self, candidate: str, wait: bool) -> None:
-        """Run OpenVINO as `candidate`: int8 (per style; float32 until ready unless `wait`), or a float precision
-        in a layout ("bfloat16", "bfloat16 plain": see `precision_choice`)."""
+        """Run OpenVINO as `candidate`: int8 (per style; float32 until ready unless `wait`) with the rest in a float
+        precision ("int8", "int8 bfloat16"), or a float precision in a layout ("bfloat16", "bfloat16 plain": see
+        `precision_choice`)."""
         if self.runtime == "torch":
             self._run = self.torch = self._torch_transfer(candidate)
             self.precision = candidate
             return
-        if candidate == "int8":
-            self.quantize_per_style(wait)
+        rest = int8_rest(candidate)
+        if rest is not None:
+            self.quantize_per_style(wait, rest)
             return
         precision, layout = split_candidate(candidate)
         self.openvino.use_float(precision, layout)
@@ -125,12 +133,15 @@ class Stylizer:
     @property
     def candidate(self) -> str:
         """What runs, as the measured choice names it: a precision and, when not the default, its layout."""
+        if self.precision == "int8":
+            return int8_candidate(self.openvino.int8_rest)
         return self.precision if self.layout == DEFAULT_LAYOUT else f"{self.precision} {self.layout}"
 
-    def quantize_per_style(self, wait: bool) -> None:
-        """Run OpenVINO int8, quantized per style vector (waiting for it, or float until it is ready)."""
-        self.openvino.quantize(self.identity, self.cache.directory.parent / "int8-transfer", wait)
-        self.precision = "int8"
+    def quantize_per_style(self, wait: bool, rest: str) -> None:
+        """Run OpenVINO int8, quantized per style vector (waiting for it, or float until it is ready), the rest of
+        the network in the float precision `rest`."""
+        self.openvino.quantize(self.identity, self.cache.directory.parent / "int8-transfer", wait, rest)
+        self.precision, self.layout = "int8", DEFAULT_LAYOUT
 
     def prepare(self, vector: np.ndarray) -> None:
         """Make this style's int8 network now (when it runs int8), before a job's progress starts."""
@@ -143,7 +154,8 @@ class Stylizer:
         how = " with XLA" if self.xla else ""
         if self.runtime == "openvino":
             layout = "" if self.layout == DEFAULT_LAYOUT else f", {self.layout} layout"
-            runs, name = f"OpenVINO, {self.precision}{layout}", self.network.description
+            rest = f" (the rest {self.openvino.int8_rest})" if self.precision == "int8" else ""
+            runs, name = f"OpenVINO, {self.precision}{rest}{layout}", self.network.description
             name = name.replace("TF ops, float32", runs) if "TF ops, float32" in name else f"{name} ({runs})"
             return f"{name} on the CPU"
         if self.runtime == "torch":
