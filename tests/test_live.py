@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import LITE_DIR, SHARED, cli_argv, psnr, run_cli_here
+from hypothesis import given
+from hypothesis import strategies as st
 from media import scene, video_facts, write_clip
 
 from live_style import cli
 from live_style.commands.bench_temporal import read_frames
 from live_style.errors import EXIT_INTERRUPTED, EXIT_SOURCE_LOST, EXIT_TERMINATED
 from live_style.pipeline.controls import LiveControls
+from live_style.pipeline.stats import RateMeter
 from live_style.sinks import OutputFrame
 from live_style.sinks.recording import Recording, VideoRecorder
 from live_style.sources import capture as sources
@@ -205,3 +208,23 @@ def test_a_headless_box_without_a_camera_hears_of_both_at_once_before_any_model(
     assert with_a_file.stderr.strip().splitlines() == [
         "live-style: error: there is no display to open a window on; run with --no-window, or set DISPLAY"
     ]
+
+
+@given(
+    fps=st.floats(1, 240),
+    seconds=st.floats(2.5, 30),
+    read_after=st.floats(0, 0.999),
+    pause=st.floats(2.01, 60),
+)
+def test_the_fps_shown_is_the_rate_of_the_last_seconds_after_a_pause_too(
+    fps: float, seconds: float, read_after: float, pause: float
+) -> None:
+    meter = RateMeter(span_s=2.0)
+    ticks = np.arange(int(seconds * fps) + 1) / fps
+    for at in ticks:
+        meter.tick(at)
+    steady = meter.rate_at(ticks[-1] + read_after / fps)
+    assert abs(steady - fps) <= 2 * fps / (fps * 2.0) + 1e-9 * fps, (steady, fps)
+    meter.tick(ticks[-1] + pause)  # one frame after a long stall: a slow rate, never none
+    assert meter.rate_at(ticks[-1] + pause) == pytest.approx(1 / pause)
+    assert meter.rate_at(ticks[-1] + pause + 2.5) == 0.0  # nothing for longer than the span: 0, not the rate before

@@ -94,6 +94,16 @@ def browser(
     chromium.close()
 
 
+@pytest.fixture(autouse=True)
+def pages_closed_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every tab a test opened in the shared browser is closed after it, passed or failed, so a failed test's
+    session never holds a slot the next test needs."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in request.getfixturevalue("browser").contexts:
+            context.close()
+
+
 @pytest.fixture(scope="module")
 def studio(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The studio in camera mode on 127.0.0.1 with the project's styles, two sessions at most."""

@@ -34,20 +34,33 @@ class StageTimes:
 
 
 class RateMeter:
-    """Events per second over the last few seconds."""
+    """Events per second over the last `span_s`, as of the moment it is read: it falls to 0 once events stop,
+    and an event after a long pause counts as one in that pause (never as no rate at all)."""
 
     def __init__(self, span_s: float = 2.0) -> None:
         self.span_s = span_s
         self._times: deque[float] = deque()
+        self._lock = threading.Lock()
 
     def tick(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        self._times.append(now)
-        while self._times and now - self._times[0] > self.span_s:
-            self._times.popleft()
+        with self._lock:
+            self._times.append(now)
+            self._trim(now)
+
+    def rate_at(self, now: float) -> float:
+        """The events after the anchor (the newest event at least `span_s` before `now`, else the first) per
+        second since it."""
+        with self._lock:
+            self._trim(now)
+            if len(self._times) < 2 or now <= self._times[0]:
+                return 0.0
+            return (len(self._times) - 1) / (now - self._times[0])
 
     @property
     def rate(self) -> float:
-        if len(self._times) < 2:
-            return 0.0
-        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-9)
+        return self.rate_at(time.monotonic())
+
+    def _trim(self, now: float) -> None:
+        while len(self._times) > 1 and self._times[1] <= now - self.span_s:
+            self._times.popleft()
