@@ -87,3 +87,28 @@ def test_live_style_alone_prints_its_help(capsys: pytest.CaptureFixture) -> None
     assert cli.main([]) == 0
     said = capsys.readouterr().out
     assert said.startswith("usage: live-style") and "live-style --camera 0 --style wave" in said
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_between_the_docs_reaches_its_file_and_heading() -> None:
+    broken = []
+    for doc in DOCS:
+        text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # a web address
+            path, _, anchor = target.partition("#")
+            linked = (doc.parent / path).resolve() if path else doc
+            if not linked.exists():
+                broken.append(f"{doc.name}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md":
+                linked_text = linked.read_text()
+                headings = re.findall(r"^#+ (.+)$", linked_text, re.M)
+                named = re.findall(r'<a id="([^"]+)">', linked_text)
+                if anchor not in {github_anchor(heading) for heading in headings} | set(named):
+                    broken.append(f"{doc.name}: {target} (no such heading)")
+    assert not broken, broken
