@@ -4,6 +4,7 @@ for stills, video and live use (which switches while frames keep coming)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,19 +121,17 @@ def test_auto_measures_once_on_this_cpu_and_runs_what_it_picked(tmp_path: Path, 
     assert again == []  # the stored decision, at no cost
 
 
-@pytest.mark.skipif(not nncf_available(), reason="live use starts on int8, which needs NNCF")
-def test_live_use_starts_at_once_and_switches_when_measured_without_a_gap(tmp_path: Path, chicago, wave) -> None:
+@pytest.mark.skipif(not nncf_available(), reason="live use measures int8 too, which needs NNCF")
+def test_live_use_measures_before_its_first_frame_and_runs_the_pick(tmp_path: Path, chicago, wave) -> None:
+    """Timed beside a running pipeline the candidates slow down unevenly (on the Intel Xeon with AMX that
+    picked int8 bfloat16 at 31 dB over bfloat16 plain, 1.2x faster alone) and the pick is kept: so no frame runs
+    before the measurement is in."""
     (tmp_path / "int8-transfer").symlink_to(INT8_NETWORKS, target_is_directory=True)  # the session's, as users' cache
-    started = time.monotonic()
-    model = load_model(str(LITE_DIR), cache_dir=tmp_path, workload="live")
-    assert model.precision in ("int8", "float32")  # the safe start, before any measurement
-    vector = model.style_vector(wave)
+    lines: list[str] = []
+    model = load_model(str(LITE_DIR), cache_dir=tmp_path, workload="live", report=lines.append)
+    assert precision_choice.stored(model, True) == model.candidate
+    assert len(lines) == 2 and lines[0].startswith("precision: timing") and f"picked {model.candidate} " in lines[1]
+    assert not [thread for thread in threading.enumerate() if thread.name == "precision-choice"]
     frame = cv2.resize(chicago, (320, 240))
-    shown = 0
-    while precision_choice.stored(model, True) is None or model.candidate != precision_choice.stored(model, True):
-        out = model.stylize(frame, vector, size=128)  # every call answers while the measurement runs
-        assert out.shape == frame.shape and out.std() > 5
-        shown += 1
-        assert time.monotonic() - started < 180, "the measurement never finished"
-    assert shown > 0
-    assert psnr(model.stylize(frame, vector, size=128), out) > 20  # the switch is no visible jump
+    out = model.stylize(frame, model.style_vector(wave), size=128)  # int8: float until this style's network is made
+    assert out.shape == frame.shape and out.std() > 5

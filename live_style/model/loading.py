@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,21 +146,15 @@ def pick_precision(precision: str, runtime: str, workload: str, torch_device: st
 
 
 def run_measured(model: Stylizer, int8: bool, workload: str, report: Callable[[str], None]) -> None:
-    """Use this machine's measured precision (int8 among the candidates if `int8`): now (measuring first if
-    never done), or for live use at once on the former rule (int8 per style, else float32) and switched from
-    a background thread once measured."""
+    """Use this machine's measured precision (int8 among the candidates if `int8`), measuring first if never done.
+
+    Live use measures before its first frame too: timed beside a running pipeline (and the int8 quantizing it
+    starts), the candidates slow down unevenly and the wrong one is picked and kept; live use only does not wait
+    for a style's int8 network (float until it is ready).
+    """
     from live_style.model import precision_choice
 
-    if workload != "live" or precision_choice.stored(model, int8) is not None:
-        model.use_precision(precision_choice.choose(model, int8, report), wait=True)
-        return
-    model.use_precision("int8" if int8 else "float32", wait=False)
-
-    def measure_then_switch() -> None:
-        model.use_precision(precision_choice.choose(model, int8, report), wait=False)
-
-    # not a daemon: OpenVINO aborts the process if a thread is still compiling when it unloads
-    threading.Thread(target=measure_then_switch, name="precision-choice").start()
+    model.use_precision(precision_choice.choose(model, int8, report), wait=workload != "live")
 
 
 def load_model(

@@ -173,7 +173,8 @@ def choose(model: Stylizer, int8: bool, report: Callable[[str], None]) -> str:
     capabilities = transfer.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     candidates = offered(capabilities, int8, tuple(transfer.layouts()))
     kept_for = "runs that can use int8: video, live, the studio" if int8 else "runs without int8: stills, the hub model"
-    report(f"precision: timing {', '.join(candidates)} on this CPU (once for {kept_for}; the choice is kept)")
+    timing = ", ".join(candidates)
+    report(f"precision: timing {timing} on this CPU before the first frame (once for {kept_for}; the choice is kept)")
     measured = measure(model, candidates)
     picked = pick(measured)
     model.precision_decision = {
