@@ -56,6 +56,21 @@ def test_openvino_matches_the_float_reference(lite_model, chicago, wave, height:
     assert psnr(result, reference) > SAME_NETWORK_DB
 
 
+@pytest.mark.parametrize("precision", ["auto", "float32", "int8"])
+def test_a_batch_in_flight_gives_each_frame_exactly_what_it_gets_alone(
+    cache_dir: Path, chicago, wave, precision: str
+) -> None:
+    """A video job's batches run several requests at once (THROUGHPUT) and live frames one (LATENCY): a frame's
+    picture must not depend on which, nor on its place in a batch, or a resumed or Ray-split job would differ."""
+    model = load_model(str(LITE_DIR), precision=precision, cache_dir=cache_dir)
+    frames = np.stack([sized(chicago[i * 9 :, i * 13 :], 384, 512) for i in range(5)])
+    vector = model.style_vector(wave)
+    model.prepare(vector)
+    alone = np.concatenate([model.transfer(frame[None], vector) for frame in frames])
+    assert np.array_equal(model.transfer(frames, vector), alone), model.candidate
+    assert np.array_equal(model.transfer(frames[::-1].copy(), vector)[::-1], alone), model.candidate
+
+
 @pytest.mark.parametrize("style", ["wave.jpg", "the_scream.jpg"])
 @pytest.mark.parametrize(("height", "width"), SIZES)
 def test_int8_stays_close_to_the_float_reference(lite_model, int8_model, chicago, style, height, width) -> None:

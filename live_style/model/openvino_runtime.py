@@ -30,7 +30,7 @@ from live_style.imaging import bgr_to_rgb01, rgb01_to_bgr
 from live_style.model.int8 import QuantizedModels
 
 if TYPE_CHECKING:
-    from openvino import InferRequest, Model
+    from openvino import AsyncInferQueue, CompiledModel, InferRequest, Model
 
 INSTALL_HINT = "pip install -e '.[openvino]' (or pip install openvino)"
 COMPILED = 6  # (network, frame size) pairs kept compiled at once (a live source, a preview, float and int8...)
@@ -103,7 +103,7 @@ class OpenVinoTransfer:
         self.float_precision, self.layout, self.int8_rest = "float32", DEFAULT_LAYOUT, "float32"
         self._layout_sources = layouts or {}
         self._layouts = {DEFAULT_LAYOUT: self.model}
-        self.requests: OrderedDict[tuple[str, int, int], InferRequest] = OrderedDict()
+        self.requests: OrderedDict[tuple, InferRequest | AsyncInferQueue] = OrderedDict()  # see _compiled
 
     def _convert(self, transfer: Transfer | GraphDef) -> Model:
         """A transfer function (or a frozen GraphDef: content, then style input) as an OpenVINO model with
@@ -168,22 +168,27 @@ class OpenVinoTransfer:
         name = f"{self.float_precision} {self.layout}"
         return name, self.network(self.layout), HINTS[self.float_precision]
 
-    def compile(self, network: Model, hint: str, height: int, width: int) -> InferRequest:
-        """An infer request for this network at this frame size, in this precision hint."""
+    def compile(self, network: Model, hint: str, height: int, width: int, mode: str = "LATENCY") -> CompiledModel:
+        """This network compiled for this frame size, in this precision hint and OpenVINO performance mode
+        (LATENCY: one request on every core; THROUGHPUT: several requests in flight, a stream each)."""
         model = network.clone()
         model.reshape({model.inputs[0]: [1, height, width, 3]})
         config = {
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": os.cpu_count() or 1,
-            "INFERENCE_PRECISION_HINT": hint,  # always given: CPUs with bf16 would default to it
-        }
-        return self.core.compile_model(model, "CPU", config).create_infer_request()
+            "PERFORMANCE_HINT": mode,
+            "INFERENCE_PRECISION_HINT": hint,
+        }  # bf16 CPUs would default to it
+        if mode == "LATENCY":
+            config["INFERENCE_NUM_THREADS"] = os.cpu_count() or 1
+        return self.core.compile_model(model, "CPU", config)
 
-    def _request(self, name: str, network: Model, hint: str, height: int, width: int) -> InferRequest:
-        """The infer request compiled for this network and frame size (the least recently used is dropped)."""
-        key = name, height, width
+    def _compiled(self, name: str, network: Model, hint: str, shape: tuple[int, int], mode: str):
+        """The request (LATENCY) or request queue (THROUGHPUT) compiled for this network, frame shape and mode
+        (the least recently used is dropped)."""
+        key = name, *shape, mode
         if key not in self.requests:
-            self.requests[key] = self.compile(network, hint, height, width)
+            compiled = self.compile(network, hint, *shape, mode)
+            ov = import_openvino()
+            self.requests[key] = compiled.create_infer_request() if mode == "LATENCY" else ov.AsyncInferQueue(compiled)
             if len(self.requests) > COMPILED:
                 self.requests.popitem(last=False)
         self.requests.move_to_end(key)
@@ -199,10 +204,10 @@ class OpenVinoTransfer:
         rest = int8_rest(precision)
         if rest is not None:
             network = QuantizedModels(self.core, self.model, identity, int8_directory, wait=True).get(style)[1]
-            request = self.compile(network, HINTS[rest], *shape)
+            request = self.compile(network, HINTS[rest], *shape).create_infer_request()
         else:
             float_precision, layout = split_candidate(precision)
-            request = self.compile(self.network(layout), HINTS[float_precision], *shape)
+            request = self.compile(self.network(layout), HINTS[float_precision], *shape).create_infer_request()
 
         def run(frame: np.ndarray) -> np.ndarray:
             request.infer([bgr_to_rgb01(frame[None]), style])
@@ -211,15 +216,26 @@ class OpenVinoTransfer:
         return run
 
     def __call__(self, frames: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """Run the frames one by one (one request per size, reused: every pipeline calls the model from one thread).
+        """Run the frames: one on a LATENCY request (live), several in flight on a THROUGHPUT queue (a video job's
+        batches). Every pipeline calls the model from one thread.
 
-        Frame by frame: OpenVINO's CPU plugin cannot broadcast the single style vector over a dynamic batch,
-        and batching gains nothing on a CPU.
+        Frame by frame: OpenVINO's CPU plugin cannot broadcast the single style vector over a dynamic batch.
         """
         style = vector_input(vector)
-        request = self._request(*self._network(style), *frames.shape[1:3])
-        outputs = []
-        for frame in bgr_to_rgb01(frames):
-            request.infer([frame[None], style])
-            outputs.append(rgb01_to_bgr(request.get_output_tensor(0).data)[0])
-        return np.stack(outputs)
+        name, network, hint = self._network(style)
+        rgb01 = bgr_to_rgb01(frames)
+        if len(frames) == 1:
+            request = self._compiled(name, network, hint, frames.shape[1:3], "LATENCY")
+            request.infer([rgb01, style])
+            return rgb01_to_bgr(request.get_output_tensor(0).data)
+        outputs = np.empty_like(frames)
+        queue = self._compiled(name, network, hint, frames.shape[1:3], "THROUGHPUT")
+
+        def finished(request: InferRequest, index: int) -> None:
+            outputs[index] = rgb01_to_bgr(request.get_output_tensor(0).data)[0]
+
+        queue.set_callback(finished)
+        for index, frame in enumerate(rgb01):
+            queue.start_async([frame[None], style], index)
+        queue.wait_all()
+        return outputs
