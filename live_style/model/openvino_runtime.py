@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from openvino import AsyncInferQueue, CompiledModel, InferRequest, Model
 
 INSTALL_HINT = "pip install -e '.[openvino]' (or pip install openvino)"
-COMPILED = 6  # (network, frame size) pairs kept compiled at once (a live source, a preview, float and int8...)
+COMPILED = 6  # (network, frame size, mode) kept compiled at once (a live source, a preview, float and int8...)
 HINTS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}  # OpenVINO's INFERENCE_PRECISION_HINT
 DEFAULT_LAYOUT = "phased"
 Transfer = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
@@ -173,10 +173,8 @@ class OpenVinoTransfer:
         (LATENCY: one request on every core; THROUGHPUT: several requests in flight, a stream each)."""
         model = network.clone()
         model.reshape({model.inputs[0]: [1, height, width, 3]})
-        config = {
-            "PERFORMANCE_HINT": mode,
-            "INFERENCE_PRECISION_HINT": hint,
-        }  # bf16 CPUs would default to it
+        # the precision hint is always given: CPUs with bf16 would default to it
+        config = {"PERFORMANCE_HINT": mode, "INFERENCE_PRECISION_HINT": hint}
         if mode == "LATENCY":
             config["INFERENCE_NUM_THREADS"] = os.cpu_count() or 1
         return self.core.compile_model(model, "CPU", config)
