@@ -60,8 +60,8 @@ def test_openvino_matches_the_float_reference(lite_model, chicago, wave, height:
 def test_a_batch_in_flight_gives_each_frame_exactly_what_it_gets_alone(
     cache_dir: Path, chicago, wave, precision: str
 ) -> None:
-    """A video job's batches run several requests at once (THROUGHPUT) and live frames one (LATENCY): a frame's
-    picture must not depend on which, nor on its place in a batch, or a resumed or Ray-split job would differ."""
+    """A video job's batches run several requests at once: a frame's picture must not depend on its batch or its
+    place in it, or a resumed or Ray-split job (other batch boundaries) would differ."""
     model = load_model(str(LITE_DIR), precision=precision, cache_dir=cache_dir)
     frames = np.stack([sized(chicago[i * 9 :, i * 13 :], 384, 512) for i in range(5)])
     vector = model.style_vector(wave)

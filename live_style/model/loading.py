@@ -206,6 +206,8 @@ def load_model(
         candidates["torch"].use_precision(pick_precision(precision, "torch", workload, torch_device), wait=True)
         return candidates[gpu_choice.choose(candidates, report or (lambda _line: None))]
     model = stylizer(chosen)
+    if chosen == "openvino" and workload == "video":
+        model.openvino.mode = "THROUGHPUT"
     picked = pick_precision(precision, chosen, workload, torch_device)
     if picked == "measure":
         # int8 is quantized per style: a still does not pay for it, nor the hub model's 20 residual blocks

@@ -104,6 +104,9 @@ class OpenVinoTransfer:
         self._layout_sources = layouts or {}
         self._layouts = {DEFAULT_LAYOUT: self.model}
         self.requests: OrderedDict[tuple, InferRequest | AsyncInferQueue] = OrderedDict()  # see _compiled
+        # THROUGHPUT for a video job: its batches' frames in flight at once (even a batch of one, so that a frame's
+        # kernels never depend on where a segment or batch ends); LATENCY, one request on every core, for the rest
+        self.mode = "LATENCY"
 
     def _convert(self, transfer: Transfer | GraphDef) -> Model:
         """A transfer function (or a frozen GraphDef: content, then style input) as an OpenVINO model with
@@ -214,26 +217,27 @@ class OpenVinoTransfer:
         return run
 
     def __call__(self, frames: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """Run the frames: one on a LATENCY request (live), several in flight on a THROUGHPUT queue (a video job's
-        batches). Every pipeline calls the model from one thread.
+        """Run the frames in `mode`: one by one on a LATENCY request, or in flight together on a THROUGHPUT queue.
+        Every pipeline calls the model from one thread.
 
         Frame by frame: OpenVINO's CPU plugin cannot broadcast the single style vector over a dynamic batch.
         """
         style = vector_input(vector)
         name, network, hint = self._network(style)
+        compiled = self._compiled(name, network, hint, frames.shape[1:3], self.mode)
         rgb01 = bgr_to_rgb01(frames)
-        if len(frames) == 1:
-            request = self._compiled(name, network, hint, frames.shape[1:3], "LATENCY")
-            request.infer([rgb01, style])
-            return rgb01_to_bgr(request.get_output_tensor(0).data)
         outputs = np.empty_like(frames)
-        queue = self._compiled(name, network, hint, frames.shape[1:3], "THROUGHPUT")
+        if self.mode == "LATENCY":
+            for index, frame in enumerate(rgb01):
+                compiled.infer([frame[None], style])
+                outputs[index] = rgb01_to_bgr(compiled.get_output_tensor(0).data)[0]
+            return outputs
 
         def finished(request: InferRequest, index: int) -> None:
             outputs[index] = rgb01_to_bgr(request.get_output_tensor(0).data)[0]
 
-        queue.set_callback(finished)
+        compiled.set_callback(finished)
         for index, frame in enumerate(rgb01):
-            queue.start_async([frame[None], style], index)
-        queue.wait_all()
+            compiled.start_async([frame[None], style], index)
+        compiled.wait_all()
         return outputs
