@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,13 +127,23 @@ class QuantizedModels:
     float, and only the newest vector asked for is quantized next (a cross-fade's passing mixes are not).
     """
 
-    def __init__(self, core: Core, model: Model, identity: str, directory: Path, wait: bool = True):
+    def __init__(
+        self,
+        core: Core,
+        model: Model,
+        identity: str,
+        directory: Path,
+        wait: bool = True,
+        made: Callable[[str, Model], None] | None = None,
+    ):
+        """`made(key, model)` runs in the background thread before a new model is handed out (to compile it)."""
         self.core = core
         self.model = model
         graph = " ".join(op.get_type_name() for op in model.get_ordered_ops())  # new graph, new key
         self.identity = hashlib.sha256(f"{identity} {graph}".encode()).hexdigest()  # once, not per frame
         self.directory = directory
         self.wait = wait
+        self.made = made
         self.models: OrderedDict[str, Model] = OrderedDict()
         self.failed: set[str] = set()
         self._lock = threading.Lock()
@@ -194,10 +205,20 @@ class QuantizedModels:
             with self._lock:
                 self.failed.add(key)
             return
+        self._made(key, model)
         with self._lock:
             self.models[key] = model
             if len(self.models) > KEPT_IN_MEMORY:
                 self.models.popitem(last=False)
+
+    def _made(self, key: str, model: Model) -> None:
+        """Tell `made` (a failure there only means the first frame compiles it)."""
+        if self.made is None:
+            return
+        try:
+            self.made(key, model)
+        except RuntimeError as error:
+            log.warning(f"note: compiling the int8 network ahead failed ({error}); its first frame compiles it")
 
     def _load(self, path: Path) -> Model | None:
         """A stored int8 model, or None if absent or unreadable (then it is made again)."""

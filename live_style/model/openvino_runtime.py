@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -107,6 +108,8 @@ class OpenVinoTransfer:
         # THROUGHPUT for a video job: its batches' frames in flight at once (even a batch of one, so that a frame's
         # kernels never depend on where a segment or batch ends); LATENCY, one request on every core, for the rest
         self.mode = "LATENCY"
+        self._requests_lock = threading.Lock()
+        self._last_shape: tuple[int, int] | None = None  # (height, width) of the frames last run
 
     def _convert(self, transfer: Transfer | GraphDef) -> Model:
         """A transfer function (or a frozen GraphDef: content, then style input) as an OpenVINO model with
@@ -150,26 +153,31 @@ class OpenVinoTransfer:
 
     def quantize(self, identity: str, directory: Path, wait: bool, rest: str) -> None:
         """Run int8 networks, quantized per style vector and stored in `directory` (see `QuantizedModels`), the
-        rest of each in the float precision `rest`."""
+        rest of each in the float precision `rest`. Not waiting (live use), a new network is also compiled in the
+        background for the frame size last run, so no frame waits for that either."""
         self.int8_rest = rest
-        self.int8_models = QuantizedModels(self.core, self.model, identity, directory, wait)
+        made = None if wait else self._compile_for_last_shape
+        self.int8_models = QuantizedModels(self.core, self.model, identity, directory, wait, made)
 
     def prepare(self, vector: np.ndarray) -> None:
         """Make this style's int8 network now, if int8 is on (waiting for it when `quantize` said wait)."""
-        int8_models = self.int8_models  # once: the precision-choice thread may drop it meanwhile
-        if int8_models:
-            int8_models.get(vector_input(vector))
+        if self.int8_models:
+            self.int8_models.get(vector_input(vector))
 
     def _network(self, style: np.ndarray) -> tuple[str, Model, str]:
         """(name, network, precision hint) for this style: its int8 network when there is one ready, else the
         float one in the float precision chosen."""
-        int8_models = self.int8_models  # once: the precision-choice thread may drop it meanwhile
-        ready = int8_models.get(style) if int8_models else None
+        ready = self.int8_models.get(style) if self.int8_models else None
         if ready:
             key, network = ready
             return f"{key} {self.int8_rest}", network, HINTS[self.int8_rest]
         name = f"{self.float_precision} {self.layout}"
         return name, self.network(self.layout), HINTS[self.float_precision]
+
+    def _compile_for_last_shape(self, key: str, network: Model) -> None:
+        """Compile a just-made int8 network for the frame size last run (in the quantizing thread)."""
+        if self._last_shape is not None:
+            self._compiled(f"{key} {self.int8_rest}", network, HINTS[self.int8_rest], self._last_shape, self.mode)
 
     def compile(self, network: Model, hint: str, height: int, width: int, mode: str = "LATENCY") -> CompiledModel:
         """This network compiled for this frame size, in this precision hint and OpenVINO performance mode
@@ -184,16 +192,20 @@ class OpenVinoTransfer:
 
     def _compiled(self, name: str, network: Model, hint: str, shape: tuple[int, int], mode: str):
         """The request (LATENCY) or request queue (THROUGHPUT) compiled for this network, frame shape and mode
-        (the least recently used is dropped)."""
+        (the least recently used is dropped). Thread-safe: the int8 thread compiles ahead of the model's."""
         key = name, *shape, mode
-        if key not in self.requests:
-            compiled = self.compile(network, hint, *shape, mode)
+        with self._requests_lock:
+            found = self.requests.get(key)
+        if found is None:
+            compiled = self.compile(network, hint, *shape, mode)  # outside the lock: the other thread goes on
             ov = import_openvino()
-            self.requests[key] = compiled.create_infer_request() if mode == "LATENCY" else ov.AsyncInferQueue(compiled)
+            found = compiled.create_infer_request() if mode == "LATENCY" else ov.AsyncInferQueue(compiled)
+        with self._requests_lock:
+            self.requests[key] = found
+            self.requests.move_to_end(key)
             if len(self.requests) > COMPILED:
                 self.requests.popitem(last=False)
-        self.requests.move_to_end(key)
-        return self.requests[key]
+        return found
 
     def runner(
         self, precision: str, vector: np.ndarray, identity: str, int8_directory: Path, shape: tuple[int, int]
@@ -224,7 +236,8 @@ class OpenVinoTransfer:
         """
         style = vector_input(vector)
         name, network, hint = self._network(style)
-        compiled = self._compiled(name, network, hint, frames.shape[1:3], self.mode)
+        self._last_shape = frames.shape[1:3]
+        compiled = self._compiled(name, network, hint, self._last_shape, self.mode)
         rgb01 = bgr_to_rgb01(frames)
         outputs = np.empty_like(frames)
         if self.mode == "LATENCY":
