@@ -250,7 +250,9 @@ class OpenVinoTransfer:
             outputs[index] = rgb01_to_bgr(request.get_output_tensor(0).data)[0]
 
         compiled.set_callback(finished)
-        for index, frame in enumerate(rgb01):
-            compiled.start_async([frame[None], style], index)
-        compiled.wait_all()
+        try:
+            for index, frame in enumerate(rgb01):
+                compiled.start_async([frame[None], style], index)
+        finally:  # Ctrl+C between two starts: none left in flight, whose callback at exit would abort the process
+            compiled.wait_all()
         return outputs
