@@ -213,3 +213,42 @@ def test_runtime_openvino_not_installed_is_one_line_naming_the_extra(
 def test_runtime_openvino_refuses_tensorflow_only_options(tmp_path) -> None:
     with pytest.raises(UserError, match="--xla: TensorFlow only"):
         load_model(str(LITE_DIR), runtime="openvino", xla=True, cache_dir=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def quantized_wave(lite_model):
+    """The float network, the project's wave painting's vector (the hardest style for int8) and its int8 network."""
+    from live_style.paintings import paint
+
+    network = load_model(str(LITE_DIR), runtime="openvino", precision="float32").openvino.model
+    vector = vector_input(lite_model.style_vector(paint("wave", 512, 0)))
+    return network, vector, int8.quantize(network, vector)
+
+
+def test_every_convolution_back_in_float_gives_the_float_picture(quantized_wave) -> None:
+    """Putting a convolution back restores its input, weights and bias (NNCF's bias correction changed it)."""
+    network, vector, quantized = quantized_wave
+    names = int8.quantized_convolutions(quantized)
+    assert names
+    restored = int8.in_float(quantized, network, names)
+    assert int8.quantized_convolutions(restored) == []
+    assert int8.PictureCheck(network, vector).psnr_db(restored) == float("inf")
+
+
+def test_int8_under_the_floor_puts_back_the_convolutions_that_cost_most_until_it_holds(
+    quantized_wave, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without VNNI (7-bit weights) the wave painting's int8 picture fell to 28.5 dB, under the 30 dB floor: a floor
+    1 dB over the picture int8 gives here plays that part on any CPU."""
+    from live_style.model import precision_choice
+
+    network, vector, quantized = quantized_wave
+    check = int8.PictureCheck(network, vector)
+    given = check.psnr_db(quantized)
+    assert given >= precision_choice.QUALITY_FLOOR_DB  # quantize kept the floor itself
+    assert int8.with_picture_kept(network, quantized, vector) is quantized  # nothing to put back
+    monkeypatch.setattr(precision_choice, "QUALITY_FLOOR_DB", given + 1)
+    kept = int8.with_picture_kept(network, quantized, vector)
+    left = int8.quantized_convolutions(kept)
+    assert check.psnr_db(kept) >= given + 1
+    assert 0 < len(left) < len(int8.quantized_convolutions(quantized))  # some back in float, not all

@@ -5,8 +5,10 @@ the style, so one set of int8 ranges cannot serve all styles (calibrated on othe
 and its own arithmetic (means, variances, the style's scale and shift) stays float: NNCF quantizes
 those inputs too by default, which alone cost 5 dB (`NORMALIZATION`). Each style vector gets its own ranges,
 measured on the project's own paintings (not on the stream's frames), so every run, segment and
-resumed job of a style quantizes identically on one kind of CPU (see `int8_sums_saturate`). About 3 s
-per new vector, then cached on disk.
+resumed job of a style quantizes identically on one kind of CPU (see `int8_sums_saturate`). Where the
+picture still falls under the precision choice's floor (7-bit weights, on CPUs without VNNI), the
+convolutions that cost it most go back to float (`with_picture_kept`). A few seconds per new vector
+(8-9 s on a 2-core AVX2 CPU, about 20 where convolutions go back), then cached on disk.
 """
 
 from __future__ import annotations
@@ -26,21 +28,23 @@ import numpy as np
 
 from live_style.atomic import is_partial, partial_path
 from live_style.errors import UserError
-from live_style.imaging import bgr_to_rgb01
+from live_style.imaging import bgr_to_rgb01, rgb01_to_bgr
 from live_style.model.cpu import cpu_flags
 from live_style.paintings import PAINTERS, paint
+from live_style.temporal.metrics import psnr
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from openvino import Core, Model
+    from openvino import Core, Input, Model, Node
 
 INSTALL_HINT = "pip install -e '.[openvino]' (or pip install nncf)"
 CALIBRATION_SHAPES = ((256, 340), (384, 384), (480, 640))  # (height, width), the paintings take them in turn
-CALIBRATION_VERSION = b"paintings-512-meanminmax-fullbias-convsonly-v4"  # the overflow fix (or not) is added
+CALIBRATION_VERSION = b"paintings-512-meanminmax-fullbias-convsonly-floorkept-v5"  # the overflow fix (or not) is added
 # The instance norm's op types, kept float: quantizing their inputs (148 of NNCF's 164 quantizers here) took
 # the picture from 30 to 25 dB against float32 even with every convolution float, and cost time besides
 NORMALIZATION = ("Add", "Multiply", "Subtract", "Divide", "SquaredDifference", "ReduceMean", "Power", "Sqrt")
+LAYOUT_OPS = ("Pad", "Transpose", "Reshape")  # what may stand between a convolution and its input's quantizer
 KEPT_IN_MEMORY = 4  # quantized models per process (a style bank, a cross-fade's two ends...)
 KEPT_ON_DISK = 64  # about 1 MB each; every strength step of a live session is a new vector
 
@@ -96,7 +100,7 @@ def quantize(model: Model, vector: np.ndarray) -> Model:
         if op.get_type_name() == "Convolution" and op.get_input_partial_shape(0).is_static
     ]
     frames = calibration_frames()
-    return nncf.quantize(
+    quantized = nncf.quantize(
         model,
         nncf.Dataset([[frame, vector] for frame in frames]),
         subset_size=len(frames),
@@ -107,6 +111,113 @@ def quantize(model: Model, vector: np.ndarray) -> Model:
             activations_range_estimator_params=RangeEstimatorParametersSet.MEAN_MINMAX,
         ),
     )
+    return with_picture_kept(model, quantized, vector)
+
+
+def with_picture_kept(model: Model, quantized: Model, vector: np.ndarray) -> Model:
+    """`quantized`, or where its picture falls under the precision choice's floor against `model`'s (on the frames
+    that choice judges), a copy with the convolutions that cost it most back in float until it holds.
+
+    Ranked per style, each convolution put back alone: without VNNI the 7-bit weights cost about 3 dB spread over
+    all 16 (none above 1 dB), and which matter depends on the style. NNCF's accuracy-aware quantization searches
+    too, but took 67 s for a style and put all 16 back.
+    """
+    from live_style.model.precision_choice import QUALITY_FLOOR_DB
+
+    picture = PictureCheck(model, vector)
+    if picture.psnr_db(quantized) >= QUALITY_FLOOR_DB:
+        return quantized
+    names = quantized_convolutions(quantized)
+    alone = {name: picture.psnr_db(in_float(quantized, model, [name])) for name in names}
+    kept: list[str] = []
+    for name in sorted(names, key=alone.__getitem__, reverse=True):
+        kept.append(name)
+        candidate = in_float(quantized, model, kept)
+        if (psnr_db := picture.psnr_db(candidate)) >= QUALITY_FLOOR_DB:
+            break
+    log.info(f"int8: {len(kept)} of {len(names)} convolutions kept in float32 for this style ({psnr_db:.1f} dB)")
+    return candidate
+
+
+class PictureCheck:
+    """A network's worst PSNR against the float network's, for one style vector, on the frames and at the size the
+    precision choice judges pictures (compiled for that shape: int8 compiled for any shape gave 11 dB on an AVX2
+    CPU)."""
+
+    def __init__(self, model: Model, vector: np.ndarray):
+        from openvino import Core
+
+        from live_style.model.precision_choice import SHAPE, paintings
+
+        self.core = Core()
+        self.shape = SHAPE
+        self.feeds = [[bgr_to_rgb01(frame[None]), vector] for frame in paintings(SHAPE)]
+        self.reference = self._pictures(model)
+
+    def _pictures(self, network: Model) -> list[np.ndarray]:
+        """The network's pictures (float32 arithmetic outside its int8 convolutions) of the frames."""
+        network = network.clone()
+        network.reshape({network.inputs[0]: [1, *self.shape, 3]})
+        compiled = self.core.compile_model(network, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        return [rgb01_to_bgr(compiled(feed)[0]) for feed in self.feeds]
+
+    def psnr_db(self, network: Model) -> float:
+        """The worst frame's PSNR against the float network's picture."""
+        return min(psnr(ours, theirs) for ours, theirs in zip(self._pictures(network), self.reference, strict=True))
+
+
+def input_quantizer(convolution: Node) -> Node | None:
+    """The FakeQuantize feeding this convolution's input (through padding and layout ops), if it is quantized."""
+    node = convolution.input_value(0).get_node()
+    while node.get_type_name() in LAYOUT_OPS:
+        node = node.input_value(0).get_node()
+    return node if node.get_type_name() == "FakeQuantize" else None
+
+
+def quantized_convolutions(network: Model) -> list[str]:
+    """The names of the convolutions that run int8, in graph order."""
+    return [
+        op.get_friendly_name()
+        for op in network.get_ordered_ops()
+        if op.get_type_name() == "Convolution" and input_quantizer(op) is not None
+    ]
+
+
+def in_float(quantized: Model, model: Model, names: list[str]) -> Model:
+    """A copy of `quantized` with these convolutions in float again: input quantizer bypassed, `model`'s weights and
+    biases (NNCF's bias correction changed the quantized ones)."""
+    from openvino import opset13
+
+    originals = {op.get_friendly_name(): op for op in model.get_ordered_ops() if op.get_friendly_name() in names}
+    copy = quantized.clone()
+    for op in copy.get_ordered_ops():
+        original = originals.get(op.get_friendly_name())
+        if original is None:
+            continue
+        quantizer = input_quantizer(op)
+        quantizer.output(0).replace(quantizer.input_value(0))
+        op.input(1).replace_source_output(opset13.constant(original.input_value(1).get_node().get_data()).output(0))
+        bias, original_bias = constant_input(bias_add(op)), constant_input(bias_add(original))
+        if bias is not None and original_bias is not None:
+            bias.replace_source_output(
+                opset13.constant(original_bias.get_source_output().get_node().get_data()).output(0)
+            )
+    copy.validate_nodes_and_infer_types()
+    return copy
+
+
+def bias_add(convolution: Node) -> Node | None:
+    """The Add right after a convolution (its bias), if there is one."""
+    consumers = [target.get_node() for target in convolution.output(0).get_target_inputs()]
+    return consumers[0] if len(consumers) == 1 and consumers[0].get_type_name() == "Add" else None
+
+
+def constant_input(node: Node | None) -> Input | None:
+    """The input of `node` that a Constant feeds (an openvino Input), if any."""
+    for port in node.inputs() if node is not None else ():
+        if port.get_source_output().get_node().get_type_name() == "Constant":
+            return port
+    return None
 
 
 def int8_key(identity: str, vector: np.ndarray) -> str:

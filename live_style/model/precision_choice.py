@@ -38,7 +38,8 @@ SHAPE = (384, 384)  # the CPU default size (on the AMX Xeon the order held at 25
 ROUNDS, CALLS = 3, 3
 STYLE_PAINTING = "wave"  # the style the int8 candidate is quantized for (its ranges are per style)
 CONTENT_PAINTINGS = ("flow", "mosaic", "cubist")
-VERSION = "v3"  # v2: each float precision in both layouts of the network; v3: int8's new recipe, its rest in each
+# v2: each float precision in both layouts; v3: int8's new recipe, its rest in each; v4: int8 keeps the floor per style
+VERSION = "v4"
 CAPABILITY = {"bfloat16": "BF16", "float16": "FP16"}
 
 
