@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import gc
 import json
+import logging
 import random
 import socket
 import struct
@@ -330,6 +332,29 @@ def test_offers_nobody_connects_free_their_slots_within_the_stall_timeout(
     run_async(scenario())
     assert studio.errors().count(f"no video arrived within {STALL_S:g} s") >= MAX_SESSIONS
     assert_no_traceback(studio)
+
+
+def test_an_error_of_a_task_nobody_awaits_is_one_line_not_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """aiortc's connecting task fails on its closed ICE transport when a page leaves mid-handshake, and nothing
+    awaits it: asyncio logged "Task exception was never retrieved" and a traceback (once in CI, under load)."""
+    from aiortc.exceptions import InvalidStateError
+
+    from live_style.server.run import log_unawaited_errors
+
+    async def connect() -> None:  # as aiortc's RTCPeerConnection.__connect failed
+        raise InvalidStateError("RTCIceTransport is closed")
+
+    async def scenario() -> None:
+        log_unawaited_errors(asyncio.get_running_loop())
+        task = asyncio.ensure_future(connect())  # dropped, as aiortc drops it
+        await asyncio.sleep(0.01)
+        del task
+        gc.collect()
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(scenario())
+    (line,) = [record for record in caplog.records if "never retrieved" in record.getMessage()]
+    assert line.exc_info is None and "RTCIceTransport is closed" in line.getMessage()
 
 
 # --- the data channel ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from aiohttp import web
 from live_style.errors import UserError
 from live_style.server.limits import HEADER_TIMEOUT_S
 from live_style.server.protocol import StudioProtocol
+from live_style.server.refusals import printable, request_log
 from live_style.server.studio import Studio
 from live_style.sources.capture import VideoSource
 
@@ -55,6 +56,18 @@ def page_url(sock: socket.socket, host: str, token: str, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
+def log_unawaited_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Errors of tasks nobody awaits as one rate-limited line each, not asyncio's traceback: aiortc's own connecting
+    task fails on its closed ICE transport when a page leaves mid-handshake ("Task exception was never
+    retrieved", seen once in CI under load), and any page can make that happen again and again."""
+
+    def one_line(_loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        error = context.get("exception")
+        request_log.info("note: %s (%s)", printable(context.get("message", "")), printable(repr(error)))
+
+    loop.set_exception_handler(one_line)
+
+
 async def serve(
     app: web.Application,
     studio: Studio,
@@ -70,6 +83,7 @@ async def serve(
     which runs from the connection's start) is closed: a trickling client holds no handler.
     """
     loop = asyncio.get_running_loop()
+    log_unawaited_errors(loop)
     if source is not None:
         studio.start_watch(source, loop)
     settings = {"access_log": None, "keepalive_timeout": HEADER_TIMEOUT_S}  # the connections' own, not the runner's
