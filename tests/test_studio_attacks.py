@@ -352,7 +352,7 @@ def test_an_error_of_a_task_nobody_awaits_is_one_line_not_a_traceback(caplog: py
         gc.collect()
 
     with caplog.at_level(logging.INFO):
-        asyncio.run(scenario())
+        run_async(scenario())  # its own loop: a session-wide Playwright holds this thread's
     (line,) = [record for record in caplog.records if "never retrieved" in record.getMessage()]
     assert line.exc_info is None and "RTCIceTransport is closed" in line.getMessage()
 
